@@ -736,6 +736,15 @@ def _compute_features(paths: Sequence[str], config: FeatureConfig, progress: boo
         with torch.no_grad():
             return logmel(load_audio(path, config.sample_rate, config.duration, offset="center"))
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # parallelism comes from the workers; nested intra-op threads only contend
+    try:
+        return _run_workers(one, paths, progress, workers)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_workers(one, paths: Sequence[str], progress: bool, workers: int) -> torch.Tensor:
     with tqdm(total=len(paths), desc="Decoding clips", unit="clip", disable=not progress) as bar:
         if workers <= 1:
             out = []
@@ -838,6 +847,7 @@ def summarize(meta: pd.DataFrame) -> dict:
         "sample_rates": sorted({int(i.samplerate) for i in infos}),
         "channels": sorted({int(i.channels) for i in infos}),
         "durations": sorted({round(i.frames / i.samplerate, 3) for i in infos}),
+        "median_duration": float(np.median([i.frames / i.samplerate for i in infos])) if infos else None,
         "root": meta.attrs.get("root"),
         "source": meta.attrs.get("source"),
         "layout": meta.attrs.get("layout"),
@@ -850,7 +860,17 @@ def _span(values: Sequence, unit: str) -> str:
         return "n/a"
     if len(values) == 1:
         return f"{values[0]:g} {unit}"
-    return f"{min(values):g}-{max(values):g} {unit} ({len(values)} distinct)"
+    return f"{min(values):g}-{max(values):g} {unit}"
+
+
+def _duration_text(summary: dict) -> str:
+    durations = summary["durations"]
+    if len(durations) <= 1:
+        return _span(durations, "s")
+    return (
+        f"median {summary['median_duration']:.3f} s, range {_span(durations, 's')} "
+        "(decoding pads or crops every clip to the configured duration)"
+    )
 
 
 def format_summary(summary: dict) -> str:
@@ -869,7 +889,7 @@ def format_summary(summary: dict) -> str:
         f"clips:        {summary['clips']} in {len(summary['classes'])} classes, {len(folds)} folds",
         f"sample rate:  {_span(summary['sample_rates'], 'Hz')}",
         f"channels:     {', '.join(str(c) for c in summary['channels'])}",
-        f"duration:     {_span(summary['durations'], 's')}",
+        f"duration:     {_duration_text(summary)}",
         f"layout:       {summary['layout']}",
         f"root:         {summary['root']}",
         f"found via:    {summary['source']}",
