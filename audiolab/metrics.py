@@ -1,0 +1,371 @@
+"""Evaluation: classification metrics, parameter counts and fold statistics.
+
+Everything returned here is plain Python (``float``, ``int``, ``list``, ``dict``,
+``None``) so it can go straight into ``json.dump`` and into W&B summaries.
+
+- :func:`evaluate` — accuracy, macro F1, per-class F1, macro one-vs-rest AUC-ROC,
+  confusion matrix and ROC curves from predicted probabilities.
+- :func:`count_parameters` / :func:`parameter_table` — how big a model is, and where.
+- :func:`summarize_folds` — mean ± sample std of metrics across cross-validation folds.
+- :func:`paired_fold_test` / :func:`mcnemar_test` — is configuration A really better than B?
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix as _sk_confusion_matrix,
+    f1_score,
+    roc_auc_score,
+    roc_curve,
+)
+
+__all__ = [
+    "evaluate",
+    "count_parameters",
+    "parameter_table",
+    "summarize_folds",
+    "paired_fold_test",
+    "mcnemar_test",
+]
+
+# Row sums of ``probs`` may deviate from 1 by this much (float16/float32 softmax).
+_ROW_SUM_TOL = 1e-2
+_ROC_DECIMALS = 6
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    """Array from a NumPy array, a list or a (possibly CUDA, possibly grad-tracking) tensor."""
+    if hasattr(x, "detach"):  # torch.Tensor without importing torch here
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _float_or_none(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# ---------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------
+def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
+    """Classification metrics from true labels and predicted class probabilities.
+
+    Args:
+        y_true: integer labels, shape ``(N,)``, values in ``range(C)``.
+        probs: probabilities, shape ``(N, C)``; each row sums to 1 (apply softmax
+            to logits first). Rows with NaN/inf (a diverged model) are counted in
+            ``"nonfinite_rows"``, treated as all-zero and warned about instead of
+            crashing an experiment.
+        class_names: ``C`` names, in label order.
+
+    Returns:
+        A JSON-serialisable dict:
+
+        - ``n``: number of samples;
+        - ``accuracy``;
+        - ``macro_f1``: unweighted mean F1 over the classes that occur in ``y_true``
+          or in the predictions (scikit-learn's default label set);
+        - ``per_class_f1``: ``{name: float}``; ``None`` for a class that is neither
+          present nor predicted (its F1 is undefined);
+        - ``auc_macro_ovr``: macro one-vs-rest AUC-ROC, the unweighted mean of the
+          per-class AUCs over ``auc_classes``; ``None`` when no class qualifies;
+        - ``auc_classes``: the classes the AUC was computed over — those present in
+          ``y_true`` (a class absent from ``y_true`` has no ROC curve). Equal to
+          ``class_names`` when every class is present;
+        - ``confusion_matrix``: list of lists, rows = true, columns = predicted,
+          labels ``range(C)``;
+        - ``roc``: ``{name: {"fpr": [...], "tpr": [...], "auc": float}}`` for the
+          classes in ``auc_classes``;
+        - ``nonfinite_rows``: number of rows of ``probs`` that contained NaN/inf.
+    """
+    y = _to_numpy(y_true)
+    p = _to_numpy(probs).astype(np.float64, copy=False)
+    names = [str(c) for c in class_names]
+    n_classes = len(names)
+
+    if p.ndim != 2:
+        raise ValueError(f"probs must have shape (N, C); got shape {p.shape}.")
+    if y.ndim != 1 or y.shape[0] != p.shape[0]:
+        raise ValueError(
+            f"y_true must have shape (N,) matching probs (N={p.shape[0]}); got shape {y.shape}."
+        )
+    if p.shape[1] != n_classes:
+        raise ValueError(
+            f"probs has {p.shape[1]} columns but {n_classes} class names were given; "
+            "pass one name per column."
+        )
+    if y.shape[0] == 0:
+        raise ValueError("evaluate() needs at least one sample; got N=0.")
+    if not np.issubdtype(y.dtype, np.integer):
+        if np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+        else:
+            raise ValueError(f"y_true must hold integer class indices; got dtype {y.dtype}.")
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(
+            f"y_true values must lie in range(0, {n_classes}); found min {y.min()}, max {y.max()}."
+        )
+
+    finite_rows = np.isfinite(p).all(axis=1)
+    n_nonfinite = int((~finite_rows).sum())
+    if n_nonfinite:
+        warnings.warn(
+            f"evaluate(): {n_nonfinite} of {len(p)} probability rows contain NaN/inf "
+            "(did training diverge?); they are scored as all-zero rows.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        p = np.where(np.isfinite(p), p, 0.0)
+    if finite_rows.any():
+        sums = p[finite_rows].sum(axis=1)
+        if np.any(np.abs(sums - 1.0) > _ROW_SUM_TOL) or p[finite_rows].min() < -1e-6:
+            raise ValueError(
+                "probs rows must be probabilities that sum to 1 (row sums range "
+                f"{sums.min():.4g}..{sums.max():.4g}); did you pass logits? "
+                "Apply torch.softmax(logits, dim=1) first."
+            )
+
+    pred = p.argmax(axis=1)
+    labels = np.arange(n_classes)
+
+    # F1: per class over all C labels; undefined (None) where the class is neither
+    # present nor predicted, and the macro mean is over the defined ones.
+    f1 = f1_score(y, pred, labels=labels, average=None, zero_division=0)
+    present = np.isin(labels, y)
+    defined = present | np.isin(labels, pred)
+    per_class_f1 = {
+        name: (float(f1[i]) if defined[i] else None) for i, name in enumerate(names)
+    }
+    macro_f1 = float(np.mean(f1[defined]))
+
+    # AUC: one-vs-rest per present class; needs at least one negative as well.
+    roc: dict[str, dict] = {}
+    aucs: list[float] = []
+    auc_classes: list[str] = []
+    for c in labels:
+        positives = y == c
+        if not positives.any() or positives.all():
+            continue
+        fpr, tpr, _ = roc_curve(positives, p[:, c], drop_intermediate=True)
+        auc = float(roc_auc_score(positives, p[:, c]))
+        roc[names[c]] = {
+            "fpr": [round(float(v), _ROC_DECIMALS) for v in fpr],
+            "tpr": [round(float(v), _ROC_DECIMALS) for v in tpr],
+            "auc": auc,
+        }
+        aucs.append(auc)
+        auc_classes.append(names[c])
+
+    cm = _sk_confusion_matrix(y, pred, labels=labels)
+
+    return {
+        "n": int(len(y)),
+        "accuracy": float(accuracy_score(y, pred)),
+        "macro_f1": macro_f1,
+        "per_class_f1": per_class_f1,
+        "auc_macro_ovr": float(np.mean(aucs)) if aucs else None,
+        "auc_classes": auc_classes,
+        "confusion_matrix": cm.astype(int).tolist(),
+        "roc": roc,
+        "nonfinite_rows": n_nonfinite,
+    }
+
+
+# ---------------------------------------------------------------------------
+# parameter counts
+# ---------------------------------------------------------------------------
+def _count(params: Iterable, buffers: Iterable) -> dict:
+    trainable = non_trainable = 0
+    for prm in params:
+        if prm.requires_grad:
+            trainable += prm.numel()
+        else:
+            non_trainable += prm.numel()
+    n_buffers = sum(b.numel() for b in buffers)
+    return {
+        "trainable": int(trainable),
+        "non_trainable": int(non_trainable),
+        "buffers": int(n_buffers),
+        "total": int(trainable + non_trainable),
+    }
+
+
+def count_parameters(model) -> dict:
+    """Parameter counts of a ``torch.nn.Module``.
+
+    Returns ``{"trainable", "non_trainable", "buffers", "total"}`` where
+    ``non_trainable`` counts parameters with ``requires_grad=False`` (frozen),
+    ``buffers`` counts buffer elements (e.g. BatchNorm running mean/var and
+    ``num_batches_tracked``), and ``total = trainable + non_trainable`` — all
+    parameters, *not* buffers (the usual "Total params"). Shared parameters are
+    counted once.
+    """
+    return _count(model.parameters(), model.buffers())
+
+
+def parameter_table(model, depth: int = 1) -> pd.DataFrame:
+    """One row per sub-module at ``depth`` with its parameter counts, plus a ``total`` row.
+
+    Columns: ``module`` (dotted name), ``type`` (class name), ``trainable``,
+    ``non_trainable``, ``buffers``. ``depth=1`` lists the model's direct children;
+    a leaf module shallower than ``depth`` gets its own row. Parameters or buffers
+    owned directly by a container above ``depth`` (e.g. a transformer's ``cls``
+    token or positional embedding) get a ``"<name>.(direct)"`` row of type
+    ``"(direct)"`` so the rows add up to the ``total`` row (unless parameters are
+    shared between modules).
+    """
+    if depth < 0:
+        raise ValueError(f"depth must be >= 0; got {depth}.")
+    rows: list[dict] = []
+
+    def add(name: str, type_name: str, counts: dict) -> None:
+        rows.append(
+            {
+                "module": name,
+                "type": type_name,
+                "trainable": counts["trainable"],
+                "non_trainable": counts["non_trainable"],
+                "buffers": counts["buffers"],
+            }
+        )
+
+    def walk(module, name: str, level: int) -> None:
+        children = list(module.named_children())
+        if level >= depth or not children:
+            add(name or "(model)", type(module).__name__, count_parameters(module))
+            return
+        own = _count(module.parameters(recurse=False), module.buffers(recurse=False))
+        if own["total"] or own["buffers"]:
+            add(f"{name}.(direct)" if name else "(direct)", "(direct)", own)
+        for child_name, child in children:
+            walk(child, f"{name}.{child_name}" if name else child_name, level + 1)
+
+    walk(model, "", 0)
+    add("total", type(model).__name__, count_parameters(model))
+    table = pd.DataFrame(rows, columns=["module", "type", "trainable", "non_trainable", "buffers"])
+    return table.astype({"trainable": "int64", "non_trainable": "int64", "buffers": "int64"})
+
+
+# ---------------------------------------------------------------------------
+# across folds
+# ---------------------------------------------------------------------------
+def summarize_folds(
+    per_fold: Sequence[Mapping],
+    keys: Sequence[str] = ("accuracy", "macro_f1", "auc_macro_ovr"),
+) -> dict:
+    """Mean and sample standard deviation of metrics across folds.
+
+    Returns ``{key: {"mean", "std", "values", "n"}}``. ``values`` keeps one entry per
+    fold (``None`` where a fold lacks the key or it is ``None``/NaN); ``mean`` and
+    ``std`` use the defined values only, ``std`` with ``ddof=1`` when there are two
+    or more of them, else 0. ``mean``/``std`` are ``None`` when no fold has a value.
+    """
+    out: dict[str, dict] = {}
+    for key in keys:
+        values = [_float_or_none(fold.get(key)) for fold in per_fold]
+        defined = np.array([v for v in values if v is not None], dtype=np.float64)
+        if defined.size == 0:
+            mean = std = None
+        else:
+            mean = float(defined.mean())
+            std = float(defined.std(ddof=1)) if defined.size > 1 else 0.0
+        out[key] = {"mean": mean, "std": std, "values": values, "n": int(defined.size)}
+    return out
+
+
+def paired_fold_test(a: Sequence[float], b: Sequence[float]) -> dict:
+    """Paired comparison of two configurations evaluated on the same folds.
+
+    Args:
+        a, b: one score per fold, same fold order.
+
+    Returns:
+        ``{"mean_diff", "t", "p_ttest", "p_wilcoxon", "n"}``: ``mean_diff`` is
+        ``mean(a - b)``; ``t``/``p_ttest`` from the two-sided paired t-test
+        (``scipy.stats.ttest_rel``); ``p_wilcoxon`` from the two-sided Wilcoxon
+        signed-rank test, or ``None`` when it cannot be computed (fewer than two
+        folds, or all differences zero). ``t``/``p_ttest`` are ``None`` when
+        undefined (fewer than two folds, or zero variance of the differences).
+        With 5 folds the smallest possible Wilcoxon p-value is 0.0625: treat it as
+        a sanity check, not a significance test.
+    """
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(
+            f"a and b must be 1-D with one score per fold, same length; got {x.shape} and {y.shape}."
+        )
+    if x.size == 0:
+        raise ValueError("paired_fold_test() needs at least one fold.")
+    diff = x - y
+    result: dict[str, Any] = {
+        "mean_diff": float(diff.mean()),
+        "t": None,
+        "p_ttest": None,
+        "p_wilcoxon": None,
+        "n": int(x.size),
+    }
+    if x.size >= 2:
+        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = stats.ttest_rel(x, y)
+        result["t"] = _float_or_none(res.statistic)
+        result["p_ttest"] = _float_or_none(res.pvalue)
+        if np.any(diff != 0):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    result["p_wilcoxon"] = _float_or_none(stats.wilcoxon(x, y).pvalue)
+            except ValueError:
+                pass
+    return result
+
+
+def mcnemar_test(y_true, pred_a, pred_b) -> dict:
+    """McNemar's test on pooled predictions of two classifiers on the same samples.
+
+    Returns ``{"a_only", "b_only", "both", "neither", "statistic", "p_value", "n"}``:
+    ``a_only`` (b01) counts samples classifier A got right and B wrong, ``b_only``
+    (b10) the reverse, ``both``/``neither`` the agreements. ``p_value`` is the exact
+    two-sided binomial test of ``a_only`` vs ``b_only`` (``scipy.stats.binomtest``
+    with p=0.5; 1.0 when there are no discordant samples). ``statistic`` is
+    McNemar's chi-squared with continuity correction,
+    ``(|b01 - b10| - 1)^2 / (b01 + b10)`` (0.0 with no discordant samples), for
+    reference.
+    """
+    y = _to_numpy(y_true).ravel()
+    pa = _to_numpy(pred_a).ravel()
+    pb = _to_numpy(pred_b).ravel()
+    if not (y.shape == pa.shape == pb.shape):
+        raise ValueError(
+            f"y_true, pred_a and pred_b must have the same length; got {y.shape}, {pa.shape}, {pb.shape}."
+        )
+    ra = pa == y
+    rb = pb == y
+    a_only = int(np.sum(ra & ~rb))
+    b_only = int(np.sum(~ra & rb))
+    discordant = a_only + b_only
+    if discordant:
+        p_value = float(stats.binomtest(min(a_only, b_only), discordant, 0.5).pvalue)
+        statistic = float((abs(a_only - b_only) - 1) ** 2 / discordant)
+    else:
+        p_value, statistic = 1.0, 0.0
+    return {
+        "a_only": a_only,
+        "b_only": b_only,
+        "both": int(np.sum(ra & rb)),
+        "neither": int(np.sum(~ra & ~rb)),
+        "statistic": statistic,
+        "p_value": min(p_value, 1.0),
+        "n": int(y.size),
+    }
