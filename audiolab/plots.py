@@ -1,0 +1,327 @@
+"""Figures for reports and W&B: confusion matrix, ROC curves, training curves,
+attention maps and per-fold comparisons.
+
+Every function builds a :class:`matplotlib.figure.Figure` directly (no pyplot
+state, so nothing is shown twice in notebooks and nothing leaks in long loops),
+returns it, and never calls ``plt.show()``. In Jupyter a returned figure displays
+itself; :func:`save` writes a PNG.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+
+__all__ = [
+    "confusion_matrix",
+    "roc_curves",
+    "training_curves",
+    "attention_map",
+    "fold_metrics",
+    "save",
+]
+
+# Token labels on attention maps are thinned out beyond this many tokens.
+_MAX_TOKEN_LABELS = 32
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # torch.Tensor
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x)
+
+
+def _palette(n: int) -> list:
+    return sns.color_palette("tab10" if n <= 10 else "husl", n)
+
+
+def confusion_matrix(cm, class_names: Sequence[str], normalize: bool = False, title: str | None = None) -> Figure:
+    """Heatmap of a confusion matrix (rows = true class, columns = predicted class).
+
+    Args:
+        cm: ``(C, C)`` counts, e.g. ``evaluate(...)["confusion_matrix"]``.
+        class_names: ``C`` names, in label order.
+        normalize: show row-normalised fractions (per-class recall on the
+            diagonal) instead of counts; empty rows stay 0.
+        title: figure title.
+    """
+    counts = _to_numpy(cm).astype(np.float64)
+    n = len(class_names)
+    if counts.shape != (n, n):
+        raise ValueError(
+            f"cm must be a square ({n}, {n}) matrix matching class_names; got shape {counts.shape}."
+        )
+    if normalize:
+        sums = counts.sum(axis=1, keepdims=True)
+        data = np.divide(counts, sums, out=np.zeros_like(counts), where=sums > 0)
+        fmt, vmin, vmax, cbar_label = ".2f", 0.0, 1.0, "fraction of true class"
+    else:
+        data = counts.astype(int)
+        fmt, vmin, vmax, cbar_label = "d", 0, None, "count"
+
+    side = 2.5 + 0.55 * n
+    fig = Figure(figsize=(side + 1.2, side), layout="constrained")
+    ax = fig.subplots()
+    sns.heatmap(
+        data,
+        ax=ax,
+        annot=True,
+        fmt=fmt,
+        cmap="Blues",
+        vmin=vmin,
+        vmax=vmax,
+        square=True,
+        xticklabels=list(class_names),
+        yticklabels=list(class_names),
+        cbar_kws={"label": cbar_label},
+        annot_kws={"fontsize": 8 if n > 8 else 10},
+    )
+    ax.set_xlabel("Predicted")
+    ax.set_ylabel("True")
+    ax.tick_params(axis="x", labelrotation=45)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.set_title(title or ("Confusion matrix (row-normalised)" if normalize else "Confusion matrix"))
+    return fig
+
+
+def roc_curves(roc: Mapping[str, Mapping], title: str | None = None) -> Figure:
+    """One-vs-rest ROC curve per class with a dashed chance diagonal.
+
+    Args:
+        roc: ``evaluate(...)["roc"]``: ``{class: {"fpr": [...], "tpr": [...], "auc": float}}``.
+        title: figure title.
+
+    The legend has one entry per class, ``"<class> (AUC 0.97)"``; the chance line
+    is not in the legend.
+    """
+    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="_chance")
+    colors = _palette(max(len(roc), 1))
+    for color, (name, curve) in zip(colors, roc.items()):
+        auc = curve.get("auc")
+        auc_text = f"{auc:.2f}" if auc is not None and math.isfinite(auc) else "n/a"
+        ax.plot(curve["fpr"], curve["tpr"], color=color, linewidth=1.5, label=f"{name} (AUC {auc_text})")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("False positive rate")
+    ax.set_ylabel("True positive rate")
+    ax.set_title(title or "ROC curves (one vs rest)")
+    if roc:
+        ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def _column(rows: Sequence[Mapping], key: str) -> np.ndarray:
+    return np.array(
+        [np.nan if row.get(key) is None else float(row[key]) for row in rows], dtype=np.float64
+    )
+
+
+def training_curves(history, title: str | None = None) -> Figure:
+    """Loss and accuracy per epoch, train vs validation, in two panels.
+
+    Args:
+        history: rows ``{"epoch", "train_loss", "train_acc"}`` with optional
+            ``"val_loss"``, ``"val_acc"`` and ``"lr"`` (a list of dicts or a
+            DataFrame). Missing/``None`` values are gaps.
+        title: figure title.
+
+    The best validation accuracy is marked on the accuracy panel. When the rows
+    carry ``"lr"``, the learning rate is drawn on a secondary y-axis of the loss
+    panel (so the figure then has three axes).
+    """
+    if hasattr(history, "to_dict"):  # pandas DataFrame
+        history = history.to_dict("records")
+    rows = list(history)
+    if not rows:
+        raise ValueError("history is empty; pass one dict per epoch.")
+    has = lambda key: any(row.get(key) is not None for row in rows)  # noqa: E731
+    epochs = (
+        _column(rows, "epoch") if has("epoch") else np.arange(1, len(rows) + 1, dtype=np.float64)
+    )
+
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    train_color, val_color = _palette(2)
+    for ax, what in ((ax_loss, "loss"), (ax_acc, "acc")):
+        for split, color in (("train", train_color), ("val", val_color)):
+            key = f"{split}_{what}"
+            if has(key):
+                label = "train" if split == "train" else "validation"
+                ax.plot(epochs, _column(rows, key), color=color, marker="o", markersize=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    ax_loss.set_ylabel("loss")
+    ax_loss.set_title("Loss")
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.set_title("Accuracy")
+
+    if has("val_acc"):
+        val_acc = _column(rows, "val_acc")
+        if np.isfinite(val_acc).any():
+            best = int(np.nanargmax(val_acc))
+            ax_acc.axvline(
+                epochs[best], color="0.5", linestyle=":", linewidth=1,
+                label=f"best val {val_acc[best]:.3f} (epoch {epochs[best]:g})",
+            )
+
+    handles, labels = ax_loss.get_legend_handles_labels()
+    if has("lr"):
+        ax_lr = ax_loss.twinx()
+        lr = _column(rows, "lr")
+        ax_lr.plot(epochs, lr, color="0.55", linestyle="--", linewidth=1, label="learning rate")
+        ax_lr.set_ylabel("learning rate", color="0.4")
+        ax_lr.tick_params(axis="y", labelcolor="0.4", labelsize=8)
+        finite = lr[np.isfinite(lr) & (lr > 0)]
+        if finite.size and finite.max() / finite.min() > 100:
+            ax_lr.set_yscale("log")
+        more_h, more_l = ax_lr.get_legend_handles_labels()
+        handles, labels = handles + more_h, labels + more_l
+    if handles:
+        ax_loss.legend(handles, labels, fontsize=8)
+    if ax_acc.get_legend_handles_labels()[0]:
+        ax_acc.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def attention_map(weights, tokens: Sequence[str] | None = None, title: str | None = None) -> Figure:
+    """One heatmap per attention head (rows = queries, columns = keys).
+
+    Args:
+        weights: ``(heads, T, T)`` attention probabilities (tensor or array);
+            ``(T, T)`` is one head, and ``(1, heads, T, T)`` (a batch of one) is
+            accepted too.
+        tokens: ``T`` token labels; ``tokens[0]`` is usually ``"<cls>"``. Beyond
+            32 tokens only every k-th label is printed.
+        title: figure title.
+
+    All heads share one colour scale and one colorbar, so the figure has
+    ``heads + 1`` axes; each head's axes is titled ``"head i"``.
+    """
+    w = _to_numpy(weights).astype(np.float64)
+    if w.ndim == 4 and w.shape[0] == 1:
+        w = w[0]
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim != 3 or w.shape[1] != w.shape[2]:
+        raise ValueError(
+            f"weights must have shape (heads, T, T); got {tuple(_to_numpy(weights).shape)}. "
+            "For a batch, pick one example first, e.g. weights[0]."
+        )
+    heads, t, _ = w.shape
+    if tokens is not None and len(tokens) != t:
+        raise ValueError(f"tokens has {len(tokens)} labels but the attention maps are {t}x{t}.")
+
+    if tokens is None:
+        labels: Any = "auto"
+    elif t <= _MAX_TOKEN_LABELS:
+        labels = [str(tok) for tok in tokens]
+    else:
+        step = math.ceil(t / _MAX_TOKEN_LABELS)
+        labels = [str(tok) if i % step == 0 else "" for i, tok in enumerate(tokens)]
+
+    ncols = min(heads, 4)
+    nrows = math.ceil(heads / ncols)
+    panel = 3.4 if t <= 16 else 4.2
+    fig = Figure(figsize=(panel * ncols + 1.0, panel * nrows + (0.4 if title else 0)), layout="constrained")
+    grid = fig.subplots(nrows, ncols, squeeze=False)
+    used = list(grid.flat[:heads])
+    for ax in grid.flat[heads:]:
+        fig.delaxes(ax)
+    vmax = float(np.nanmax(w)) if np.isfinite(w).any() else 1.0
+    for h, ax in enumerate(used):
+        sns.heatmap(
+            w[h], ax=ax, cmap="viridis", vmin=0.0, vmax=vmax, cbar=False, square=True,
+            xticklabels=labels, yticklabels=labels,
+        )
+        ax.set_title(f"head {h}")
+        ax.set_xlabel("key")
+        ax.set_ylabel("query")
+        ax.tick_params(labelsize=7 if t > 12 else 9)
+    fig.colorbar(used[0].collections[0], ax=used, shrink=0.8, label="attention weight")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
+    """Grouped bars: ``metric`` per fold for each configuration, with its mean.
+
+    Args:
+        per_fold: ``{config_name: [fold dicts with "fold" and metric]}`` (a plain
+            list of fold dicts is one configuration). Folds without ``"fold"`` are
+            numbered 1, 2, ... in order; missing/``None`` values are skipped.
+        metric: which key to plot.
+
+    Each configuration's mean is a dashed line; the legend reads
+    ``"<config> (mean ± std)"`` with the sample std across folds.
+    """
+    if not isinstance(per_fold, Mapping):
+        per_fold = {"model": list(per_fold)}
+    if not per_fold:
+        raise ValueError("per_fold is empty; pass {config_name: [fold dicts]}.")
+    series: dict[str, dict] = {}
+    for config, folds in per_fold.items():
+        values = {}
+        for i, fold in enumerate(folds):
+            value = fold.get(metric)
+            if value is not None and math.isfinite(float(value)):
+                values[fold.get("fold", i + 1)] = float(value)
+        series[str(config)] = values
+    fold_ids = sorted({k for values in series.values() for k in values}, key=lambda k: (str(type(k)), k))
+    if not fold_ids:
+        raise ValueError(f"No fold has a value for {metric!r}; available keys are the fold dicts' keys.")
+
+    n_cfg = len(series)
+    width = 0.8 / n_cfg
+    x = np.arange(len(fold_ids), dtype=np.float64)
+    fig = Figure(figsize=(max(6.0, 1.2 * len(fold_ids) * max(1, n_cfg / 2) + 2), 4.5), layout="constrained")
+    ax = fig.subplots()
+    all_values = []
+    for j, (color, (config, values)) in enumerate(zip(_palette(n_cfg), series.items())):
+        ys = np.array([values.get(k, np.nan) for k in fold_ids])
+        defined = ys[np.isfinite(ys)]
+        all_values.extend(defined)
+        mean = float(defined.mean()) if defined.size else float("nan")
+        std = float(defined.std(ddof=1)) if defined.size > 1 else 0.0
+        ax.bar(x - 0.4 + width * (j + 0.5), ys, width=width * 0.92, color=color,
+               label=f"{config} ({mean:.3f} ± {std:.3f})")
+        if defined.size:
+            ax.axhline(mean, color=color, linestyle="--", linewidth=1)
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"fold {k}" for k in fold_ids])
+    ax.set_ylabel(metric)
+    if all_values and 0.0 <= min(all_values) and max(all_values) <= 1.0:
+        ax.set_ylim(0.0, 1.05)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(f"{metric} per fold")
+    return fig
+
+
+def save(fig: Figure, path) -> Path:
+    """Write ``fig`` as a PNG (dpi 120, tight bounding box), creating parent folders,
+    then close it. A path without a suffix gets ``.png``; another suffix (``.pdf``,
+    ``.svg``) picks that format. Returns the path written."""
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_suffix(".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    try:  # a pyplot-managed figure would otherwise stay open
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    except Exception:
+        pass
+    return path

@@ -1,0 +1,125 @@
+"""audiolab.plots: every function returns a Figure with the expected content."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from audiolab import metrics, plots  # noqa: E402
+
+NAMES = ["dog", "rain", "siren"]
+
+
+@pytest.fixture(scope="module")
+def result():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 10)
+    logits = rng.normal(size=(30, 3)) + 2.0 * np.eye(3)[y]
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return metrics.evaluate(y, probs, NAMES)
+
+
+def texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_confusion_matrix(result, normalize):
+    fig = plots.confusion_matrix(result["confusion_matrix"], NAMES, normalize=normalize, title="cm")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 2  # heatmap + colorbar
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == NAMES
+    assert [t.get_text() for t in ax.get_yticklabels()] == NAMES
+    annotations = texts(ax)
+    assert len(annotations) == 9
+    cm = np.array(result["confusion_matrix"])
+    if normalize:
+        assert annotations[0] == f"{cm[0, 0] / cm[0].sum():.2f}"
+    else:
+        assert annotations[0] == str(cm[0, 0])
+    assert ax.get_title() == "cm"
+
+
+def test_confusion_matrix_shape_mismatch():
+    with pytest.raises(ValueError, match="square"):
+        plots.confusion_matrix([[1, 2], [3, 4]], NAMES)
+
+
+def test_roc_curves_legend(result):
+    fig = plots.roc_curves(result["roc"])
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(legend) == 3
+    for name, entry in zip(NAMES, legend):
+        assert entry == f"{name} (AUC {result['roc'][name]['auc']:.2f})"
+    assert len(fig.axes[0].lines) == 4  # 3 classes + chance diagonal
+
+
+def history(with_val=True, with_lr=False):
+    rows = []
+    for e in range(1, 6):
+        row = {"epoch": e, "train_loss": 1.0 / e, "train_acc": 0.5 + 0.08 * e}
+        if with_val:
+            row.update(val_loss=1.2 / e, val_acc=0.4 + 0.09 * e)
+        if with_lr:
+            row["lr"] = 1e-3 * 0.5**e
+        rows.append(row)
+    return rows
+
+
+def test_training_curves_train_and_val():
+    fig = plots.training_curves(history(), title="run")
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    loss_ax, acc_ax = fig.axes
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["train", "validation"]
+    assert len(loss_ax.lines) == 2
+    np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), [1.0 / e for e in range(1, 6)])
+    assert any("best val" in t.get_text() for t in acc_ax.get_legend().get_texts())
+
+
+def test_training_curves_train_only_and_lr():
+    assert len(plots.training_curves(history(with_val=False)).axes[0].lines) == 1
+    fig = plots.training_curves(history(with_lr=True))
+    assert len(fig.axes) == 3  # loss, accuracy, learning-rate twin axis
+    assert "learning rate" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def test_attention_map_per_head():
+    w = torch.softmax(torch.randn(3, 5, 5), dim=-1)
+    tokens = ["<cls>", "t1", "t2", "t3", "t4"]
+    fig = plots.attention_map(w, tokens=tokens, title="attn")
+    assert isinstance(fig, Figure)
+    heads = [ax for ax in fig.axes if ax.get_title().startswith("head")]
+    assert [ax.get_title() for ax in heads] == ["head 0", "head 1", "head 2"]
+    assert len(fig.axes) == 4  # 3 heads + shared colorbar
+    assert [t.get_text() for t in heads[0].get_xticklabels()] == tokens
+    single = plots.attention_map(np.eye(4))
+    assert len([ax for ax in single.axes if ax.get_title() == "head 0"]) == 1
+    with pytest.raises(ValueError, match="tokens"):
+        plots.attention_map(w, tokens=tokens[:2])
+
+
+def test_fold_metrics_grouped_bars():
+    per_fold = {
+        "conv1d": [{"fold": k, "accuracy": 0.7 + 0.02 * k} for k in range(1, 6)],
+        "transformer": [{"fold": k, "accuracy": 0.75 + 0.01 * k} for k in range(1, 6)],
+    }
+    fig = plots.fold_metrics(per_fold)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert len(ax.patches) == 10
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0].startswith("conv1d (0.760 ± ") and legend[1].startswith("transformer (0.780")
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"fold {k}" for k in range(1, 6)]
+
+
+def test_save_writes_png(tmp_path, result):
+    fig = plots.roc_curves(result["roc"])
+    path = plots.save(fig, tmp_path / "nested" / "dir" / "roc")
+    assert path == tmp_path / "nested" / "dir" / "roc.png"
+    data = path.read_bytes()
+    assert len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n"
