@@ -408,7 +408,11 @@ def _manifest_problems(root: Path, manifest: dict[str, str]) -> tuple[list[str],
             missing.append(rel)
         elif _sha256(path) != digest:
             mismatched.append(rel)
-    present = {p.relative_to(root).as_posix() for p in root.rglob("*.ogg") if p.is_file()}
+    present = {  # the clips load_metadata would read; junk such as __MACOSX/ or ._* files is not a clip
+        p.relative_to(root).as_posix()
+        for p in root.glob("*/*")
+        if _CLASS_DIR_RE.match(p.parent.name) and _TREE_CLIP_RE.match(p.name) and p.is_file()
+    }
     unexpected = sorted(present - set(manifest))
     return missing, mismatched, unexpected
 
@@ -898,10 +902,13 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def data_command(root: Optional[PathLike] = None, download: bool = False) -> int:
-    """``audiolab data [--root PATH] [--download]``: print the dataset summary; 0 on success, 2 on error."""
+def data_command(root: Optional[PathLike] = None, download: bool = False, strict: bool = True) -> int:
+    """``audiolab data [--root PATH] [--download]``: print the dataset summary; 0 on success, 2 on error.
+
+    Errors (no dataset, incomplete dataset, failed download) go to stderr with the fix.
+    """
     try:
-        meta = load_metadata(root, download=download)
+        meta = load_metadata(root, download=download, strict=strict)
         print(format_summary(summarize(meta)))
     except (OSError, ValueError, RuntimeError) as error:
         print(f"audiolab data: error: {error}", file=sys.stderr)
