@@ -1,0 +1,32 @@
+# audiolab: two commands do all the set-up.
+#   make reports   create .venv if missing, install, regenerate reports/
+#   make test      create .venv if missing, install, run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PROFILE ?= full
+
+.PHONY: reports test install benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python requirements.txt pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+reports: install
+	$(BIN)/audiolab reports --profile $(PROFILE)
+
+test: install
+	$(BIN)/python -m pytest
+
+benchmark: install
+	$(BIN)/python benchmarks/epoch_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

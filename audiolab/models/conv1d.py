@@ -1,0 +1,144 @@
+"""Architecture 1: a 1D-convolutional feature extractor and a fully connected classifier.
+
+The input is a log-mel spectrogram ``(batch, n_mels, frames)``. A 1D convolution
+treats the ``n_mels`` bands as input *channels* and slides along time, so each
+layer learns detectors of short spectro-temporal patterns ("a rising whistle",
+"a broadband click") and the stack of layers combines them over ever longer
+stretches of time.
+
+Every block is ``conv -> batch norm -> activation -> pooling -> dropout``.
+Depth, channels, kernel size, stride, activation and pooling are all set in
+:class:`ConvConfig`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["ConvConfig", "ConvBlock", "ConvBase", "Conv1dClassifier", "ACTIVATIONS", "make_activation"]
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "elu": nn.ELU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.1),
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    """``"relu" | "gelu" | "elu" | "leaky_relu"`` -> a fresh activation module."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
+
+
+@dataclass(frozen=True)
+class ConvConfig:
+    """The 1D-conv feature extractor shared by both architectures.
+
+    ``channels`` has one entry per block, so ``len(channels)`` is the depth.
+    ``pool`` is applied after every block (``"max"``, ``"avg"`` or ``"none"``),
+    ``global_pool`` summarises the remaining time steps for the classifier
+    (``"avg"``, ``"max"`` or ``"avgmax"``, the concatenation of both).
+    """
+
+    channels: Sequence[int] = (128, 128, 256, 256)
+    kernel_size: int = 5
+    stride: int = 1
+    activation: str = "relu"
+    pool: str = "max"
+    pool_size: int = 2
+    dropout: float = 0.1
+    global_pool: str = "avgmax"
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if len(self.channels) < 1 or min(self.channels) < 1:
+            raise ValueError(f"channels must list at least one positive width per block, got {self.channels}")
+        if self.kernel_size < 1 or self.stride < 1:
+            raise ValueError(f"kernel_size and stride must be >= 1, got {self.kernel_size} and {self.stride}")
+        make_activation(self.activation)
+        if self.pool not in ("max", "avg", "none"):
+            raise ValueError(f"pool must be 'max', 'avg' or 'none', got {self.pool!r}")
+        if self.global_pool not in ("avg", "max", "avgmax"):
+            raise ValueError(f"global_pool must be 'avg', 'max' or 'avgmax', got {self.global_pool!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def depth(self) -> int:
+        return len(self.channels)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+
+class ConvBlock(nn.Sequential):
+    """conv -> batch norm -> activation -> pooling -> dropout."""
+
+    def __init__(self, in_channels: int, out_channels: int, config: ConvConfig):
+        layers = [
+            nn.Conv1d(
+                in_channels,
+                out_channels,
+                kernel_size=config.kernel_size,
+                stride=config.stride,
+                padding=config.kernel_size // 2,
+                bias=False,  # batch norm adds the bias
+            ),
+            nn.BatchNorm1d(out_channels),
+            make_activation(config.activation),
+        ]
+        if config.pool == "max":
+            layers.append(nn.MaxPool1d(config.pool_size, ceil_mode=True))
+        elif config.pool == "avg":
+            layers.append(nn.AvgPool1d(config.pool_size, ceil_mode=True))
+        if config.dropout > 0:
+            layers.append(nn.Dropout(config.dropout))
+        super().__init__(*layers)
+
+
+class ConvBase(nn.Module):
+    """A stack of :class:`ConvBlock`: ``(B, n_mels, frames) -> (B, channels[-1], steps)``."""
+
+    def __init__(self, in_channels: int, config: ConvConfig = ConvConfig()):
+        super().__init__()
+        self.config = config
+        widths = (in_channels,) + tuple(config.channels)
+        self.blocks = nn.Sequential(*(ConvBlock(a, b, config) for a, b in zip(widths[:-1], widths[1:])))
+        self.out_channels = widths[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x)
+
+
+def global_pool(x: torch.Tensor, how: str) -> torch.Tensor:
+    """``(B, C, steps) -> (B, C)`` (or ``(B, 2C)`` for ``"avgmax"``)."""
+    if how == "avg":
+        return x.mean(dim=-1)
+    if how == "max":
+        return x.amax(dim=-1)
+    return torch.cat([x.mean(dim=-1), x.amax(dim=-1)], dim=-1)
+
+
+class Conv1dClassifier(nn.Module):
+    """Architecture 1: :class:`ConvBase`, global pooling over time, one fully connected layer."""
+
+    def __init__(self, n_mels: int = 64, n_classes: int = 10, conv: ConvConfig = ConvConfig(), head_dropout: float = 0.3):
+        super().__init__()
+        self.conv = conv
+        self.features = ConvBase(n_mels, conv)
+        pooled = self.features.out_channels * (2 if conv.global_pool == "avgmax" else 1)
+        self.dropout = nn.Dropout(head_dropout)
+        self.classifier = nn.Linear(pooled, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Log-mel ``(B, n_mels, frames)`` -> class logits ``(B, n_classes)``."""
+        h = global_pool(self.features(x), self.conv.global_pool)
+        return self.classifier(self.dropout(h))

@@ -1,0 +1,131 @@
+"""Architecture 2: a 1D-conv base, then a transformer encoder and an MLP head.
+
+1. The conv base (the same :class:`~audiolab.models.conv1d.ConvBase` as
+   Architecture 1) turns the log-mel spectrogram into a shorter sequence of
+   feature vectors, one per time step.
+2. A linear projection maps each vector to ``d_model`` features.
+3. A learnable ``<cls>`` token is put in front of the sequence and learnable
+   positional embeddings are added, so attention knows *when* each step is.
+4. ``depth`` pre-norm transformer blocks let every time step look at every other
+   through :class:`~audiolab.models.attention.MultiHeadSelfAttention`.
+5. The ``<cls>`` token, which has gathered information from the whole clip,
+   goes through an MLP head to the class logits.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .attention import MultiHeadSelfAttention
+from .conv1d import ConvBase, ConvConfig, make_activation
+
+__all__ = ["TransformerConfig", "TransformerBlock", "ConvTransformer"]
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """The encoder on top of the conv base."""
+
+    d_model: int = 128
+    heads: int = 4
+    depth: int = 2
+    mlp_ratio: float = 2.0
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    activation: str = "gelu"
+    max_tokens: int = 512
+
+    def __post_init__(self):
+        if self.d_model < 1 or self.heads < 1 or self.d_model % self.heads != 0:
+            raise ValueError(
+                f"d_model={self.d_model} must be divisible by heads={self.heads}; "
+                f"pick heads from the divisors of {self.d_model} (e.g. 1, 2, 4) or change d_model"
+            )
+        if self.depth < 1:
+            raise ValueError(f"depth must be >= 1, got {self.depth}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        make_activation(self.activation)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: ``x + attention(norm(x))``, then ``x + mlp(norm(x))``."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        hidden = int(config.d_model * config.mlp_ratio)
+        self.norm1 = nn.LayerNorm(config.d_model)
+        self.attention = MultiHeadSelfAttention(config.d_model, config.heads, dropout=config.attention_dropout)
+        self.norm2 = nn.LayerNorm(config.d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(config.d_model, hidden),
+            make_activation(config.activation),
+            nn.Dropout(config.dropout),
+            nn.Linear(hidden, config.d_model),
+        )
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, need_weights: bool = False):
+        attended, weights = self.attention(self.norm1(x), need_weights=need_weights)
+        x = x + self.dropout(attended)
+        x = x + self.dropout(self.mlp(self.norm2(x)))
+        return x, weights
+
+
+class ConvTransformer(nn.Module):
+    """Architecture 2: conv base -> projection -> ``<cls>`` + positions -> transformer -> MLP head."""
+
+    def __init__(
+        self,
+        n_mels: int = 64,
+        n_classes: int = 10,
+        conv: ConvConfig = ConvConfig(channels=(128, 128, 128), global_pool="avg"),
+        transformer: TransformerConfig = TransformerConfig(),
+    ):
+        super().__init__()
+        self.conv = conv
+        self.transformer = transformer
+        d = transformer.d_model
+        self.features = ConvBase(n_mels, conv)
+        self.project = nn.Linear(self.features.out_channels, d)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.positions = nn.Parameter(torch.zeros(1, transformer.max_tokens, d))
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        nn.init.trunc_normal_(self.positions, std=0.02)
+        self.embed_dropout = nn.Dropout(transformer.dropout)
+        self.blocks = nn.ModuleList(TransformerBlock(transformer) for _ in range(transformer.depth))
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Sequential(
+            nn.Linear(d, d),
+            make_activation(transformer.activation),
+            nn.Dropout(transformer.dropout),
+            nn.Linear(d, n_classes),
+        )
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Log-mel ``(B, n_mels, frames)`` -> token sequence ``(B, 1 + steps, d_model)``, ``<cls>`` first."""
+        steps = self.features(x).transpose(1, 2)  # (B, steps, channels)
+        if steps.shape[1] + 1 > self.positions.shape[1]:
+            raise ValueError(
+                f"the conv base produced {steps.shape[1]} time steps but max_tokens={self.transformer.max_tokens}; "
+                "raise TransformerConfig.max_tokens or downsample more (stride/pooling)"
+            )
+        h = self.project(steps)
+        cls = self.cls_token.expand(h.shape[0], -1, -1)
+        h = torch.cat([cls, h], dim=1)
+        return self.embed_dropout(h + self.positions[:, : h.shape[1]])
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        """Class logits ``(B, n_classes)``; with ``return_attention`` also a list of ``(B, heads, T, T)`` per block."""
+        h = self.tokens(x)
+        maps = []
+        for block in self.blocks:
+            h, weights = block(h, need_weights=return_attention)
+            maps.append(weights)
+        logits = self.head(self.norm(h[:, 0]))
+        return (logits, maps) if return_attention else logits

@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from audiolab.models import ARCHITECTURES, Conv1dClassifier, ConvConfig, ConvTransformer, TransformerConfig, build_model
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu", "elu", "leaky_relu"])
+@pytest.mark.parametrize("pool", ["max", "avg", "none"])
+def test_conv1d_is_configurable(activation, pool):
+    conv = ConvConfig(channels=(8, 16, 16), kernel_size=3, stride=2, activation=activation, pool=pool)
+    model = Conv1dClassifier(n_mels=12, n_classes=10, conv=conv)
+    assert model(torch.randn(4, 12, 50)).shape == (4, 10)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv1d)]
+    assert len(convs) == 3 and all(c.stride == (2,) and c.kernel_size == (3,) for c in convs)
+
+
+def test_conv1d_depth_follows_channels():
+    model = build_model("conv1d", 10, 5, {"channels": [4, 4, 4, 4, 4]})
+    assert sum(isinstance(m, torch.nn.Conv1d) for m in model.modules()) == 5
+    assert model(torch.randn(2, 10, 40)).shape == (2, 5)
+
+
+@pytest.mark.parametrize("heads", [1, 2, 4])
+def test_transformer_heads(heads):
+    model = build_model("transformer", 12, 10, {"channels": [8, 8, 8], "d_model": 16, "heads": heads, "depth": 2})
+    logits, maps = model(torch.randn(3, 12, 40), return_attention=True)
+    assert logits.shape == (3, 10)
+    tokens = 1 + 40 // 8  # <cls> + steps after three pool-by-2 blocks
+    assert len(maps) == 2 and maps[0].shape == (3, heads, tokens, tokens)
+
+
+def test_transformer_uses_cls_token():
+    model = build_model("transformer", 12, 10, {"channels": [8, 8, 8], "d_model": 16, "heads": 2}).eval()
+    x = torch.randn(2, 12, 40)
+    before = model(x)
+    with torch.no_grad():
+        model.cls_token.add_(torch.randn_like(model.cls_token))
+    assert not torch.allclose(before, model(x))
+
+
+def test_transformer_rejects_indivisible_heads():
+    with pytest.raises(ValueError, match=r"d_model=30.*heads=4"):
+        TransformerConfig(d_model=30, heads=4)
+    with pytest.raises(ValueError, match="d_model=30"):
+        build_model("transformer", 12, 10, {"d_model": 30, "heads": 4})
+
+
+def test_too_many_tokens_is_explained():
+    model = ConvTransformer(12, 10, ConvConfig(channels=(8, 8, 8)), TransformerConfig(d_model=16, heads=2, max_tokens=4))
+    with pytest.raises(ValueError, match="max_tokens"):
+        model(torch.randn(1, 12, 64))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"activation": "tanhh"}, "unknown activation"),
+        ({"pool": "median"}, "pool must be"),
+        ({"kernel": 3}, "unknown model parameter"),
+        ({"channels": []}, "at least one"),
+    ],
+)
+def test_build_model_errors(bad, match):
+    with pytest.raises(ValueError, match=match):
+        build_model("conv1d", 12, 10, bad)
+
+
+def test_unknown_architecture():
+    with pytest.raises(ValueError, match="conv1d"):
+        build_model("rnn", 12, 10)
+    assert ARCHITECTURES == ("conv1d", "transformer")

@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+import torch
+
+from audiolab.features import AugmentConfig
+from audiolab.models import build_model
+from audiolab.train import TrainConfig, fit, load_checkpoint, predict_proba, select_device
+
+NO_AUG = AugmentConfig(time_shift=False, spec_augment=False, mixup=False)
+
+
+def toy_data(n=60, n_mels=8, frames=24, classes=3, seed=0):
+    """Each class lights up its own band of mel channels: separable, but only if the model learns."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    x = torch.randn(n, n_mels, frames, generator=g)
+    for c in range(classes):
+        x[y == c, c * 2 : c * 2 + 2] += 3.0
+    return x, y
+
+
+def small_model(seed=0):
+    torch.manual_seed(seed)
+    return build_model("conv1d", 8, 3, {"channels": [8, 8, 8], "kernel_size": 3})
+
+
+def test_learns_a_separable_problem():
+    x, y = toy_data()
+    xv, yv = toy_data(seed=1)
+    result = fit(small_model(), x, y, xv, yv, TrainConfig(epochs=15, batch_size=16, lr=1e-2, augment=NO_AUG), progress=False)
+    assert result.history[-1]["val_acc"] >= 0.9
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    probs = predict_proba(result.model, xv, result.normalizer)
+    assert probs.shape == (60, 3)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    assert (probs.argmax(1) == yv.numpy()).mean() == pytest.approx(result.history[-1]["val_acc"])
+
+
+def test_same_seed_same_numbers():
+    x, y = toy_data()
+    cfg = TrainConfig(epochs=3, batch_size=16, seed=7)
+    a = fit(small_model(), x, y, config=cfg, progress=False)
+    b = fit(small_model(), x, y, config=cfg, progress=False)
+    assert [r["train_loss"] for r in a.history] == [r["train_loss"] for r in b.history]
+    c = fit(small_model(), x, y, config=cfg.replace(seed=8), progress=False)
+    assert [r["train_loss"] for r in a.history] != [r["train_loss"] for r in c.history]
+
+
+def test_history_and_callback():
+    x, y = toy_data()
+    rows = []
+    result = fit(small_model(), x, y, x, y, TrainConfig(epochs=4, batch_size=16), on_epoch=rows.append, progress=False)
+    assert rows == result.history and [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert {"lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"} <= set(rows[0])
+    assert result.best_epoch == 4  # no early stopping: the last epoch is the result
+
+
+def test_lr_schedule_warms_up_and_decays():
+    x, y = toy_data()
+    result = fit(small_model(), x, y, config=TrainConfig(epochs=10, warmup_epochs=3, lr=1e-2), progress=False)
+    lrs = [r["lr"] for r in result.history]
+    assert lrs[0] < lrs[2] and lrs[2] == pytest.approx(1e-2, rel=0.05) and lrs[-1] < 1e-3
+
+
+def test_early_stopping_returns_best_weights():
+    x, y = toy_data()
+    xv, yv = toy_data(seed=1)
+    cfg = TrainConfig(epochs=40, batch_size=16, lr=1e-2, early_stopping=3, augment=NO_AUG)
+    result = fit(small_model(), x, y, xv, yv, cfg, progress=False)
+    best = max(result.history, key=lambda r: (r["val_acc"], -r["val_loss"]))
+    assert result.best_epoch == best["epoch"]
+    assert len(result.history) <= best["epoch"] + 3
+    probs = predict_proba(result.model, xv, result.normalizer)
+    assert (probs.argmax(1) == yv.numpy()).mean() == pytest.approx(best["val_acc"])
+
+
+def test_early_stopping_needs_validation():
+    x, y = toy_data()
+    with pytest.raises(ValueError, match="validation"):
+        fit(small_model(), x, y, config=TrainConfig(epochs=2, early_stopping=2), progress=False)
+
+
+def test_checkpoints_round_trip(tmp_path):
+    x, y = toy_data()
+    info = {"arch": "conv1d", "params": {"channels": [8, 8, 8], "kernel_size": 3}, "n_mels": 8, "classes": ["a", "b", "c"]}
+    result = fit(small_model(), x, y, x, y, TrainConfig(epochs=3), checkpoint_dir=tmp_path, checkpoint_info=info, progress=False)
+    assert {p.name for p in tmp_path.iterdir()} == {"best.pt", "last.pt"}
+    model, normalizer, loaded = load_checkpoint(tmp_path / "last.pt")
+    assert loaded["classes"] == ["a", "b", "c"]
+    np.testing.assert_allclose(predict_proba(model, x, normalizer), predict_proba(result.model, x, result.normalizer), atol=1e-6)
+
+
+def test_missing_checkpoint_says_how_to_get_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="audiolab train"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_mismatched_inputs_and_bad_config():
+    x, y = toy_data()
+    with pytest.raises(ValueError, match="labels"):
+        fit(small_model(), x, y[:-1], config=TrainConfig(epochs=1), progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(lr=0)
+
+
+def test_device_selection():
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type in {"cpu", "cuda", "mps"}
