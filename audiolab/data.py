@@ -212,26 +212,39 @@ def resolve_root(
         return cached, f"cache folder ({cached})"
     if download:
         return _download_into(cached, subset), f"downloaded from {ESC10_URL} into {cached}"
+    if subset == "esc50":
+        raise DatasetNotFoundError(
+            f"no ESC-50 dataset found (looked at root=, ${DATA_ENV}, and {cached}). Fix: download "
+            f"{ESC50_URL}, unzip it, and set {DATA_ENV}=/path/to/ESC-50-master (or pass root=)."
+        )
     raise DatasetNotFoundError(
-        f"no {subset.upper().replace('ESC', 'ESC-')} dataset found (looked at root=, ${DATA_ENV}, "
-        f"and {cached}). Fix: {_FIX_DOWNLOAD} to fetch it into {cached}, "
-        f"or {_FIX_ENV} if you already have a copy."
+        f"no ESC-10 dataset found (looked at root=, ${DATA_ENV}, and {cached}). Fix: {_FIX_DOWNLOAD} "
+        f"to fetch it into {cached}, or {_FIX_ENV} if you already have a copy."
     )
 
 
 # --------------------------------------------------------------------------- metadata
 
 
+def _layout_or_none(folder: Path) -> Optional[str]:
+    if (folder / "meta" / "esc50.csv").is_file():
+        return LAYOUT_ESC50
+    if folder.is_dir() and any(p.is_dir() and _CLASS_DIR_RE.match(p.name) for p in folder.iterdir()):
+        return LAYOUT_TREE
+    return None
+
+
 def detect_layout(root: PathLike) -> str:
     """``"esc50"`` if ``root`` holds ``meta/esc50.csv``, ``"esc10-tree"`` if it holds ``NNN - Class`` folders."""
     root = Path(root)
-    if (root / "meta" / "esc50.csv").is_file():
-        return LAYOUT_ESC50
-    if root.is_dir() and any(p.is_dir() and _CLASS_DIR_RE.match(p.name) for p in root.iterdir()):
-        return LAYOUT_TREE
+    layout = _layout_or_none(root)
+    if layout:
+        return layout
+    inside = [p.name for p in sorted(root.iterdir()) if p.is_dir() and _layout_or_none(p)] if root.is_dir() else []
+    hint = f" It contains {_first_few(inside)}: did you mean {root / inside[0]}?" if inside else ""
     raise DatasetNotFoundError(
         f"{root} is neither an ESC-10 tree (folders like '001 - Dog bark/') nor an ESC-50 release "
-        f"(audio/ and meta/esc50.csv). Point root= or {DATA_ENV} at the folder that contains them, "
+        f"(audio/ and meta/esc50.csv).{hint} Point root= or {DATA_ENV} at the folder that contains them, "
         f"or {_FIX_DOWNLOAD}."
     )
 
@@ -425,6 +438,8 @@ def verify_dataset(
     Raises :class:`IntegrityError` listing missing, modified and unexpected ``.ogg`` files.
     """
     path, _ = resolve_root(root)
+    if detect_layout(path) != LAYOUT_TREE:
+        raise ValueError(f"{path} is an ESC-50 release: only the ESC-10 tree has a sha256 manifest to verify")
     entries = read_manifest(manifest)
     missing, mismatched, unexpected = _manifest_problems(path, entries)
     if missing or mismatched or unexpected:

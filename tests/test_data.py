@@ -141,6 +141,12 @@ def test_folder_without_a_dataset_is_reported(tmp_path):
         load_metadata(tmp_path, strict=False)
 
 
+def test_parent_of_a_dataset_gets_a_hint(synthetic_esc10, tmp_path):
+    shutil.copytree(synthetic_esc10, tmp_path / "ESC-10-master")
+    with pytest.raises(DatasetNotFoundError, match="did you mean .*ESC-10-master"):
+        load_metadata(tmp_path, strict=False)
+
+
 def test_bad_subset_choices(synthetic_esc10):
     with pytest.raises(ValueError, match="unknown subset"):
         load_metadata(synthetic_esc10, subset="esc20")
