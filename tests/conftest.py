@@ -26,8 +26,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from audiolab.data import CACHE_ENV, ESC10_CLASSES, load_metadata
+
+# The test models are tiny: one thread is faster than two fighting over the
+# machine's two cores (with pytest-xdist or a busy CI box, 10-50x faster).
+torch.set_num_threads(1)
 
 SYNTH_RATE = 8000
 SYNTH_CLIPS_PER_CLASS = 5  # one per fold
