@@ -247,6 +247,8 @@ class Run:
                     continue
                 if _is_figure(value):
                     data[str(key)] = self._wandb.Image(_figure_to_pil(value))
+                elif type(value).__module__.split(".")[0] == "wandb":  # wandb.Image, Table, ...
+                    data[str(key)] = value
                 else:
                     data[str(key)] = _plain(value)
             if step is None:

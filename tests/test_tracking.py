@@ -219,6 +219,24 @@ class _BrokenRun:
         raise OSError("disk full")
 
 
+def test_log_converts_values():
+    logged = []
+
+    class Recorder:
+        def log(self, data, step=None):
+            logged.append((data, step))
+
+    import numpy as np
+    import torch
+    import wandb
+
+    table = wandb.Table(columns=["a"], data=[[1]])
+    run = tracking.Run(Recorder(), mode="offline", wandb=wandb)
+    run.log({"loss": torch.tensor(0.5), "acc": np.float32(0.25), "val_loss": None, "table": table}, step=np.int64(2))
+    assert logged == [({"loss": 0.5, "acc": 0.25, "table": table}, 2)]
+    assert type(logged[0][0]["acc"]) is float
+
+
 def test_run_swallows_wandb_errors_and_warns_once():
     run = tracking.Run(_BrokenRun(), mode="offline")
     with pytest.warns(tracking.TrackingWarning, match="disk full") as caught:
