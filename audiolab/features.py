@@ -85,10 +85,16 @@ class LogMel(nn.Module):
             f_max=config.f_max,
             power=2.0,
         )
-        self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=config.top_db)
+        # top_db is applied below, per clip: torchaudio's AmplitudeToDB would take the
+        # maximum over a whole (clips, n_mels, frames) batch instead.
+        self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return self.to_db(self.mel(waveform))
+        db = self.to_db(self.mel(waveform))
+        if self.config.top_db is not None:
+            floor = db.amax(dim=(-2, -1), keepdim=True) - self.config.top_db
+            db = torch.maximum(db, floor)
+        return db
 
 
 class Normalizer(nn.Module):

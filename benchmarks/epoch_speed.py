@@ -1,0 +1,80 @@
+"""Seconds per training epoch: audiolab's pipeline against a naive one, for both architectures.
+
+* **naive**: a ``DataLoader`` over :class:`audiolab.data.ESC10Dataset` that decodes
+  every clip and computes its log-mel inside ``__getitem__``, every epoch
+  (the usual first attempt, e.g. the 2024 report we replace);
+* **audiolab**: features decoded once (on-disk cache), held in memory, and augmented
+  as tensors (:func:`audiolab.train.fit`).
+
+Both train the same model with the same optimiser on the same 320 clips (folds 1-4);
+the naive side gets no augmentation at all, which only flatters it.
+
+    python benchmarks/epoch_speed.py [--root PATH] [--epochs 3] [--naive-epochs 1]
+
+Prints seconds per epoch and the speed-up ratio. Timings depend on the machine;
+the ratio is what to compare.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+from torch.utils.data import DataLoader
+
+from audiolab import configs
+from audiolab.data import ESC10Dataset, load_features, load_metadata
+from audiolab.features import LogMel
+from audiolab.models import build_model
+from audiolab.train import TrainConfig, fit
+
+
+def naive_epoch_seconds(exp, meta, epochs: int) -> float:
+    """Seconds per epoch when every item is decoded and transformed on the fly."""
+    torch.manual_seed(0)
+    dataset = ESC10Dataset(meta, exp.features, train=True, transform=LogMel(exp.features))
+    loader = DataLoader(dataset, batch_size=exp.train.batch_size, shuffle=True)
+    model = build_model(exp.arch, exp.features.n_mels, 10, exp.params)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=exp.train.lr)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for x, y in loader:
+            x = (x - x.mean()) / (x.std() + 1e-5)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return (time.perf_counter() - start) / epochs
+
+
+def audiolab_epoch_seconds(exp, x, y, epochs: int) -> float:
+    """Seconds per epoch of :func:`audiolab.train.fit` (the first, warm-up epoch excluded)."""
+    model = build_model(exp.arch, exp.features.n_mels, 10, exp.params)
+    result = fit(model, x, y, config=TrainConfig(epochs=epochs + 1, batch_size=exp.train.batch_size), progress=False)
+    return sum(row["seconds"] for row in result.history[1:]) / epochs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", help="dataset folder (default: $AUDIOLAB_DATA or the cache)")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs of the audiolab pipeline")
+    parser.add_argument("--naive-epochs", type=int, default=1, help="timed epochs of the naive pipeline")
+    args = parser.parse_args()
+
+    meta = load_metadata(args.root)
+    train_meta = meta[meta["fold"] != 5].reset_index(drop=True)
+    x = load_features(train_meta, configs.FEATURES)
+    y = torch.as_tensor(train_meta["target"].to_numpy())
+    print(f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    print(f"{len(train_meta)} training clips per epoch\n")
+    print(f"{'architecture':<16}{'naive s/epoch':>15}{'audiolab s/epoch':>18}{'speed-up':>10}")
+    for exp in (configs.arch1(), configs.arch2(heads=4)):
+        naive = naive_epoch_seconds(exp, train_meta, args.naive_epochs)
+        ours = audiolab_epoch_seconds(exp, x, y, args.epochs)
+        print(f"{exp.name:<16}{naive:>15.2f}{ours:>18.2f}{naive / ours:>9.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
