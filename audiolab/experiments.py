@@ -627,11 +627,14 @@ def run_cv(
                 exp, features, y, train_idx, test_idx, test_idx, classes, run, progress, f"{exp.name} fold {k}"
             )
             _log_result(run, record["metrics"], classes, "test")
-        finally:
-            _safe(run.finish)
+        except BaseException:
+            _safe(run.finish, exit_code=1)
+            raise
+        _safe(run.finish)
         record = {"fold": k, **record, "experiment": exp.to_dict(), "key": key, "data": data}
         _write_csv(csv_path, _probs_table(meta, test_idx, probs))
         _write_json(json_path, record)  # written last: a fold json means the fold is complete
+        record = _read_json(json_path)  # what a rerun will load, so both return the same objects
         per_fold.append(record)
         bar.set_postfix(acc=f"{record['metrics']['accuracy']:.3f}")
     bar.close()
@@ -746,8 +749,10 @@ def run_holdout(
             exp, features, y, train_idx, val_idx, test_idx, classes, run, progress, f"{exp.name} holdout"
         )
         _log_result(run, record["metrics"], classes, "test")
-    finally:
-        _safe(run.finish)
+    except BaseException:
+        _safe(run.finish, exit_code=1)
+        raise
+    _safe(run.finish)
     train_folds = sorted(int(f) for f in meta["fold"].iloc[train_idx].unique())
     record = {
         "split": {
@@ -783,7 +788,7 @@ def run_holdout(
         save_checkpoint(model_path, result.model.cpu(), result.normalizer.cpu(), record["returned_epoch"], info)
         record["model"] = model_path.name
     _write_json(json_path, record)
-    return record
+    return _read_json(json_path)
 
 
 # --------------------------------------------------------------------------- hyperparameter search
@@ -912,8 +917,10 @@ def search(
                     exp, features, y, train_idx, val_idx, val_idx, classes, run, progress, f"trial {i}"
                 )
                 _log_result(run, record["metrics"], classes, "val")
-            finally:
-                _safe(run.finish)
+            except BaseException:
+                _safe(run.finish, exit_code=1)
+                raise
+            _safe(run.finish)
             stored = {
                 "trial": i,
                 "values": _plain(values),
