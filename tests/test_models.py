@@ -69,3 +69,10 @@ def test_unknown_architecture():
     with pytest.raises(ValueError, match="conv1d"):
         build_model("rnn", 12, 10)
     assert ARCHITECTURES == ("conv1d", "transformer")
+
+
+def test_one_dropout_reaches_conv_and_transformer():
+    model = build_model("transformer", 12, 10, {"channels": [8, 8, 8], "d_model": 16, "heads": 2, "dropout": 0.37})
+    rates = {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
+    assert rates == {0.37, 0.0} or rates == {0.37}  # attention dropout stays at its own default (0.0)
+    assert model.conv.dropout == 0.37 and model.transformer.dropout == 0.37

@@ -27,8 +27,10 @@ def build_model(arch: str, n_mels: int, n_classes: int, params: Mapping[str, Any
     """Build Architecture 1 (``"conv1d"``) or 2 (``"transformer"``) from a flat dict.
 
     ``params`` may hold any field of :class:`ConvConfig` (``channels``, ``kernel_size``,
-    ``stride``, ``activation``, ``pool``, ...), of :class:`TransformerConfig`
-    (``d_model``, ``heads``, ``depth``, ...) and ``head_dropout`` for Architecture 1.
+    ``stride``, ``activation``, ``pool``, ``dropout``, ...), of :class:`TransformerConfig`
+    (``d_model``, ``heads``, ``depth``, ``mlp_activation``, ...) and ``head_dropout`` for
+    Architecture 1. For Architecture 2 one ``dropout`` sets both the conv blocks and the
+    transformer.
     Unknown keys raise, so a typo in a search space cannot pass silently.
     """
     params = dict(params or {})
@@ -41,6 +43,8 @@ def build_model(arch: str, n_mels: int, n_classes: int, params: Mapping[str, Any
     if arch == "transformer":
         tkeys = set(TransformerConfig.__dataclass_fields__)
         trans = {k: params.pop(k) for k in list(params) if k in tkeys}
+        if "dropout" in conv:
+            trans.setdefault("dropout", conv["dropout"])
         _reject(params, arch)
         conv.setdefault("channels", (128, 128, 128))
         conv.setdefault("global_pool", "avg")

@@ -34,8 +34,8 @@ class TransformerConfig:
     mlp_ratio: float = 2.0
     dropout: float = 0.1
     attention_dropout: float = 0.0
-    activation: str = "gelu"
-    max_tokens: int = 512
+    mlp_activation: str = "gelu"
+    max_tokens: int = 128  # longest token sequence (<cls> + time steps) the positional table covers
 
     def __post_init__(self):
         if self.d_model < 1 or self.heads < 1 or self.d_model % self.heads != 0:
@@ -47,7 +47,7 @@ class TransformerConfig:
             raise ValueError(f"depth must be >= 1, got {self.depth}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        make_activation(self.activation)
+        make_activation(self.mlp_activation)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,7 +64,7 @@ class TransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(config.d_model)
         self.mlp = nn.Sequential(
             nn.Linear(config.d_model, hidden),
-            make_activation(config.activation),
+            make_activation(config.mlp_activation),
             nn.Dropout(config.dropout),
             nn.Linear(hidden, config.d_model),
         )
@@ -102,7 +102,7 @@ class ConvTransformer(nn.Module):
         self.norm = nn.LayerNorm(d)
         self.head = nn.Sequential(
             nn.Linear(d, d),
-            make_activation(transformer.activation),
+            make_activation(transformer.mlp_activation),
             nn.Dropout(transformer.dropout),
             nn.Linear(d, n_classes),
         )
