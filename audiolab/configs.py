@@ -123,19 +123,27 @@ def _repo_root() -> Path:
     return here if (here / "notebooks").is_dir() else Path.cwd()
 
 
-def load_dataset(profile: Profile = PROFILES["full"], root=None, download: bool = False, features: FeatureConfig = FEATURES):
+def load_dataset(
+    profile: Profile = PROFILES["full"],
+    root=None,
+    download: bool = False,
+    features: FeatureConfig = FEATURES,
+    subset: str = "esc10",
+    strict: bool = True,
+):
     """``(meta, X)``: the metadata table and log-mel features ``(clips, n_mels, frames)`` for a profile.
+
+    ``subset="esc50"`` with ``strict=False`` reads any dataset in the ESC-50 layout
+    (``audio/*.wav`` + ``meta/esc50.csv``), which is how to bring your own data.
 
     Smoke profiles keep ``clips_per_class_fold`` clips of each class in each fold (all
     five folds stay, so the held-out split and the search still have their folds).
     """
     from .data import load_features, load_metadata
 
-    meta = load_metadata(root, download=download)
+    meta = load_metadata(root, subset=subset, download=download, strict=strict)
     if profile.clips_per_class_fold:
-        meta = (
-            meta.groupby(["fold", "target"], sort=False, group_keys=False)
-            .head(profile.clips_per_class_fold)
-            .reset_index(drop=True)
-        )
+        attrs = dict(meta.attrs)
+        meta = meta.groupby(["fold", "target"], sort=False).head(profile.clips_per_class_fold).reset_index(drop=True)
+        meta.attrs.update(attrs)
     return meta, load_features(meta, features)

@@ -26,6 +26,8 @@ __all__ = [
     "time_shift",
     "spec_augment",
     "mixup",
+    "random_eq",
+    "freq_shift",
 ]
 
 
@@ -136,6 +138,9 @@ class AugmentConfig:
     freq_mask_width: int = 8  # mel bands
     mixup: bool = True  # blend pairs of clips and their labels
     mixup_alpha: float = 0.4
+    random_eq: bool = False  # add a random smooth spectral tilt (a different microphone or room)
+    eq_strength: float = 0.5  # in units of each band's standard deviation
+    freq_shift: int = 0  # shift the mel bands by up to this many bins, up or down
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -151,6 +156,29 @@ def time_shift(x: torch.Tensor, generator: Optional[torch.Generator] = None) -> 
     shifts = torch.randint(0, frames, (batch,), generator=generator)
     index = (torch.arange(frames).unsqueeze(0) - shifts.unsqueeze(1)) % frames
     return torch.gather(x, 2, index.unsqueeze(1).expand_as(x).to(x.device))
+
+
+def random_eq(x: torch.Tensor, strength: float = 0.5, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Add a random smooth curve across the mel bands of each clip: a tilt and a gentle bump.
+
+    Two recordings of the same helicopter through different microphones differ
+    mostly by such a curve; training on many of them teaches the model to ignore it.
+    """
+    batch, n_mels, _ = x.shape
+    pos = torch.linspace(-1.0, 1.0, n_mels)
+    coef = (torch.rand(batch, 3, generator=generator) * 2 - 1) * strength
+    curve = coef[:, :1] * pos + coef[:, 1:2] * torch.cos(torch.pi * pos) + coef[:, 2:] * torch.cos(2 * torch.pi * pos)
+    return x + curve.unsqueeze(-1).to(x.device)
+
+
+def freq_shift(x: torch.Tensor, max_shift: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Move each clip's spectrum up or down by up to ``max_shift`` mel bands (edges repeat)."""
+    if max_shift <= 0:
+        return x
+    batch, n_mels, _ = x.shape
+    shifts = torch.randint(-max_shift, max_shift + 1, (batch, 1), generator=generator)
+    index = (torch.arange(n_mels).unsqueeze(0) - shifts).clamp(0, n_mels - 1)
+    return torch.gather(x, 1, index.unsqueeze(-1).expand_as(x).to(x.device))
 
 
 def _masks(batch: int, size: int, count: int, width: int, generator) -> torch.Tensor:

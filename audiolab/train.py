@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .features import AugmentConfig, Normalizer, mixup, spec_augment, time_shift
+from .features import AugmentConfig, Normalizer, freq_shift, mixup, random_eq, spec_augment, time_shift
 
 __all__ = [
     "TrainConfig",
@@ -120,6 +120,10 @@ def _soft_targets(y: torch.Tensor, n_classes: int, smoothing: float) -> torch.Te
 def _augment(x, y_soft, augment: AugmentConfig, generator):
     if augment.time_shift:
         x = time_shift(x, generator)
+    if augment.freq_shift:
+        x = freq_shift(x, augment.freq_shift, generator)
+    if augment.random_eq:
+        x = random_eq(x, augment.eq_strength, generator)
     if augment.spec_augment:
         x = spec_augment(
             x, augment.time_masks, augment.time_mask_width, augment.freq_masks, augment.freq_mask_width, generator
