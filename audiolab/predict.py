@@ -83,7 +83,7 @@ class Predictor:
                 f"but its feature config has {self.features.n_mels}"
             )
         self.logmel = LogMel(self.features)
-        self.name = self.info.get("name") or self._name_beside()
+        self.name = self.info.get("experiment") or self.info.get("name") or self._name_beside()
 
     def _name_beside(self) -> Optional[str]:
         """The experiment named in the JSON file ``audiolab reports`` writes beside the best model."""
