@@ -52,6 +52,7 @@ class TrainConfig:
     warmup_epochs: int = 5
     label_smoothing: float = 0.1
     grad_clip: Optional[float] = 5.0
+    ema: Optional[float] = None  # keep an exponential moving average of the weights (e.g. 0.995 per step) and return it
     early_stopping: Optional[int] = None  # patience in epochs on validation accuracy; None = train all epochs
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
@@ -189,6 +190,13 @@ def fit(
     use_amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
+    ema = None
+    if config.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True)
+    scored = (lambda: ema.module) if ema is not None else (lambda: model)  # the weights that are evaluated
+
     history, best = [], {"acc": -1.0, "loss": math.inf, "epoch": 0, "state": None}
     start = time.perf_counter()
     bar = tqdm(range(1, config.epochs + 1), desc=description, disable=not progress, leave=False, unit="epoch")
@@ -215,6 +223,8 @@ def fit(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
         row = {
@@ -224,7 +234,7 @@ def fit(
             "train_acc": correct / len(order),
         }
         if has_val:
-            row["val_loss"], row["val_acc"], _ = _evaluate(model, x_val, y_val, config.eval_batch_size, device)
+            row["val_loss"], row["val_acc"], _ = _evaluate(scored(), x_val, y_val, config.eval_batch_size, device)
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
         if on_epoch is not None:
@@ -235,14 +245,16 @@ def fit(
         if improved:
             best.update(acc=row["val_acc"], loss=row["val_loss"], epoch=epoch)
             if config.early_stopping:
-                best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best["state"] = {k: v.detach().clone() for k, v in scored().state_dict().items()}
             if checkpoint_dir is not None:
-                save_checkpoint(Path(checkpoint_dir) / "best.pt", model, normalizer, epoch, checkpoint_info)
+                save_checkpoint(Path(checkpoint_dir) / "best.pt", scored(), normalizer, epoch, checkpoint_info)
         if config.early_stopping and epoch - best["epoch"] >= config.early_stopping:
             break
     bar.close()
 
     returned_epoch = history[-1]["epoch"]
+    if ema is not None:
+        model = ema.module
     if config.early_stopping and best["state"] is not None:
         model.load_state_dict(best["state"])
         returned_epoch = best["epoch"]
@@ -265,15 +277,29 @@ def _n_classes(model: nn.Module, probe: torch.Tensor) -> int:
 
 @torch.no_grad()
 def predict_proba(
-    model: nn.Module, x: torch.Tensor, normalizer: Optional[Normalizer] = None, batch_size: int = 256
+    model: nn.Module,
+    x: torch.Tensor,
+    normalizer: Optional[Normalizer] = None,
+    batch_size: int = 256,
+    shifts: int = 1,
 ) -> np.ndarray:
-    """Class probabilities ``(N, n_classes)`` for raw log-mel features ``x``."""
+    """Class probabilities ``(N, n_classes)`` for raw log-mel features ``x``.
+
+    ``shifts > 1`` averages the probabilities of that many evenly spaced circular
+    time shifts of every clip (test-time augmentation matching ``time_shift``).
+    """
     device = next(model.parameters()).device
     if normalizer is not None:
         x = normalizer.to(x.device)(x)
     model.eval()
-    probs = [model(x[i : i + batch_size].to(device)).float().softmax(1).cpu() for i in range(0, len(x), batch_size)]
-    return torch.cat(probs).numpy()
+    frames = x.shape[-1]
+    total = 0.0
+    for s in range(max(1, shifts)):
+        xs = torch.roll(x, shifts=s * frames // max(1, shifts), dims=-1) if s else x
+        total = total + torch.cat(
+            [model(xs[i : i + batch_size].to(device)).float().softmax(1).cpu() for i in range(0, len(xs), batch_size)]
+        )
+    return (total / max(1, shifts)).numpy()
 
 
 def save_checkpoint(path, model: nn.Module, normalizer: Normalizer, epoch: int, info: Optional[dict] = None) -> Path:

@@ -26,7 +26,7 @@ def test_bad_feature_config():
 
 def test_normalizer_uses_training_statistics():
     x = torch.randn(50, 4, 30) * torch.tensor([1.0, 2.0, 3.0, 4.0]).view(1, 4, 1) + 5
-    norm = Normalizer(4).fit(x)
+    norm = Normalizer(4, per_clip=False).fit(x)
     z = norm(x)
     torch.testing.assert_close(z.mean(dim=(0, 2)), torch.zeros(4), atol=1e-5, rtol=0)
     torch.testing.assert_close(z.std(dim=(0, 2)), torch.ones(4), atol=1e-3, rtol=0)
@@ -71,3 +71,12 @@ def test_mixup_blends_inputs_and_targets_alike():
 def test_augment_config_switches():
     cfg = AugmentConfig(mixup=False)
     assert cfg.to_dict()["mixup"] is False and cfg.time_shift
+
+
+def test_per_clip_normalizer_ignores_recording_level():
+    torch.manual_seed(0)
+    x = torch.randn(20, 4, 30)
+    norm = Normalizer(4).fit(x)
+    torch.testing.assert_close(norm(x + 12.0), norm(x))  # 12 dB louder: the same input to the model
+    plain = Normalizer(4, per_clip=False).fit(x)
+    assert not torch.allclose(plain(x + 12.0), plain(x))
