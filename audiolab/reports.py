@@ -213,6 +213,8 @@ def _execute(notebook: Path, executed: Path, parameters: dict, kernel_name: str,
         progress_bar=False,
         log_output=False,
         cwd=str(cwd),
+        # the kernel's own log (e.g. "running over TCP without encryption") is noise on the terminal
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
 
 
@@ -289,6 +291,8 @@ def run_reports(
                 ) from error
             _export_html(executed, staging / "html" / (notebook.stem + ".html"))
             timings.append({"notebook": notebook.name, "seconds": round(time.perf_counter() - t0, 2)})
+            if progress:
+                bar.write(f"{notebook.name}: done in {_duration(timings[-1]['seconds'])}")
         bar.close()
     total = time.perf_counter() - t_total
 

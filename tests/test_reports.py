@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -138,7 +139,7 @@ def test_failing_notebook_leaves_the_output_untouched(tmp_path, monkeypatch, cap
     before = _snapshot(output)
 
     ok = _notebook(tmp_path / "ok.ipynb",
-                   "from pathlib import Path\nPath(results_dir, 'ok.txt').write_text(profile)")
+                   "import sys\nfrom pathlib import Path\nPath(results_dir, 'ok.txt').write_text(profile + ' ' + sys.executable)")
     bad = _notebook(tmp_path / "bad.ipynb", "raise RuntimeError('this notebook is broken')")
     monkeypatch.setattr(reports, "NOTEBOOKS", [str(ok), str(bad)])
     args = SimpleNamespace(profile="smoke", output=str(output), root=None)
@@ -152,7 +153,8 @@ def test_failing_notebook_leaves_the_output_untouched(tmp_path, monkeypatch, cap
     assert any(o.get("ename") == "RuntimeError" for c in executed.cells for o in c.get("outputs", []))
     # the partial folder keeps the finished results (seeded from the output) for the next run
     assert (partial / "results" / "arch1" / "cv" / "fold1.json").read_text() == '{"done": true}'
-    assert (partial / "results" / "ok.txt").read_text() == "smoke"  # the parameters reached the notebook
+    # the parameters reached the notebook, which ran on this very interpreter (the venv's)
+    assert (partial / "results" / "ok.txt").read_text() == f"smoke {sys.executable}"
 
 
 # --------------------------------------------------------------------------- the real pipeline
