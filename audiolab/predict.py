@@ -119,7 +119,9 @@ class Predictor:
         """Class probabilities of one file (mean over its windows) and its ``top`` classes."""
         windows, seconds = self.windows(path)
         x = self.logmel(windows)
-        probs = predict_proba(self.model, x, self.normalizer).mean(axis=0)
+        shifts = int(self.info.get("shifts", 1) or 1)  # test-time shift averaging, if the model was evaluated with it
+        probs = (predict_proba(self.model, x, self.normalizer, shifts=shifts) if shifts > 1
+                 else predict_proba(self.model, x, self.normalizer)).mean(axis=0)
         order = np.argsort(-probs, kind="stable")[: max(1, min(top, len(self.classes)))]
         return {
             "path": str(path),
