@@ -312,7 +312,7 @@ def baseline_experiments() -> dict[str, Experiment]:
     * Our conv blocks always have batch norm (the report names it for Architecture 2 only).
     * Recipe: AdamW with ``weight_decay=0`` (= Adam), lr 1e-3, batch 64, 100 epochs,
       no warm-up, no label smoothing, no gradient clipping, no augmentation
-      (no time shift, SpecAugment or mixup). A constant learning rate is not
+      (no time shift, SpecAugment or mixup), no per-clip level normalisation. A constant learning rate is not
       available in :mod:`audiolab.train`: the schedule decays by a cosine to zero.
     * Features: the kit's default :class:`~audiolab.features.FeatureConfig`
       (64-band log-mel at 22.05 kHz).
@@ -326,6 +326,7 @@ def baseline_experiments() -> dict[str, Experiment]:
         label_smoothing=0.0,
         grad_clip=None,
         early_stopping=None,
+        per_clip_norm=False,
         augment=AugmentConfig(time_shift=False, spec_augment=False, mixup=False),
     )
     conv = dict(channels=(32, 64, 128), kernel_size=3, stride=1, activation="relu", pool="max", pool_size=2)
@@ -539,7 +540,7 @@ def _train_eval(
         progress=progress,
         description=description,
     )
-    probs = predict_proba(result.model, features[eval_idx], result.normalizer, exp.train.eval_batch_size)
+    probs = predict_proba(result.model, features[eval_idx], result.normalizer, exp.train.eval_batch_size, exp.train.tta_shifts)
     metrics = evaluate(y[eval_idx], probs, classes)
     record = {
         "metrics": metrics,

@@ -51,6 +51,8 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup_epochs: int = 5
     label_smoothing: float = 0.1
+    per_clip_norm: bool = True  # remove each clip's overall level before standardising (see features.Normalizer)
+    tta_shifts: int = 1  # evaluation: average this many evenly spaced time shifts of each clip
     grad_clip: Optional[float] = 5.0
     ema: Optional[float] = None  # keep an exponential moving average of the weights (e.g. 0.995 per step) and return it
     early_stopping: Optional[int] = None  # patience in epochs on validation accuracy; None = train all epochs
@@ -174,7 +176,7 @@ def fit(
     if config.early_stopping and not has_val:
         raise ValueError("early_stopping needs a validation split: pass x_val and y_val, or set early_stopping=None")
 
-    normalizer = Normalizer(x_train.shape[1]).fit(x_train)
+    normalizer = Normalizer(x_train.shape[1], per_clip=config.per_clip_norm).fit(x_train)
     x_train = normalizer(x_train)
     if has_val:
         x_val = normalizer(x_val)

@@ -65,8 +65,8 @@ def test_experiment_round_trip_key_and_variations():
     assert ARCH2.replace(name="other", description="x").key() == ARCH2.key()  # name/description do not count
     assert ARCH2.with_params(heads=4).key() != ARCH2.key()
     assert ARCH2.with_train(lr=1e-4).train.lr == 1e-4
-    no_mixup = ARCH2.with_train(mixup=False)
-    assert no_mixup.train.augment.mixup is False and no_mixup.key() != ARCH2.key()
+    with_mixup = ARCH2.with_train(mixup=True)  # augmentation fields route into TrainConfig.augment
+    assert with_mixup.train.augment.mixup is True and with_mixup.key() != ARCH2.key()
     assert ARCH1.apply({"lr": 0.01, "kernel_size": 5, "channels": [4, 4]}).params == {"channels": (4, 4), "kernel_size": 5}
     assert ARCH1.resolved_params()["stride"] == 1 and ARCH2.resolved_params()["heads"] == 2
 
