@@ -83,15 +83,29 @@ class Predictor:
                 f"but its feature config has {self.features.n_mels}"
             )
         self.logmel = LogMel(self.features)
-        self.name = self.info.get("experiment") or self.info.get("name") or self._name_beside()
+        beside = self._json(self.checkpoint.with_suffix(".json"))  # written by notebook 03 beside best_model.pt
+        self.name = self.info.get("experiment") or self.info.get("name") or beside.get("experiment")
+        self.tta_shifts = self._tta_shifts(beside)
 
-    def _name_beside(self) -> Optional[str]:
-        """The experiment named in the JSON file ``audiolab reports`` writes beside the best model."""
-        beside = self.checkpoint.with_suffix(".json")
+    @staticmethod
+    def _json(path: Path) -> dict:
         try:
-            return json.loads(beside.read_text()).get("experiment")
-        except (OSError, ValueError, AttributeError):
-            return None
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _tta_shifts(self, beside: dict) -> int:
+        """How many time shifts the model was evaluated with (``TrainConfig.tta_shifts``): predictions match it.
+
+        Looked up in the checkpoint's info, the JSON beside it, then the ``result.json`` of an
+        ``experiments.run_holdout`` folder; 1 (no shifts) if none says.
+        """
+        for source in (self.info, beside):
+            if source.get("tta_shifts"):
+                return int(source["tta_shifts"])
+        train = self._json(self.checkpoint.parent / "result.json").get("experiment", {}).get("train", {})
+        return int(train.get("tta_shifts") or 1)
 
     def windows(self, path: PathLike) -> tuple[torch.Tensor, float]:
         """The decoded file cut into model-sized windows ``(windows, samples)``, and its duration in seconds."""
@@ -119,9 +133,7 @@ class Predictor:
         """Class probabilities of one file (mean over its windows) and its ``top`` classes."""
         windows, seconds = self.windows(path)
         x = self.logmel(windows)
-        shifts = int(self.info.get("shifts", 1) or 1)  # test-time shift averaging, if the model was evaluated with it
-        probs = (predict_proba(self.model, x, self.normalizer, shifts=shifts) if shifts > 1
-                 else predict_proba(self.model, x, self.normalizer)).mean(axis=0)
+        probs = predict_proba(self.model, x, self.normalizer, shifts=self.tta_shifts).mean(axis=0)
         order = np.argsort(-probs, kind="stable")[: max(1, min(top, len(self.classes)))]
         return {
             "path": str(path),

@@ -463,8 +463,13 @@ def _comparison_section(results: Path) -> str:
         from . import experiments
 
         table = experiments.comparison_table(results)
-    except Exception as error:  # the report still gets written; the reason is shown
-        return f"_No comparison table: {type(error).__name__}: {error}_"
+    except Exception as error:  # fall back to the table notebook 03 wrote; the report is written either way
+        try:
+            import pandas as pd
+
+            table = pd.read_csv(results / "comparison.csv")
+        except Exception:
+            return f"_No comparison table: {type(error).__name__}: {error}_"
     if table is None or len(table) == 0:
         return "_No finished experiments in the results folder._"
     folds = int(table["folds"].max()) if "folds" in table.columns else None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -76,6 +77,25 @@ def _environment() -> dict:
     if root is not None:
         env["AUDIOLAB_DATA"] = str(root.resolve())
     return env
+
+
+def pytest_sessionstart(session):
+    """Give the module name ``conftest`` back to ``tests/conftest.py``.
+
+    Neither ``tests/`` nor ``notebooks/`` is a package, so pytest imports both
+    conftest files under the same module name and leaves the last one in
+    ``sys.modules``. Test modules do ``from conftest import ...`` and mean
+    ``tests/conftest.py``: when this file came last, point the name back at it.
+    """
+    current = sys.modules.get("conftest")
+    if current is None or Path(getattr(current, "__file__", "")).resolve() != Path(__file__).resolve():
+        return
+    wanted = HERE.parent / "tests" / "conftest.py"
+    for plugin in session.config.pluginmanager.get_plugins():
+        path = getattr(plugin, "__file__", None)
+        if path and Path(path).resolve() == wanted:
+            sys.modules["conftest"] = plugin
+            return
 
 
 def pytest_collection_modifyitems(config, items):

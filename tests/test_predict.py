@@ -71,6 +71,7 @@ def test_long_file_averages_its_windows(checkpoint, audio_files):
     assert windows.shape == (4, FEATURES.num_samples) and seconds == pytest.approx(12.0)
     from audiolab.train import predict_proba
 
+    assert predictor.tta_shifts == 1
     expected = predict_proba(predictor.model, predictor.logmel(windows), predictor.normalizer).mean(axis=0)
     got = predictor.predict(audio_files[0], top=10)
     assert np.allclose([got["probs"][c] for c in ESC10_CLASSES], expected, atol=1e-6)
@@ -114,3 +115,23 @@ def test_cli_dispatches_to_predict(checkpoint, audio_files, capsys):
 
     assert main(["predict", str(audio_files[1]), "--checkpoint", str(checkpoint)]) == 0
     assert "  1. " in capsys.readouterr().out
+
+
+def test_predictions_use_the_test_time_shifts_of_the_evaluation(checkpoint, audio_files, tmp_path):
+    from audiolab.train import predict_proba
+
+    best = tmp_path / "best_model.pt"
+    best.write_bytes(checkpoint.read_bytes())
+    best.with_suffix(".json").write_text(json.dumps({"experiment": "tiny", "tta_shifts": 4}))
+    predictor = predict.load_predictor(best)
+    assert predictor.tta_shifts == 4 and predictor.name == "tiny"
+    windows, _ = predictor.windows(audio_files[1])
+    expected = predict_proba(predictor.model, predictor.logmel(windows), predictor.normalizer, shifts=4).mean(axis=0)
+    got = predictor.predict(audio_files[1], top=10)["probs"]
+    assert np.allclose([got[c] for c in ESC10_CLASSES], expected, atol=1e-6)
+
+    holdout = tmp_path / "arch1" / "holdout"  # an experiments.run_holdout folder: model.pt + result.json
+    holdout.mkdir(parents=True)
+    (holdout / "model.pt").write_bytes(checkpoint.read_bytes())
+    (holdout / "result.json").write_text(json.dumps({"experiment": {"train": {"tta_shifts": 8}}}))
+    assert predict.load_predictor(holdout / "model.pt").tta_shifts == 8
