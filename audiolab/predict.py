@@ -42,6 +42,9 @@ __all__ = [
 BEST_MODEL = "best_model.pt"
 #: Windows overlap by half: a hop of ``HOP_FRACTION`` x the model's clip duration.
 HOP_FRACTION = 0.5
+#: Files up to this much longer than the model's clip duration are centre-cropped to one window, as the
+#: training clips were (ESC-10's "5-s" clips are often a few samples longer).
+ONE_WINDOW_SLACK = 0.05
 
 PathLike = Union[str, os.PathLike]
 
@@ -118,7 +121,7 @@ class Predictor:
         seconds = info.frames / info.samplerate
         config = self.features
         window = config.num_samples
-        if seconds <= config.duration:
+        if seconds <= config.duration * (1 + ONE_WINDOW_SLACK):
             # Decoding pads (and crops a sample of rounding) exactly as for the training clips.
             return load_audio(path, config.sample_rate, config.duration, offset="center").unsqueeze(0), seconds
         wave = load_audio(path, config.sample_rate, seconds, offset="start")

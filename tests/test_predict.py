@@ -39,6 +39,13 @@ def _tone(seconds: float, rate: int, channels: int) -> np.ndarray:
     return np.stack([mono * (1.0 - 0.3 * c) for c in range(channels)], axis=1).astype(np.float32)
 
 
+def test_a_clip_of_about_the_model_duration_is_one_window(checkpoint, tmp_path):
+    clip = tmp_path / "esc-like.wav"
+    sf.write(clip, _tone(5.0 + 3 / 44100, 44100, 1), 44100)  # ESC-10 clips are often a few samples over 5 s
+    [result] = predict.predict_files([clip], checkpoint=checkpoint)
+    assert result["windows"] == 1
+
+
 @pytest.fixture
 def audio_files(tmp_path):
     long_stereo = tmp_path / "long-stereo-48k.wav"
