@@ -542,8 +542,7 @@ def reports_command(args) -> int:
     """``audiolab reports [--profile full|smoke] [--root PATH] [--output DIR]``: 0 on success, 1 if a notebook failed."""
     profile = getattr(args, "profile", "full") or "full"
     output = getattr(args, "output", None)
-    if output is None or output == "reports":
-        # The parser's default means "the profile's folder": a smoke run never overwrites the committed reports/.
+    if output is None:  # a smoke run never overwrites the committed reports/
         output = default_output(profile)
     try:
         path = run_reports(profile=profile, output=output, root=getattr(args, "root", None))

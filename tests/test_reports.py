@@ -65,11 +65,11 @@ def test_default_output_is_never_the_committed_reports_for_smoke():
     assert reports.default_output("smoke") == configs._repo_root() / "reports-smoke"
 
 
-def test_command_maps_the_parser_default_to_the_profile_folder(monkeypatch, capsys, tmp_path):
+def test_command_without_output_uses_the_profile_folder(monkeypatch, capsys, tmp_path):
     calls = []
     monkeypatch.setattr(reports, "run_reports", lambda **kw: calls.append(kw) or Path(kw["output"]))
-    assert reports.reports_command(SimpleNamespace(profile="smoke", output="reports", root=None)) == 0
-    assert reports.reports_command(SimpleNamespace(profile="full", output="reports", root="/data")) == 0
+    assert reports.reports_command(SimpleNamespace(profile="smoke", output=None, root=None)) == 0
+    assert reports.reports_command(SimpleNamespace(profile="full", output=None, root="/data")) == 0
     assert reports.reports_command(SimpleNamespace(profile="smoke", output=str(tmp_path / "x"), root=None)) == 0
     assert [Path(c["output"]) for c in calls] == [
         reports.default_output("smoke"), reports.default_output("full"), tmp_path / "x"]
