@@ -785,6 +785,7 @@ def run_holdout(
             "features": exp.features.to_dict(),
             "experiment": exp.name,
             "key": key,
+            "tta_shifts": exp.train.tta_shifts,
         }
         save_checkpoint(model_path, result.model.cpu(), result.normalizer.cpu(), record["returned_epoch"], info)
         record["model"] = model_path.name
@@ -854,50 +855,41 @@ def search(
     features: torch.Tensor,
     n_trials: int = 8,
     seed: int = 0,
-    val_fold: int = 4,
+    val_fold: Union[int, Sequence[int]] = 4,
     test_fold: int = 5,
     results_dir: PathLike = DEFAULT_RESULTS_DIR,
     wandb_mode: Optional[str] = None,
     progress: bool = True,
     wandb_dir: Optional[PathLike] = None,
 ) -> pd.DataFrame:
-    """Hyperparameter search scored on ``val_fold``, inside the training folds.
+    """Hyperparameter search scored on validation folds inside the training folds.
 
-    Each trial trains on every fold except ``val_fold`` and ``test_fold`` and is
-    scored (accuracy, macro F1, AUC) on ``val_fold``; ``test_fold`` is never
-    used, for training or scoring. Keys of ``space`` are model parameters
-    (``channels``, ``kernel_size``, ``heads``, ...) or training fields (``lr``,
-    ``batch_size``, ``weight_decay``, ``epochs``, ``mixup``, ...). Trials are
-    :func:`search_trials` (the base configuration is trial 0). Each is stored as
-    it finishes in ``results_dir/<base.name>/search/trial-<key>.json`` and
-    reused on a rerun.
+    ``val_fold`` is one fold or several. For each validation fold ``v`` a trial
+    trains on every fold except ``v`` and ``test_fold`` and predicts ``v``; the
+    trial's score (accuracy, macro F1, AUC) is computed on all its validation
+    predictions pooled, so two validation folds halve the noise of the ranking.
+    ``test_fold`` is never used, for training or scoring. Keys of ``space`` are
+    model parameters (``channels``, ``kernel_size``, ``heads``, ...) or training
+    fields (``lr``, ``batch_size``, ``weight_decay``, ``epochs``, ``mixup``, ...).
+    Trials are :func:`search_trials` (the base configuration is trial 0). Each is
+    stored as it finishes in ``results_dir/<base.name>/search/trial-<key>.json``
+    and reused on a rerun.
 
     Returns a DataFrame sorted by ``val_accuracy`` (ties: ``val_macro_f1``) with
     columns ``trial``, one per space key, ``val_accuracy``, ``val_macro_f1``,
     ``val_auc``, ``params_trainable``, ``seconds``, ``key``; also written to
-    ``trials.csv``. W&B: one run per trial (group ``<name>-search``, job type ``search``).
+    ``trials.csv``. W&B: one run per trial and validation fold (group
+    ``<name>-search``, job type ``search``).
     """
     y = _check_inputs(base, meta, features)
     _check_mode(wandb_mode)
     classes = _classes(meta)
-    folds = meta["fold"].to_numpy()
-    present = set(int(f) for f in np.unique(folds))
-    if val_fold == test_fold or val_fold not in present or test_fold not in present:
-        raise ValueError(
-            f"val_fold={val_fold} and test_fold={test_fold} must be two different folds of the table {sorted(present)}"
-        )
-    train_idx = np.flatnonzero((folds != val_fold) & (folds != test_fold))
-    val_idx = np.flatnonzero(folds == val_fold)
-    test_idx = np.flatnonzero(folds == test_fold)
-    test_set = set(test_idx.tolist())
-    if test_set & set(train_idx.tolist()) or test_set & set(val_idx.tolist()) or not len(train_idx):
-        raise AssertionError("search split is broken: test-fold clips in the training or validation set")
-    if set(meta["filename"].iloc[test_idx]) & set(meta["filename"].iloc[np.concatenate([train_idx, val_idx])]):
-        raise AssertionError("search split is broken: a test-fold file is also in the training or validation set")
+    splits = _search_splits(meta, val_fold, test_fold)
+    val_folds = [v for v, _, _ in splits]
 
     points = search_trials(base, space, n_trials=n_trials, seed=seed)
     out = Path(results_dir) / base.name / "search"
-    data = _data_fingerprint(meta, train_idx, val_idx)
+    data = _data_fingerprint(meta, *[idx for _, train, val in splits for idx in (train, val)])
     rows = []
     bar = tqdm(list(enumerate(points)), desc=f"{base.name} search", unit="trial", disable=not progress)
     for i, values in bar:
@@ -908,30 +900,8 @@ def search(
         path = out / f"trial-{key}.json"
         stored = _read_json(path)
         if not _reusable(stored, key, data, path):
-            run = _start_run(
-                project=WANDB_PROJECT, name=f"{base.name}-trial{i}", group=f"{base.name}-search",
-                job_type="search", config={**exp.to_dict(), "trial": i, "key": key, **_plain(values)},
-                mode=wandb_mode, dir=wandb_dir, tags=[exp.arch, "search"],
-            )
-            try:
-                _, _, record = _train_eval(
-                    exp, features, y, train_idx, val_idx, val_idx, classes, run, progress, f"trial {i}"
-                )
-                _log_result(run, record["metrics"], classes, "val")
-            except BaseException:
-                _safe(run.finish, exit_code=1)
-                raise
-            _safe(run.finish)
-            stored = {
-                "trial": i,
-                "values": _plain(values),
-                "val_fold": int(val_fold),
-                "test_fold": int(test_fold),
-                **record,
-                "experiment": exp.to_dict(),
-                "key": key,
-                "data": data,
-            }
+            stored = _search_trial(exp, i, values, splits, features, y, classes, wandb_mode, wandb_dir, progress)
+            stored.update(test_fold=int(test_fold), experiment=exp.to_dict(), key=key, data=data)
             _write_json(path, stored)
         metrics = stored["metrics"]
         rows.append({
@@ -944,6 +914,7 @@ def search(
             "seconds": stored["train_seconds"],
             "key": key,
         })
+        bar.set_postfix(best=f"{max(r['val_accuracy'] for r in rows):.3f}")
     bar.close()
     table = pd.DataFrame(rows, columns=["trial", *space, "val_accuracy", "val_macro_f1", "val_auc",
                                         "params_trainable", "seconds", "key"])
@@ -951,6 +922,62 @@ def search(
                               kind="stable").reset_index(drop=True)
     _write_csv(out / "trials.csv", table)
     return table
+
+
+def _search_splits(meta: pd.DataFrame, val_fold, test_fold: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``(val fold, train idx, val idx)`` per validation fold, checked to leave the test fold out."""
+    folds = meta["fold"].to_numpy()
+    present = set(int(f) for f in np.unique(folds))
+    val_folds = sorted({int(v) for v in (val_fold if isinstance(val_fold, Iterable) else [val_fold])})
+    if not val_folds or test_fold in val_folds or not set(val_folds) <= present or test_fold not in present:
+        raise ValueError(
+            f"val_fold={val_fold} and test_fold={test_fold} must be different folds of the table {sorted(present)}"
+        )
+    test_idx = np.flatnonzero(folds == test_fold)
+    test_set, test_files = set(test_idx.tolist()), set(meta["filename"].iloc[test_idx])
+    splits = []
+    for v in val_folds:
+        train_idx = np.flatnonzero((folds != v) & (folds != test_fold))
+        val_idx = np.flatnonzero(folds == v)
+        seen = np.concatenate([train_idx, val_idx])
+        if test_set & set(seen.tolist()) or not len(train_idx):
+            raise AssertionError("search split is broken: test-fold clips in the training or validation set")
+        if test_files & set(meta["filename"].iloc[seen]):
+            raise AssertionError("search split is broken: a test-fold file is also in the training or validation set")
+        splits.append((v, train_idx, val_idx))
+    return splits
+
+
+def _search_trial(exp, i, values, splits, features, y, classes, wandb_mode, wandb_dir, progress) -> dict:
+    """Train one trial once per validation fold; score its pooled validation predictions."""
+    per_fold, all_y, all_probs = [], [], []
+    for v, train_idx, val_idx in splits:
+        run = _start_run(
+            project=WANDB_PROJECT, name=f"{exp.name.split('-trial')[0]}-trial{i}-val{v}",
+            group=f"{exp.name.split('-trial')[0]}-search", job_type="search",
+            config={**exp.to_dict(), "trial": i, "val_fold": v, "key": exp.key(), **_plain(values)},
+            mode=wandb_mode, dir=wandb_dir, tags=[exp.arch, "search"],
+        )
+        try:
+            _, probs, record = _train_eval(exp, features, y, train_idx, val_idx, val_idx, classes, run, progress,
+                                           f"trial {i}, val fold {v}")
+            _log_result(run, record["metrics"], classes, "val")
+        except BaseException:
+            _safe(run.finish, exit_code=1)
+            raise
+        _safe(run.finish)
+        per_fold.append({"val_fold": int(v), **record})
+        all_y.append(y[val_idx])
+        all_probs.append(probs)
+    return {
+        "trial": i,
+        "values": _plain(values),
+        "val_folds": [int(v) for v, _, _ in splits],
+        "metrics": evaluate(np.concatenate(all_y), np.concatenate(all_probs), classes),
+        "params": per_fold[0]["params"],
+        "train_seconds": float(sum(r["train_seconds"] for r in per_fold)),
+        "per_fold": per_fold,
+    }
 
 
 def _from_cell(value: Any) -> Any:

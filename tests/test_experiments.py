@@ -238,6 +238,26 @@ def test_search_never_sees_the_test_fold(meta, features, tmp_path, monkeypatch):
     assert best.resolved_params()["kernel_size"] == top["kernel_size"] and best.train.epochs == 2
 
 
+def test_search_with_two_validation_folds_pools_them(meta, features, tmp_path, monkeypatch):
+    fit = CountingFit(monkeypatch)
+    table = ex.search(ARCH1, {"lr": [1e-3, 3e-3]}, meta, features, n_trials=2, val_fold=(3, 4),
+                      results_dir=tmp_path, wandb_mode="disabled", progress=False)
+    assert len(fit.calls) == 4  # two trials x two validation folds
+    folds = meta["fold"].to_numpy()
+    test = features[folds == 5]
+    for call, v in zip(fit.calls, [3, 4, 3, 4]):
+        assert torch.equal(call["x_val"], features[folds == v])
+        train_folds = {f for f in (1, 2, 3, 4) if f != v}
+        assert torch.equal(call["x_train"], features[np.isin(folds, list(train_folds))])
+        assert not (call["x_train"][:, None] == test[None]).flatten(2).all(-1).any()
+    stored = json.loads(next((tmp_path / "arch1" / "search").glob("trial-*.json")).read_text())
+    assert stored["val_folds"] == [3, 4] and stored["metrics"]["n"] == int(np.isin(folds, [3, 4]).sum())
+    assert [r["val_fold"] for r in stored["per_fold"]] == [3, 4]
+    assert len(table) == 2
+    with pytest.raises(ValueError, match="different folds"):
+        ex.search(ARCH1, {"lr": [1e-3]}, meta, features, val_fold=(4, 5), results_dir=tmp_path, wandb_mode="disabled")
+
+
 def test_search_trials_grid_random_and_determinism():
     space = {"lr": [1e-3, 3e-3], "kernel_size": [3, 5]}
     outside = ARCH1.with_train(lr=1e-2)  # the base is not a grid point: base + the 4 grid points
