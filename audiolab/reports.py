@@ -429,7 +429,11 @@ _COMPARISON_COLUMNS = (
     ("cv_macro_f1", "CV macro F1", None),
     ("cv_auc", "CV AUC", None),
     ("test_accuracy", "test accuracy", lambda v: f"{v:.3f}"),
+    ("test_macro_f1", "test macro F1", lambda v: f"{v:.3f}"),
+    ("test_auc", "test AUC", lambda v: f"{v:.3f}"),
     ("params_trainable", "trainable params", lambda v: f"{int(v):,}"),
+    ("params_non_trainable", "non-trainable params", lambda v: f"{int(v):,}"),
+    ("buffers", "buffers", lambda v: f"{int(v):,}"),
     ("train_seconds_total", "training time", lambda v: _duration(v)),
     ("seconds_per_epoch", "s / epoch", lambda v: f"{v:.2f}"),
 )
@@ -473,8 +477,9 @@ def _comparison_section(results: Path) -> str:
     if table is None or len(table) == 0:
         return "_No finished experiments in the results folder._"
     folds = int(table["folds"].max()) if "folds" in table.columns else None
-    note = (f"Mean ± sample standard deviation over {folds} cross-validation folds; test accuracy: the held-out "
-            "test fold; training time: all folds together." if folds else "")
+    note = (f"Mean ± sample standard deviation over {folds} cross-validation folds; test: the held-out test fold "
+            "(trained on the other folds); buffers: stored, not learned values such as batch-norm running "
+            "statistics; training time: all folds together." if folds else "")
     return comparison_markdown(table) + ("\n\n" + note if note else "")
 
 
