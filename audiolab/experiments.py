@@ -516,11 +516,29 @@ def _train_eval(
     monitor_idx: Optional[np.ndarray],
     eval_idx: np.ndarray,
     classes: Sequence[str],
-    run,
     progress: bool,
     description: str,
+    run_args: Mapping[str, Any],
+    prefix: str,
 ):
-    """Seed, build, fit on ``train_idx`` (history monitored on ``monitor_idx``), evaluate the returned model."""
+    """Seed, build, fit on ``train_idx`` (history monitored on ``monitor_idx``), evaluate the returned model.
+
+    One W&B run (``run_args`` for :func:`audiolab.tracking.start_run`) receives every epoch and the
+    final ``<prefix>_*`` metrics and figures; it is finished (as failed if training raises) before returning.
+    """
+    run = _start_run(project=WANDB_PROJECT, **run_args)
+    try:
+        result, probs, record = _fit_and_evaluate(exp, features, y, train_idx, monitor_idx, eval_idx, classes,
+                                                  run, progress, description)
+        _log_result(run, record["metrics"], classes, prefix)
+    except BaseException:
+        _safe(run.finish, exit_code=1)
+        raise
+    _safe(run.finish)
+    return result, probs, record
+
+
+def _fit_and_evaluate(exp, features, y, train_idx, monitor_idx, eval_idx, classes, run, progress, description):
     seed_everything(exp.train.seed)  # the initial weights depend on the seed too
     model = build_model(exp.arch, exp.features.n_mels, len(classes), exp.params)
     params = count_parameters(model)
@@ -619,19 +637,10 @@ def run_cv(
         if _reusable(stored, key, data, json_path, needs=[csv_path]):
             per_fold.append(stored)
             continue
-        run = _start_run(
-            project=WANDB_PROJECT, name=f"{exp.name}-fold{k}", group=exp.name, job_type="cv",
-            config={**exp.to_dict(), "fold": k, "key": key}, mode=wandb_mode, dir=wandb_dir, tags=[exp.arch, "cv"],
-        )
-        try:
-            _, probs, record = _train_eval(
-                exp, features, y, train_idx, test_idx, test_idx, classes, run, progress, f"{exp.name} fold {k}"
-            )
-            _log_result(run, record["metrics"], classes, "test")
-        except BaseException:
-            _safe(run.finish, exit_code=1)
-            raise
-        _safe(run.finish)
+        run_args = dict(name=f"{exp.name}-fold{k}", group=exp.name, job_type="cv", mode=wandb_mode, dir=wandb_dir,
+                        config={**exp.to_dict(), "fold": k, "key": key}, tags=[exp.arch, "cv"])
+        _, probs, record = _train_eval(exp, features, y, train_idx, test_idx, test_idx, classes, progress,
+                                       f"{exp.name} fold {k}", run_args, "test")
         record = {"fold": k, **record, "experiment": exp.to_dict(), "key": key, "data": data}
         _write_csv(csv_path, _probs_table(meta, test_idx, probs))
         _write_json(json_path, record)  # written last: a fold json means the fold is complete
@@ -740,20 +749,11 @@ def run_holdout(
     if _reusable(stored, key, data, json_path, needs=[csv_path] + ([model_path] if save_model else [])):
         return stored
 
-    run = _start_run(
-        project=WANDB_PROJECT, name=f"{exp.name}-holdout", group=exp.name, job_type="holdout",
-        config={**exp.to_dict(), "test_fold": test_fold, "val_fold": val_fold, "key": key},
-        mode=wandb_mode, dir=wandb_dir, tags=[exp.arch, "holdout"],
-    )
-    try:
-        result, probs, record = _train_eval(
-            exp, features, y, train_idx, val_idx, test_idx, classes, run, progress, f"{exp.name} holdout"
-        )
-        _log_result(run, record["metrics"], classes, "test")
-    except BaseException:
-        _safe(run.finish, exit_code=1)
-        raise
-    _safe(run.finish)
+    run_args = dict(name=f"{exp.name}-holdout", group=exp.name, job_type="holdout", mode=wandb_mode, dir=wandb_dir,
+                    config={**exp.to_dict(), "test_fold": test_fold, "val_fold": val_fold, "key": key},
+                    tags=[exp.arch, "holdout"])
+    result, probs, record = _train_eval(exp, features, y, train_idx, val_idx, test_idx, classes, progress,
+                                        f"{exp.name} holdout", run_args, "test")
     train_folds = sorted(int(f) for f in meta["fold"].iloc[train_idx].unique())
     record = {
         "split": {
@@ -952,20 +952,12 @@ def _search_trial(exp, i, values, splits, features, y, classes, wandb_mode, wand
     """Train one trial once per validation fold; score its pooled validation predictions."""
     per_fold, all_y, all_probs = [], [], []
     for v, train_idx, val_idx in splits:
-        run = _start_run(
-            project=WANDB_PROJECT, name=f"{exp.name.split('-trial')[0]}-trial{i}-val{v}",
-            group=f"{exp.name.split('-trial')[0]}-search", job_type="search",
-            config={**exp.to_dict(), "trial": i, "val_fold": v, "key": exp.key(), **_plain(values)},
-            mode=wandb_mode, dir=wandb_dir, tags=[exp.arch, "search"],
-        )
-        try:
-            _, probs, record = _train_eval(exp, features, y, train_idx, val_idx, val_idx, classes, run, progress,
-                                           f"trial {i}, val fold {v}")
-            _log_result(run, record["metrics"], classes, "val")
-        except BaseException:
-            _safe(run.finish, exit_code=1)
-            raise
-        _safe(run.finish)
+        base_name = exp.name.split("-trial")[0]
+        run_args = dict(name=f"{base_name}-trial{i}-val{v}", group=f"{base_name}-search", job_type="search",
+                        config={**exp.to_dict(), "trial": i, "val_fold": v, "key": exp.key(), **_plain(values)},
+                        mode=wandb_mode, dir=wandb_dir, tags=[exp.arch, "search"])
+        _, probs, record = _train_eval(exp, features, y, train_idx, val_idx, val_idx, classes, progress,
+                                       f"trial {i}, val fold {v}", run_args, "val")
         per_fold.append({"val_fold": int(v), **record})
         all_y.append(y[val_idx])
         all_probs.append(probs)
