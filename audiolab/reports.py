@@ -202,7 +202,7 @@ def _current_python_kernel():
                 os.environ["JUPYTER_PATH"] = before
 
 
-def _execute(notebook: Path, executed: Path, parameters: dict, kernel_name: str, cwd: Path) -> None:
+def _execute(notebook: Path, executed: Path, parameters: dict, kernel_name: str, cwd: Path, progress: bool = False) -> None:
     import papermill as pm
 
     pm.execute_notebook(
@@ -210,7 +210,7 @@ def _execute(notebook: Path, executed: Path, parameters: dict, kernel_name: str,
         str(executed),
         parameters=parameters,
         kernel_name=kernel_name,
-        progress_bar=False,
+        progress_bar={"leave": False, "desc": f"  {notebook.stem} cells"} if progress else False,
         log_output=False,
         cwd=str(cwd),
         # the kernel's own log (e.g. "running over TCP without encryption") is noise on the terminal
@@ -279,7 +279,7 @@ def run_reports(
             executed = staging / "notebooks" / notebook.name
             t0 = time.perf_counter()
             try:
-                _execute(notebook, executed, params, kernel_name, configs._repo_root())
+                _execute(notebook, executed, params, kernel_name, configs._repo_root(), progress)
             except Exception as error:
                 bar.close()
                 raise ReportError(
