@@ -66,7 +66,7 @@ def main() -> None:
     meta = load_metadata(args.root)
     train_meta = meta[meta["fold"] != 5].reset_index(drop=True)
     x = load_features(train_meta, configs.FEATURES)
-    y = torch.as_tensor(train_meta["target"].to_numpy())
+    y = torch.tensor(train_meta["target"].to_numpy())
     print(f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"{len(train_meta)} training clips per epoch\n")
     print(f"{'architecture':<16}{'naive s/epoch':>15}{'audiolab s/epoch':>18}{'speed-up':>10}")
