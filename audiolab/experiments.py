@@ -55,7 +55,7 @@ from . import tracking
 from .data import ESC10_CLASSES
 from .features import AugmentConfig, FeatureConfig
 from .metrics import count_parameters, evaluate, summarize_folds
-from .models import ARCHITECTURES, ConvConfig, TransformerConfig, build_model
+from .models import ARCHITECTURES, ConvConfig, TransformerConfig, build_model, resolved_params
 from .train import TrainConfig, fit, predict_proba, save_checkpoint, seed_everything
 
 __all__ = [
@@ -256,16 +256,8 @@ def _route(values: Mapping[str, Any]) -> tuple[dict, dict]:
 
 
 def _resolved_params(arch: str, params: Mapping[str, Any]) -> dict:
-    """Mirror of build_model's defaults: the value every model parameter really takes."""
-    conv = ConvConfig().to_dict()
-    if arch == "transformer":
-        conv.update(channels=[128, 128, 128], global_pool="avg")
-        trans = {k: v for k, v in TransformerConfig().to_dict().items() if k not in conv}
-        out = {**conv, **trans}
-    else:
-        out = {**conv, "head_dropout": 0.3}
-    out.update(params)
-    return {k: _tupled(v) for k, v in out.items()}
+    """The value every model parameter really takes (build_model's defaults filled in), tuples for lists."""
+    return {k: _tupled(v) for k, v in resolved_params(arch, params).items()}
 
 
 def _current_value(exp: Experiment, key: str) -> Any:

@@ -18,7 +18,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-__all__ = ["ConvConfig", "ConvBlock", "ConvBase", "Conv1dClassifier", "ACTIVATIONS", "make_activation"]
+__all__ = ["HEAD_DROPOUT", "ConvConfig", "ConvBlock", "ConvBase", "Conv1dClassifier", "ACTIVATIONS", "make_activation"]
+
+HEAD_DROPOUT = 0.3  # dropout before Architecture 1's fully connected layer
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -130,7 +132,7 @@ def global_pool(x: torch.Tensor, how: str) -> torch.Tensor:
 class Conv1dClassifier(nn.Module):
     """Architecture 1: :class:`ConvBase`, global pooling over time, one fully connected layer."""
 
-    def __init__(self, n_mels: int = 64, n_classes: int = 10, conv: ConvConfig = ConvConfig(), head_dropout: float = 0.3):
+    def __init__(self, n_mels: int = 64, n_classes: int = 10, conv: ConvConfig = ConvConfig(), head_dropout: float = HEAD_DROPOUT):
         super().__init__()
         self.conv = conv
         self.features = ConvBase(n_mels, conv)
