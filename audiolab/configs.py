@@ -6,7 +6,7 @@ Everything the notebooks and ``audiolab reports`` train is defined here, once:
 * :func:`arch1` and :func:`arch2` — the starting configurations of the two
   architectures (the hyperparameter search in the notebooks starts from these);
 * :data:`PROFILES` — ``full`` (the real 100-epoch, 5-fold run behind ``reports/``)
-  and ``smoke`` (a two-minute check used by the tests and CI);
+  and ``smoke`` (a check of a few minutes, used by the tests and CI);
 * :func:`load_dataset` — metadata and cached features for a profile.
 """
 from __future__ import annotations
