@@ -37,6 +37,14 @@ class FeatureConfig:
 
     ``sample_rate`` and ``duration`` also define decoding: every clip is
     resampled to ``sample_rate`` and padded or cropped to ``duration`` seconds.
+
+    Two floors bound the quiet end of the spectrogram. ``top_db`` is relative to
+    each clip's loudest bin. ``floor_db`` is absolute: every bin quieter than it
+    (in dB of mel power of a full-scale signal, as this front-end computes it, so
+    the value belongs with ``n_fft`` and ``n_mels``) is raised to it. Background
+    hiss and room noise below the floor, which differ from one recording to the
+    next, then all read as the same silence, and a bark or a sneeze stands out
+    from it the same way in every recording.
     """
 
     sample_rate: int = 22050
@@ -46,7 +54,8 @@ class FeatureConfig:
     n_mels: int = 64
     f_min: float = 20.0
     f_max: Optional[float] = None
-    top_db: Optional[float] = 80.0
+    top_db: Optional[float] = 80.0  # per clip: nothing more than this far below the clip's loudest bin
+    floor_db: Optional[float] = None  # absolute floor (dB re full scale of this front-end); None: no floor
 
     def __post_init__(self):
         if self.sample_rate <= 0 or self.duration <= 0:
@@ -96,6 +105,8 @@ class LogMel(nn.Module):
         if self.config.top_db is not None:
             floor = db.amax(dim=(-2, -1), keepdim=True) - self.config.top_db
             db = torch.maximum(db, floor)
+        if self.config.floor_db is not None:
+            db = db.clamp_min(self.config.floor_db)
         return db
 
 
@@ -146,7 +157,7 @@ class AugmentConfig:
     time_mask_width: int = 20  # frames
     freq_masks: int = 2
     freq_mask_width: int = 8  # mel bands
-    mixup: bool = False  # blend pairs of clips and their labels (off: it cost accuracy on ESC-10 in our runs)
+    mixup: bool = False  # blend pairs of clips and their labels (the kit's recipe in configs turns it on)
     mixup_alpha: float = 0.4
     random_eq: bool = False  # add a random smooth spectral tilt (a different microphone or room)
     eq_strength: float = 0.5  # in units of each band's standard deviation
