@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=float, help="dropout in the conv blocks and the transformer")
     p.add_argument("--channels", help="conv widths, one per block, e.g. 128,128,256")
     p.add_argument("--kernel-size", "--kernel_size", type=int, dest="kernel_size")
-    p.add_argument("--stride", type=int)
+    p.add_argument("--stride", help="conv stride: one for every block (2) or one per block (2,1,1)")
     p.add_argument("--activation", choices=["relu", "gelu", "elu", "leaky_relu"])
     p.add_argument("--pool", choices=["max", "avg", "none"])
     p.add_argument("--epochs", type=int, default=100)

@@ -1181,18 +1181,25 @@ class _UserError(Exception):
     pass
 
 
-def _parse_channels(text: str) -> tuple[int, ...]:
+def _parse_ints(text: str, option: str, example: str) -> tuple[int, ...]:
     try:
-        channels = tuple(int(c) for c in str(text).strip("()[] ").split(",") if c.strip())
+        values = tuple(int(c) for c in str(text).strip("()[] ").split(",") if c.strip())
     except ValueError:
-        channels = ()
-    if not channels or min(channels) < 1:
-        raise _UserError(f"--channels takes positive widths separated by commas, like 128,128,256; got {text!r}")
-    return channels
+        values = ()
+    if not values or min(values) < 1:
+        raise _UserError(f"--{option} takes positive integers separated by commas, like {example}; got {text!r}")
+    return values
+
+
+def _parse_channels(text: str) -> tuple[int, ...]:
+    return _parse_ints(text, "channels", "128,128,256")
 
 
 def experiment_from_args(args) -> Experiment:
-    """The :class:`Experiment` that ``audiolab train`` runs: defaults, then the options given."""
+    """The :class:`Experiment` that ``audiolab train`` runs: the kit's configuration
+    (:func:`audiolab.configs.arch1` or :func:`~audiolab.configs.arch2`), then the options given."""
+    from . import configs
+
     arch = args.arch
     given = lambda name: getattr(args, name, None) is not None  # noqa: E731
     if arch != "transformer":
@@ -1205,15 +1212,24 @@ def experiment_from_args(args) -> Experiment:
     params: dict[str, Any] = {}
     if given("channels"):
         params["channels"] = _parse_channels(args.channels)
-    for name in ("kernel_size", "stride", "activation", "pool", "dropout", "heads", "d_model", "depth"):
+    if given("stride"):
+        strides = _parse_ints(args.stride, "stride", "2 or 2,1,1")
+        params["stride"] = strides[0] if len(strides) == 1 else strides
+    for name in ("kernel_size", "activation", "pool", "dropout", "heads", "d_model", "depth"):
         if given(name):
             params[name] = getattr(args, name)
     train: dict[str, Any] = {}
     for name in ("epochs", "lr", "batch_size", "seed"):
         if given(name):
             train[name] = getattr(args, name)
+    base = configs.arch1() if arch == "conv1d" else configs.arch2(heads=params.get("heads", max(configs.HEADS)))
+    default_stride = base.params.get("stride", 1)
+    if "channels" in params and "stride" not in params and not isinstance(default_stride, int):
+        if len(default_stride) != len(params["channels"]):  # keep the first block's stride, 1 after it
+            params["stride"] = (default_stride[0],) + (1,) * (len(params["channels"]) - 1)
     try:
-        exp = Experiment(name="unnamed", arch=arch, params=params, train=TrainConfig(**train))
+        exp = base.with_params(**params).with_train(**train)
+        exp.resolved_params()  # builds the configs: a bad combination fails here, not after loading data
     except (ValueError, TypeError) as error:
         raise _UserError(str(error)) from None
     name = getattr(args, "name", None) or f"{'arch1' if arch == 'conv1d' else 'arch2'}-{exp.key()[:8]}"

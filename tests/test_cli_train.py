@@ -52,7 +52,9 @@ def test_transformer_options_and_default_name(synthetic_esc10, tmp_path):
         (["--arch", "conv1d", "--heads", "2"], "--heads only apply to --arch transformer"),
         (["--arch", "conv1d", "--depth", "3", "--d-model", "64"], "--d-model, --depth only apply"),
         (["--arch", "transformer", "--heads", "3", "--d-model", "16"], "divisible"),
-        (["--arch", "conv1d", "--channels", "8,x"], "--channels takes positive widths"),
+        (["--arch", "conv1d", "--channels", "8,x"], "--channels takes positive integers"),
+        (["--arch", "conv1d", "--stride", "0"], "--stride takes positive integers"),
+        (["--arch", "conv1d", "--channels", "8,8,8", "--stride", "2,1"], "one stride per entry of channels"),
         (["--arch", "conv1d", "--folds", "7"], "--folds 7 not in the dataset"),
         (["--arch", "conv1d", "--name", "a/b"], "without slashes"),
     ],
@@ -105,3 +107,15 @@ def test_under_a_sweep_agent_one_run_gets_the_sweep_metric(synthetic_esc10, tmp_
     result = json.loads(out.read_text())
     assert run.summaries[ex.SWEEP_METRIC] == pytest.approx(result["accuracy"]["mean"])
     assert [step for step, _ in run.logged] == [1, 2]
+
+
+def test_defaults_are_the_kits_configurations():
+    from audiolab import configs
+    from audiolab.cli import build_parser
+
+    parse = lambda *a: ex.experiment_from_args(build_parser().parse_args(["train", "--out", "r.json", *a]))  # noqa: E731
+    arch1, arch2 = parse("--arch", "conv1d"), parse("--arch", "transformer", "--heads", "2")
+    assert (arch1.params, arch1.train, arch1.features) == (configs.arch1().params, configs.arch1().train, configs.FEATURES)
+    assert (arch2.params, arch2.train) == (configs.arch2(heads=2).params, configs.arch2(heads=2).train)
+    changed = parse("--arch", "transformer", "--channels", "32,32,32,32", "--stride", "2", "--lr", "0.01")
+    assert changed.params["channels"] == (32, 32, 32, 32) and changed.params["stride"] == 2 and changed.train.lr == 0.01

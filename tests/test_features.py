@@ -19,6 +19,19 @@ def test_logmel_top_db_is_per_clip_even_in_a_batch():
     assert batch[1].max() - batch[1].min() <= 40.0 + 1e-4
 
 
+def test_logmel_floor_db_is_absolute_and_keeps_louder_bins():
+    cfg = FeatureConfig(sample_rate=8000, duration=1.0, n_fft=256, hop_length=128, n_mels=16, top_db=None)
+    loud, quiet = torch.randn(8000), 1e-4 * torch.randn(8000)
+    plain = LogMel(cfg)(torch.stack([loud, quiet]))
+    floored = LogMel(FeatureConfig(**{**cfg.to_dict(), "floor_db": -30.0}))(torch.stack([loud, quiet]))
+    assert plain[1].max() < -30.0  # the quiet clip lies wholly below the floor ...
+    assert torch.all(floored[1] == -30.0)  # ... so it becomes uniform silence
+    above = plain >= -30.0
+    assert above[0].float().mean() > 0.5
+    torch.testing.assert_close(floored[above], plain[above])  # louder bins are untouched
+    assert torch.all(floored >= -30.0)
+
+
 def test_bad_feature_config():
     with pytest.raises(ValueError, match="positive"):
         FeatureConfig(sample_rate=0)

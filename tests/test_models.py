@@ -20,6 +20,19 @@ def test_conv1d_depth_follows_channels():
     assert model(torch.randn(2, 10, 40)).shape == (2, 5)
 
 
+def test_stride_per_block():
+    conv = ConvConfig(channels=(8, 16, 16), kernel_size=3, stride=[2, 1, 1], pool="none")
+    assert conv.stride == (2, 1, 1) and conv.strides == (2, 1, 1) and conv.to_dict()["stride"] == [2, 1, 1]
+    base = Conv1dClassifier(n_mels=12, n_classes=10, conv=conv).features
+    assert [m.stride for m in base.modules() if isinstance(m, torch.nn.Conv1d)] == [(2,), (1,), (1,)]
+    assert base(torch.randn(2, 12, 40)).shape == (2, 16, 20)  # only the first block halves the frames
+    assert ConvConfig(channels=(8, 8), stride=2).strides == (2, 2)
+    with pytest.raises(ValueError, match="one stride per entry of channels"):
+        ConvConfig(channels=(8, 8, 8), stride=(2, 1))
+    with pytest.raises(ValueError, match=">= 1"):
+        ConvConfig(channels=(8, 8), stride=(2, 0))
+
+
 @pytest.mark.parametrize("heads", [1, 2, 4])
 def test_transformer_heads(heads):
     model = build_model("transformer", 12, 10, {"channels": [8, 8, 8], "d_model": 16, "heads": heads, "depth": 2})

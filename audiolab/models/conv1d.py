@@ -13,7 +13,7 @@ Depth, channels, kernel size, stride, activation and pooling are all set in
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -43,6 +43,8 @@ class ConvConfig:
     """The 1D-conv feature extractor shared by both architectures.
 
     ``channels`` has one entry per block, so ``len(channels)`` is the depth.
+    ``stride`` is one number for every block or one per block (e.g. ``(2, 1, 1)``
+    halves the frames in the first block only).
     ``pool`` is applied after every block (``"max"``, ``"avg"`` or ``"none"``),
     ``global_pool`` summarises the remaining time steps for the classifier
     (``"avg"``, ``"max"`` or ``"avgmax"``, the concatenation of both).
@@ -50,7 +52,7 @@ class ConvConfig:
 
     channels: Sequence[int] = (128, 128, 256, 256)
     kernel_size: int = 5
-    stride: int = 1
+    stride: Union[int, Sequence[int]] = 1
     activation: str = "relu"
     pool: str = "max"
     pool_size: int = 2
@@ -61,7 +63,14 @@ class ConvConfig:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if len(self.channels) < 1 or min(self.channels) < 1:
             raise ValueError(f"channels must list at least one positive width per block, got {self.channels}")
-        if self.kernel_size < 1 or self.stride < 1:
+        if not isinstance(self.stride, int):
+            object.__setattr__(self, "stride", tuple(int(s) for s in self.stride))
+            if len(self.stride) != len(self.channels):
+                raise ValueError(
+                    f"stride lists {len(self.stride)} values for {len(self.channels)} conv blocks; "
+                    "give one stride per entry of channels, or a single number for all"
+                )
+        if self.kernel_size < 1 or min(self.strides) < 1:
             raise ValueError(f"kernel_size and stride must be >= 1, got {self.kernel_size} and {self.stride}")
         make_activation(self.activation)
         if self.pool not in ("max", "avg", "none"):
@@ -75,22 +84,30 @@ class ConvConfig:
     def depth(self) -> int:
         return len(self.channels)
 
+    @property
+    def strides(self) -> tuple:
+        """The stride of every block."""
+        return (self.stride,) * self.depth if isinstance(self.stride, int) else self.stride
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["channels"] = list(self.channels)
+        if not isinstance(self.stride, int):
+            d["stride"] = list(self.stride)
         return d
 
 
 class ConvBlock(nn.Sequential):
     """conv -> batch norm -> activation -> pooling -> dropout."""
 
-    def __init__(self, in_channels: int, out_channels: int, config: ConvConfig):
+    def __init__(self, in_channels: int, out_channels: int, config: ConvConfig, stride: Optional[int] = None):
+        stride = config.strides[0] if stride is None else stride
         layers = [
             nn.Conv1d(
                 in_channels,
                 out_channels,
                 kernel_size=config.kernel_size,
-                stride=config.stride,
+                stride=stride,
                 padding=config.kernel_size // 2,
                 bias=False,  # batch norm adds the bias
             ),
@@ -113,7 +130,9 @@ class ConvBase(nn.Module):
         super().__init__()
         self.config = config
         widths = (in_channels,) + tuple(config.channels)
-        self.blocks = nn.Sequential(*(ConvBlock(a, b, config) for a, b in zip(widths[:-1], widths[1:])))
+        self.blocks = nn.Sequential(
+            *(ConvBlock(a, b, config, stride) for a, b, stride in zip(widths[:-1], widths[1:], config.strides))
+        )
         self.out_channels = widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
