@@ -50,6 +50,7 @@ class Profile:
     search_trials: int = 8
     search_epochs: Optional[int] = None  # None: the same as ``epochs``
     clips_per_class_fold: Optional[int] = None  # None: every clip; smoke runs use a few
+    ensemble_size: int = 3  # seeds of the chosen configuration cross-validated for the seed ensemble
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,7 +58,8 @@ class Profile:
 
 PROFILES = {
     "full": Profile("full", epochs=100, folds=(1, 2, 3, 4, 5), search_trials=8, search_epochs=60),
-    "smoke": Profile("smoke", epochs=2, folds=(1, 2), search_trials=2, search_epochs=1, clips_per_class_fold=1),
+    "smoke": Profile("smoke", epochs=2, folds=(1, 2), search_trials=2, search_epochs=1, clips_per_class_fold=1,
+                     ensemble_size=2),
 }
 
 

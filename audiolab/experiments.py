@@ -63,6 +63,9 @@ __all__ = [
     "baseline_experiments",
     "run_cv",
     "run_holdout",
+    "run_seed_ensemble",
+    "load_ensemble",
+    "ensemble_table",
     "search",
     "search_trials",
     "best_experiment",
@@ -694,6 +697,131 @@ def _cv_summary(exp, key, per_fold, out: Path, classes, complete: bool) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- seed ensembles
+
+
+def run_seed_ensemble(
+    exp: Experiment,
+    seeds: Sequence[int],
+    meta: pd.DataFrame,
+    features: torch.Tensor,
+    folds: Optional[Iterable[int]] = None,
+    results_dir: PathLike = DEFAULT_RESULTS_DIR,
+    wandb_mode: Optional[str] = None,
+    progress: bool = True,
+    wandb_dir: Optional[PathLike] = None,
+) -> dict:
+    """Cross-validate ``exp`` once per seed, then average the members' probabilities.
+
+    Two models of one configuration trained with different seeds (initial weights,
+    batch order, augmentations) differ by several points on a fold of 80 clips. This
+    shows how large that seed-to-seed spread is, and what averaging the members'
+    out-of-fold probabilities (an *ensemble*, at ``len(seeds)`` times the training
+    time and parameters) gains over one model.
+
+    Every member is an ordinary experiment run by :func:`run_cv`: ``exp`` itself for
+    its own seed, ``<name>-seed<s>`` for the others, so each is stored and reused like
+    any other. The ensemble is scored per fold and pooled exactly as :func:`run_cv`
+    scores one model, and written to ``results_dir/<name>-ensemble/summary.json``.
+    """
+    seeds = [int(s) for s in dict.fromkeys(seeds)]
+    if len(seeds) < 2:
+        raise ValueError(f"an ensemble needs at least two seeds, got {seeds}")
+    members = [exp if s == exp.train.seed else exp.with_train(seed=s).replace(name=f"{exp.name}-seed{s}") for s in seeds]
+    cvs = [
+        run_cv(m, meta, features, folds=folds, results_dir=results_dir, wandb_mode=wandb_mode, progress=progress,
+               wandb_dir=wandb_dir)
+        for m in members
+    ]
+    oofs = [pd.read_csv(Path(results_dir) / m.name / "cv" / "oof.csv").set_index("filename") for m in members]
+    clips = oofs[0][["fold", "target"]]
+    prob_cols = _prob_columns(oofs[0])
+    probs = np.mean([o.loc[clips.index, prob_cols].to_numpy() for o in oofs], axis=0)
+    classes = _classes(meta)
+    rows = []
+    for k in sorted(clips["fold"].unique()):
+        mask = (clips["fold"] == k).to_numpy()
+        m = evaluate(clips["target"].to_numpy()[mask], probs[mask], classes)
+        rows.append({"fold": int(k), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "auc": m["auc_macro_ovr"]})
+    stats = summarize_folds(rows, keys=("accuracy", "macro_f1", "auc"))
+    member_rows = [
+        {"name": c["name"], "seed": s, "accuracy_mean": c["accuracy_mean"], "accuracy_std": c["accuracy_std"],
+         "macro_f1_mean": c["macro_f1_mean"], "auc_mean": c["auc_mean"]}
+        for c, s in zip(cvs, seeds)
+    ]
+    summary = {
+        "name": f"{exp.name}-ensemble",
+        "experiment": exp.to_dict(),
+        "seeds": seeds,
+        "members": member_rows,
+        "folds": rows,
+        "metrics": stats,
+        "accuracy_mean": stats["accuracy"]["mean"],
+        "accuracy_std": stats["accuracy"]["std"],
+        "macro_f1_mean": stats["macro_f1"]["mean"],
+        "macro_f1_std": stats["macro_f1"]["std"],
+        "auc_mean": stats["auc"]["mean"],
+        "auc_std": stats["auc"]["std"],
+        "pooled": evaluate(clips["target"].to_numpy(), probs, classes),
+        "params": cvs[0]["params"],
+        "params_trainable_total": cvs[0]["params"]["trainable"] * len(members),
+        "train_seconds_total": float(sum(c["train_seconds_total"] for c in cvs)),
+    }
+    _write_json(Path(results_dir) / summary["name"] / "summary.json", summary)
+    return summary
+
+
+def _ensembles(root: Path) -> list[dict]:
+    """Every seed-ensemble summary under ``root``, with ``member_names`` (the base experiment first)."""
+    found = []
+    for path in sorted(root.glob("*-ensemble/summary.json")):
+        summary = _read_json(path)
+        if summary:
+            base = summary["experiment"]["name"]
+            names = [m["name"] for m in summary["members"]]
+            found.append({**summary, "member_names": [base] + [n for n in names if n != base]})
+    return found
+
+
+def ensemble_table(results_dir: PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFrame:
+    """One row per seed ensemble: the members' CV accuracies next to the ensemble's.
+
+    Columns: ``name`` (the base experiment), ``seeds``, ``member_accuracy_mean``
+    (mean of the members' CV accuracies), ``member_accuracy_min``/``_max``,
+    ``ensemble_accuracy_mean``/``_std``, ``ensemble_macro_f1_mean``, ``ensemble_auc_mean``,
+    ``params_trainable_total`` (all members) and ``train_seconds_total``.
+    """
+    rows = []
+    for e in _ensembles(Path(results_dir)):
+        accs = [m["accuracy_mean"] for m in e["members"]]
+        rows.append({
+            "name": e["experiment"]["name"],
+            "seeds": len(e["seeds"]),
+            "member_accuracy_mean": float(np.mean(accs)),
+            "member_accuracy_min": float(min(accs)),
+            "member_accuracy_max": float(max(accs)),
+            "ensemble_accuracy_mean": e["accuracy_mean"],
+            "ensemble_accuracy_std": e["accuracy_std"],
+            "ensemble_macro_f1_mean": e["macro_f1_mean"],
+            "ensemble_auc_mean": e["auc_mean"],
+            "params_trainable_total": e["params_trainable_total"],
+            "train_seconds_total": e["train_seconds_total"],
+        })
+    columns = ["name", "seeds", "member_accuracy_mean", "member_accuracy_min", "member_accuracy_max",
+               "ensemble_accuracy_mean", "ensemble_accuracy_std", "ensemble_macro_f1_mean", "ensemble_auc_mean",
+               "params_trainable_total", "train_seconds_total"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def load_ensemble(results_dir: PathLike, name: str) -> dict:
+    """``results_dir/<name>-ensemble/summary.json`` (written by :func:`run_seed_ensemble`) as a dict."""
+    path = Path(results_dir) / f"{name}-ensemble" / "summary.json"
+    summary = _read_json(path)
+    if summary is None:
+        raise FileNotFoundError(f"no seed ensemble at {path}: run run_seed_ensemble() for {name!r} first")
+    return summary
+
+
 # --------------------------------------------------------------------------- held-out test
 
 
@@ -1033,10 +1161,14 @@ def comparison_table(results_dir: PathLike = DEFAULT_RESULTS_DIR, names: Optiona
     ``params_non_trainable``, ``buffers``, ``train_seconds_total``,
     ``seconds_per_epoch`` and ``accuracy`` (``"91.2 ± 2.3 %"``). Also writes
     ``results_dir/comparison.csv`` and ``comparison.json``.
+
+    By default every experiment is listed except the extra seeds of a seed ensemble
+    (``<name>-seed<s>``, see :func:`ensemble_table`).
     """
     root = Path(results_dir)
     if names is None:
-        names = sorted(p.parent.parent.name for p in root.glob("*/cv/summary.json"))
+        extra_seeds = {m for e in _ensembles(root) for m in e["member_names"][1:]}
+        names = sorted(p.parent.parent.name for p in root.glob("*/cv/summary.json") if p.parent.parent.name not in extra_seeds)
     rows = []
     for name in names:
         s = load_summary(root, name)

@@ -173,6 +173,34 @@ def test_offline_wandb_run_per_fold(meta, features, tmp_path):
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
 
 
+# --------------------------------------------------------------------------- seed ensembles
+
+
+def test_seed_ensemble_averages_its_members_and_reuses_the_base_run(meta, features, tmp_path, monkeypatch):
+    run_cv(ARCH1, meta, features, tmp_path)
+    fit = CountingFit(monkeypatch)
+    ens = ex.run_seed_ensemble(ARCH1, [0, 1, 1], meta, features, results_dir=tmp_path, wandb_mode="disabled",
+                               progress=False)
+    assert len(fit.calls) == 5 and {c["config"].seed for c in fit.calls} == {1}  # seed 0 is ARCH1's own run
+    assert ens["seeds"] == [0, 1] and [m["name"] for m in ens["members"]] == ["arch1", "arch1-seed1"]
+
+    a, b = (ex.load_oof(tmp_path, n).set_index("filename") for n in ("arch1", "arch1-seed1"))
+    cols = [c for c in a.columns if c.startswith("prob_")]
+    mean = (a[cols] + b.loc[a.index, cols]) / 2
+    correct = mean.to_numpy().argmax(1) == a["target"].to_numpy()
+    expected = [correct[(a["fold"] == k).to_numpy()].mean() for k in range(1, 6)]
+    assert [f["accuracy"] for f in ens["folds"]] == pytest.approx(expected)
+    assert ens["params_trainable_total"] == 2 * ens["params"]["trainable"]
+    assert ex.load_ensemble(tmp_path, "arch1")["accuracy_mean"] == pytest.approx(np.mean(expected))
+
+    assert list(ex.comparison_table(tmp_path)["name"]) == ["arch1"]  # the extra seed is not a row of its own
+    row = ex.ensemble_table(tmp_path).iloc[0]
+    assert row["name"] == "arch1" and row["seeds"] == 2
+    assert row["member_accuracy_min"] <= row["member_accuracy_mean"] <= row["member_accuracy_max"]
+    with pytest.raises(ValueError, match="at least two seeds"):
+        ex.run_seed_ensemble(ARCH1, [3], meta, features, results_dir=tmp_path)
+
+
 # --------------------------------------------------------------------------- held-out test
 
 
