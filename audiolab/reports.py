@@ -483,6 +483,47 @@ def _comparison_section(results: Path) -> str:
     return comparison_markdown(table) + ("\n\n" + note if note else "")
 
 
+def _ensemble_section(results: Path) -> Optional[str]:
+    try:
+        from . import experiments
+
+        table = experiments.ensemble_table(results)
+    except Exception:
+        return None
+    if len(table) == 0:
+        return None
+    lines = ["| experiment | seeds | single seeds: mean CV accuracy (lowest–highest) | ensemble CV accuracy "
+             "| ensemble macro F1 | ensemble AUC | trainable params (all seeds) | training time |",
+             "|---|---|---|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        lines.append(
+            f"| {r['name']} | {int(r['seeds'])} | {r['member_accuracy_mean']:.3f} ({r['member_accuracy_min']:.3f}–"
+            f"{r['member_accuracy_max']:.3f}) | {r['ensemble_accuracy_mean']:.3f} ± {r['ensemble_accuracy_std']:.3f} "
+            f"| {r['ensemble_macro_f1_mean']:.3f} | {r['ensemble_auc_mean']:.3f} | {int(r['params_trainable_total']):,} "
+            f"| {_duration(r['train_seconds_total'])} |"
+        )
+    return "\n".join(lines)
+
+
+def training_seconds(results: PathLike) -> dict:
+    """Seconds of training behind a results folder, by kind: ``cv`` folds, ``holdout`` models and
+    ``search`` trials (seed-ensemble members are ``cv`` runs of their own), plus ``total``.
+
+    Unlike the wall time of one ``audiolab reports`` run, this does not shrink when finished
+    experiments are reused."""
+    results = Path(results)
+    sums = {"cv": 0.0, "holdout": 0.0, "search": 0.0}
+    patterns = {"cv": "*/cv/fold*.json", "holdout": "*/holdout/result.json", "search": "*/search/trial-*.json"}
+    for kind, pattern in patterns.items():
+        for path in results.glob(pattern):
+            try:
+                sums[kind] += float(json.loads(path.read_text()).get("train_seconds") or 0.0)
+            except (ValueError, OSError):
+                continue
+    sums["total"] = sum(sums.values())
+    return sums
+
+
 def _duration(seconds: float) -> str:
     seconds = float(seconds)
     if seconds < 60:
@@ -514,7 +555,21 @@ def _readme(folder: Path, run: dict) -> str:
             chosen = None
         if chosen:
             lines += [f"`audiolab predict` uses `results/best_model.pt`: the held-out model of **{chosen}**.", ""]
-    lines += ["## Notebooks", "", "| notebook | executed | HTML | wall time |", "|---|---|---|---|"]
+    ensembles = _ensemble_section(folder / "results")
+    if ensembles:
+        lines += ["## Seed ensembles", "",
+                  "The chosen configurations cross-validated with several seeds: the single seeds' range, and the "
+                  "ensemble that averages their probabilities.", "", ensembles, ""]
+    spent = training_seconds(folder / "results")
+    lines += ["## Training behind these results", "",
+              "| cross-validation folds | held-out models | search trials | total |", "|---|---|---|---|",
+              f"| {_duration(spent['cv'])} | {_duration(spent['holdout'])} | {_duration(spent['search'])} "
+              f"| **{_duration(spent['total'])}** |", "",
+              "Sums of the training time stored with every result, however many runs of `audiolab reports` produced "
+              "them (evaluation, figures and notebook start-up come on top).", ""]
+    lines += ["## Notebooks", "",
+              "Wall time of this run; a run reuses every finished result, so it is shorter than the first one.", "",
+              "| notebook | executed | HTML | wall time |", "|---|---|---|---|"]
     for item in run["notebooks"]:
         name = item["notebook"]
         stem = Path(name).stem

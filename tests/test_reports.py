@@ -207,6 +207,12 @@ def test_pipeline_writes_notebooks_html_figures_results_readme(smoke_report):
     readme = (output / "README.md").read_text()
     assert "| experiment | architecture | heads | CV accuracy |" in readme
     assert "| arch2-heads4 |" in readme and "html/03_comparison.html" in readme and "figures/" in readme
+    assert "## Seed ensembles" in readme and "| arch1 | 2 |" in readme  # smoke: a 2-seed ensemble per architecture
+    assert "arch1-seed1" not in readme.split("## Seed ensembles")[0]  # extra seeds are no comparison rows
+    spent = reports.training_seconds(results)
+    assert spent["cv"] > 0 and spent["holdout"] > 0 and spent["search"] > 0
+    assert spent["total"] == pytest.approx(spent["cv"] + spent["holdout"] + spent["search"])
+    assert "## Training behind these results" in readme
     run = json.loads((output / "run.json").read_text())
     assert [n["notebook"] for n in run["notebooks"]] == [Path(n).name for n in reports.NOTEBOOKS]
     assert run["profile"] == "smoke" and run["hardware"]["cores"] and run["total_seconds"] > 0
