@@ -655,19 +655,24 @@ def _cv_splits(meta: pd.DataFrame):
     return cv_folds(meta)
 
 
+def _fold_row(fold: int, metrics: dict) -> dict:
+    """The per-fold numbers a summary lists: accuracy, macro F1 and AUC of one test fold."""
+    return {"fold": int(fold), "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+            "auc": metrics["auc_macro_ovr"]}
+
+
+def _fold_stats(rows: list) -> dict:
+    """Mean ± std over the fold rows: ``metrics`` plus the flat ``<metric>_mean``/``_std`` fields."""
+    stats = summarize_folds(rows, keys=("accuracy", "macro_f1", "auc"))
+    flat = {f"{k}_{s}": stats[k][s] for k in ("accuracy", "macro_f1", "auc") for s in ("mean", "std")}
+    return {"metrics": stats, **flat}
+
+
 def _cv_summary(exp, key, per_fold, out: Path, classes, complete: bool) -> dict:
     rows = [
-        {
-            "fold": r["fold"],
-            "accuracy": r["metrics"]["accuracy"],
-            "macro_f1": r["metrics"]["macro_f1"],
-            "auc": r["metrics"]["auc_macro_ovr"],
-            "train_seconds": r["train_seconds"],
-            "epochs": r["epochs"],
-        }
+        {**_fold_row(r["fold"], r["metrics"]), "train_seconds": r["train_seconds"], "epochs": r["epochs"]}
         for r in per_fold
     ]
-    stats = summarize_folds(rows, keys=("accuracy", "macro_f1", "auc"))
     oof = pd.concat([pd.read_csv(out / f"fold{r['fold']}.csv") for r in per_fold], ignore_index=True)
     prob_cols = _prob_columns(oof)
     probs = oof[prob_cols].to_numpy()
@@ -682,13 +687,7 @@ def _cv_summary(exp, key, per_fold, out: Path, classes, complete: bool) -> dict:
         "key": key,
         "complete": bool(complete),
         "folds": rows,
-        "metrics": stats,
-        "accuracy_mean": stats["accuracy"]["mean"],
-        "accuracy_std": stats["accuracy"]["std"],
-        "macro_f1_mean": stats["macro_f1"]["mean"],
-        "macro_f1_std": stats["macro_f1"]["std"],
-        "auc_mean": stats["auc"]["mean"],
-        "auc_std": stats["auc"]["std"],
+        **_fold_stats(rows),
         "pooled": pooled,
         "params": per_fold[0]["params"],
         "train_seconds_total": total_seconds,
@@ -733,17 +732,13 @@ def run_seed_ensemble(
                wandb_dir=wandb_dir)
         for m in members
     ]
-    oofs = [pd.read_csv(Path(results_dir) / m.name / "cv" / "oof.csv").set_index("filename") for m in members]
+    oofs = [load_oof(results_dir, m.name).set_index("filename") for m in members]
     clips = oofs[0][["fold", "target"]]
     prob_cols = _prob_columns(oofs[0])
     probs = np.mean([o.loc[clips.index, prob_cols].to_numpy() for o in oofs], axis=0)
     classes = _classes(meta)
-    rows = []
-    for k in sorted(clips["fold"].unique()):
-        mask = (clips["fold"] == k).to_numpy()
-        m = evaluate(clips["target"].to_numpy()[mask], probs[mask], classes)
-        rows.append({"fold": int(k), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "auc": m["auc_macro_ovr"]})
-    stats = summarize_folds(rows, keys=("accuracy", "macro_f1", "auc"))
+    targets, fold_of = clips["target"].to_numpy(), clips["fold"].to_numpy()
+    rows = [_fold_row(k, evaluate(targets[fold_of == k], probs[fold_of == k], classes)) for k in sorted(set(fold_of))]
     member_rows = [
         {"name": c["name"], "seed": s, "accuracy_mean": c["accuracy_mean"], "accuracy_std": c["accuracy_std"],
          "macro_f1_mean": c["macro_f1_mean"], "auc_mean": c["auc_mean"]}
@@ -755,14 +750,8 @@ def run_seed_ensemble(
         "seeds": seeds,
         "members": member_rows,
         "folds": rows,
-        "metrics": stats,
-        "accuracy_mean": stats["accuracy"]["mean"],
-        "accuracy_std": stats["accuracy"]["std"],
-        "macro_f1_mean": stats["macro_f1"]["mean"],
-        "macro_f1_std": stats["macro_f1"]["std"],
-        "auc_mean": stats["auc"]["mean"],
-        "auc_std": stats["auc"]["std"],
-        "pooled": evaluate(clips["target"].to_numpy(), probs, classes),
+        **_fold_stats(rows),
+        "pooled": evaluate(targets, probs, classes),
         "params": cvs[0]["params"],
         "params_trainable_total": cvs[0]["params"]["trainable"] * len(members),
         "train_seconds_total": float(sum(c["train_seconds_total"] for c in cvs)),
@@ -772,15 +761,8 @@ def run_seed_ensemble(
 
 
 def _ensembles(root: Path) -> list[dict]:
-    """Every seed-ensemble summary under ``root``, with ``member_names`` (the base experiment first)."""
-    found = []
-    for path in sorted(root.glob("*-ensemble/summary.json")):
-        summary = _read_json(path)
-        if summary:
-            base = summary["experiment"]["name"]
-            names = [m["name"] for m in summary["members"]]
-            found.append({**summary, "member_names": [base] + [n for n in names if n != base]})
-    return found
+    """Every seed-ensemble summary under ``root``."""
+    return [s for s in map(_read_json, sorted(root.glob("*-ensemble/summary.json"))) if s]
 
 
 def ensemble_table(results_dir: PathLike = DEFAULT_RESULTS_DIR) -> pd.DataFrame:
@@ -1167,8 +1149,12 @@ def comparison_table(results_dir: PathLike = DEFAULT_RESULTS_DIR, names: Optiona
     """
     root = Path(results_dir)
     if names is None:
-        extra_seeds = {m for e in _ensembles(root) for m in e["member_names"][1:]}
-        names = sorted(p.parent.parent.name for p in root.glob("*/cv/summary.json") if p.parent.parent.name not in extra_seeds)
+        extra_seeds = {
+            m["name"] for e in _ensembles(root) for m in e["members"] if m["name"] != e["experiment"]["name"]
+        }
+        names = sorted(
+            p.parent.parent.name for p in root.glob("*/cv/summary.json") if p.parent.parent.name not in extra_seeds
+        )
     rows = []
     for name in names:
         s = load_summary(root, name)

@@ -439,10 +439,26 @@ _COMPARISON_COLUMNS = (
 )
 
 
-def comparison_markdown(table) -> str:
-    """``experiments.comparison_table`` as the README's markdown table (mean ± std over folds)."""
+_ENSEMBLE_COLUMNS = (
+    # (column of experiments.ensemble_table, README header, how to format)
+    ("name", "experiment", str),
+    ("seeds", "seeds", lambda v: str(int(v))),
+    ("member_accuracy_mean", "single seeds: mean CV accuracy", lambda v: f"{v:.3f}"),
+    ("member_accuracy_min", "lowest seed", lambda v: f"{v:.3f}"),
+    ("member_accuracy_max", "highest seed", lambda v: f"{v:.3f}"),
+    ("ensemble_accuracy", "ensemble CV accuracy", None),
+    ("ensemble_macro_f1_mean", "ensemble macro F1", lambda v: f"{v:.3f}"),
+    ("ensemble_auc_mean", "ensemble AUC", lambda v: f"{v:.3f}"),
+    ("params_trainable_total", "trainable params (all seeds)", lambda v: f"{int(v):,}"),
+    ("train_seconds_total", "training time", lambda v: _duration(v)),
+)
+
+
+def _markdown_table(table, columns) -> str:
+    """A markdown table of ``table`` with ``columns``: ``(column, header, format)`` triples; format ``None``
+    shows ``<column>_mean ± <column>_std``. Columns the table lacks are left out."""
     header, rows = [], [[] for _ in range(len(table))]
-    for column, title, fmt in _COMPARISON_COLUMNS:
+    for column, title, fmt in columns:
         if fmt is None:
             mean, std = f"{column}_mean", f"{column}_std"
             if mean not in table.columns:
@@ -460,6 +476,11 @@ def comparison_markdown(table) -> str:
             row.append(str(value).replace("|", "\\|"))
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def comparison_markdown(table) -> str:
+    """``experiments.comparison_table`` as the README's markdown table (mean ± std over folds)."""
+    return _markdown_table(table, _COMPARISON_COLUMNS)
 
 
 def _comparison_section(results: Path) -> str:
@@ -490,19 +511,7 @@ def _ensemble_section(results: Path) -> Optional[str]:
         table = experiments.ensemble_table(results)
     except Exception:
         return None
-    if len(table) == 0:
-        return None
-    lines = ["| experiment | seeds | single seeds: mean CV accuracy (lowest–highest) | ensemble CV accuracy "
-             "| ensemble macro F1 | ensemble AUC | trainable params (all seeds) | training time |",
-             "|---|---|---|---|---|---|---|---|"]
-    for _, r in table.iterrows():
-        lines.append(
-            f"| {r['name']} | {int(r['seeds'])} | {r['member_accuracy_mean']:.3f} ({r['member_accuracy_min']:.3f}–"
-            f"{r['member_accuracy_max']:.3f}) | {r['ensemble_accuracy_mean']:.3f} ± {r['ensemble_accuracy_std']:.3f} "
-            f"| {r['ensemble_macro_f1_mean']:.3f} | {r['ensemble_auc_mean']:.3f} | {int(r['params_trainable_total']):,} "
-            f"| {_duration(r['train_seconds_total'])} |"
-        )
-    return "\n".join(lines)
+    return _markdown_table(table, _ENSEMBLE_COLUMNS) if len(table) else None
 
 
 def training_seconds(results: PathLike) -> dict:

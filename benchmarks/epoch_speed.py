@@ -38,10 +38,8 @@ def naive_epoch_seconds(exp, meta, epochs: int) -> float:
     loader = DataLoader(dataset, batch_size=exp.train.batch_size, shuffle=True)
     model = build_model(exp.arch, exp.features.n_mels, 10, exp.params)
     optimizer = torch.optim.AdamW(model.parameters(), lr=exp.train.lr)
-    start = None
-    for epoch in range(epochs + 1):
-        if epoch == 1:
-            start = time.perf_counter()
+
+    def one_epoch():
         model.train()
         for x, y in loader:
             x = (x - x.mean()) / (x.std() + 1e-5)
@@ -49,6 +47,11 @@ def naive_epoch_seconds(exp, meta, epochs: int) -> float:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+
+    one_epoch()  # warm-up, not timed
+    start = time.perf_counter()
+    for _ in range(epochs):
+        one_epoch()
     return (time.perf_counter() - start) / epochs
 
 
