@@ -69,6 +69,9 @@ __all__ = [
     "search",
     "search_trials",
     "best_experiment",
+    "chosen_trial",
+    "describe_choice",
+    "validation_se",
     "load_summary",
     "load_oof",
     "comparison_table",
@@ -979,7 +982,7 @@ def search(
 
     Returns a DataFrame sorted by ``val_accuracy`` (ties: ``val_macro_f1``) with
     columns ``trial``, one per space key, ``val_accuracy``, ``val_macro_f1``,
-    ``val_auc``, ``params_trainable``, ``seconds``, ``key``; also written to
+    ``val_auc``, ``val_clips`` (validation clips scored), ``params_trainable``, ``seconds``, ``key``; also written to
     ``trials.csv``. W&B: one run per trial and validation fold (group
     ``<name>-search``, job type ``search``).
     """
@@ -988,6 +991,7 @@ def search(
     classes = _classes(meta)
     splits = _search_splits(meta, val_fold, test_fold)
     val_folds = [v for v, _, _ in splits]
+    n_val = int(sum(len(val) for _, _, val in splits))
 
     points = search_trials(base, space, n_trials=n_trials, seed=seed)
     out = Path(results_dir) / base.name / "search"
@@ -1012,13 +1016,14 @@ def search(
             "val_accuracy": metrics["accuracy"],
             "val_macro_f1": metrics["macro_f1"],
             "val_auc": metrics["auc_macro_ovr"],
+            "val_clips": n_val,
             "params_trainable": stored["params"]["trainable"],
             "seconds": stored["train_seconds"],
             "key": key,
         })
         bar.set_postfix(best=f"{max(r['val_accuracy'] for r in rows):.3f}")
     bar.close()
-    table = pd.DataFrame(rows, columns=["trial", *space, "val_accuracy", "val_macro_f1", "val_auc",
+    table = pd.DataFrame(rows, columns=["trial", *space, "val_accuracy", "val_macro_f1", "val_auc", "val_clips",
                                         "params_trainable", "seconds", "key"])
     table = table.sort_values(["val_accuracy", "val_macro_f1", "trial"], ascending=[False, False, True],
                               kind="stable").reset_index(drop=True)
@@ -1088,17 +1093,85 @@ def _from_cell(value: Any) -> Any:
     return _tupled(value)
 
 
-def best_experiment(base: Experiment, trials_df: pd.DataFrame, name: Optional[str] = None) -> Experiment:
-    """``base`` with the values of the best trial (highest ``val_accuracy``, then macro F1) applied.
+RULES = ("one_se", "best")
+
+
+def _ranked(trials_df: pd.DataFrame) -> pd.DataFrame:
+    if trials_df is None or len(trials_df) == 0:
+        raise ValueError("no trials: run search() first")
+    return trials_df.sort_values(["val_accuracy", "val_macro_f1", "trial"], ascending=[False, False, True],
+                                 kind="stable").reset_index(drop=True)
+
+
+def validation_se(trials_df: pd.DataFrame) -> float:
+    """Standard error of the best trial's validation accuracy: ``sqrt(p (1 - p) / n)`` on its ``n`` clips."""
+    top = _ranked(trials_df).iloc[0]
+    if "val_clips" not in trials_df.columns or pd.isna(top["val_clips"]):
+        raise ValueError("the trials table has no 'val_clips' column (written by an older audiolab): "
+                         "rerun search() to add it, or choose with rule='best'")
+    p, n = float(top["val_accuracy"]), int(top["val_clips"])
+    return math.sqrt(p * (1.0 - p) / n)
+
+
+def chosen_trial(trials_df: pd.DataFrame, rule: str = "one_se") -> pd.Series:
+    """The row of the trial a search picks.
+
+    * ``"best"``: the highest validation accuracy (then macro F1).
+    * ``"one_se"`` (default): the *one-standard-error rule* (Hastie, Tibshirani and
+      Friedman, *The Elements of Statistical Learning*, 7.10): every trial within one
+      standard error of the best one's accuracy is as good as this search can tell, so
+      take the one with the fewest trainable parameters (ties: higher accuracy). With a
+      few hundred validation clips the search's ranking is mostly noise at the top;
+      the rule stops it from buying a bigger model with one lucky clip.
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; choose one of {RULES}")
+    table = _ranked(trials_df)
+    if rule == "best":
+        return table.iloc[0]
+    floor = table.iloc[0]["val_accuracy"] - validation_se(table)
+    within = table[table["val_accuracy"] >= floor - 1e-12]
+    return within.sort_values(["params_trainable", "val_accuracy", "val_macro_f1", "trial"],
+                              ascending=[True, False, False, True], kind="stable").iloc[0]
+
+
+def describe_choice(base: Experiment, trials_df: pd.DataFrame, space: Mapping[str, Sequence],
+                    rule: str = "one_se") -> str:
+    """A Markdown paragraph for the notebooks: which trial the search picked, by which rule, and
+    what it changes from ``base`` (the starting configuration)."""
+    table = _ranked(trials_df)
+    top, pick = table.iloc[0], chosen_trial(table, rule)
+
+    def trial(row) -> str:
+        return (f"**trial {int(row['trial'])}** (validation accuracy {row['val_accuracy']:.3f}, "
+                f"macro F1 {row['val_macro_f1']:.3f}, {int(row['params_trainable']):,} parameters)")
+
+    if rule == "best":
+        text = f"The best trial is {trial(pick)}."
+    else:
+        se = validation_se(table)
+        text = (f"The highest validation accuracy is {trial(top)}. On {int(top['val_clips'])} validation clips "
+                f"its standard error is {100 * se:.1f} points, so every trial above "
+                f"{top['val_accuracy'] - se:.3f} is as good as this search can tell. Of those we take the one with "
+                f"the fewest parameters (the *one-standard-error rule*): ")
+        text += "the same trial." if int(pick["trial"]) == int(top["trial"]) else f"{trial(pick)}."
+    changes = {k: (_current_value(base, k), _from_cell(pick[k])) for k in space}
+    changed = [f"`{k}` {a} → {b}" for k, (a, b) in changes.items() if str(_plain(a)) != str(_plain(b))]
+    return text + (f" Compared with the starting configuration it changes {', '.join(changed)}." if changed
+                   else " It is the starting configuration itself.")
+
+
+def best_experiment(base: Experiment, trials_df: pd.DataFrame, name: Optional[str] = None,
+                    rule: str = "one_se") -> Experiment:
+    """``base`` with the values of the trial :func:`chosen_trial` picks (``rule``) applied.
 
     Named ``name`` (default ``"<base.name>-best"``). Works on the DataFrame of
     :func:`search` and on ``trials.csv`` read back with pandas.
     """
-    if trials_df is None or len(trials_df) == 0:
-        raise ValueError("no trials: run search() first")
-    table = trials_df.sort_values(["val_accuracy", "val_macro_f1"], ascending=False, kind="stable")
-    best = table.iloc[0]
-    skip = {"trial", "val_accuracy", "val_macro_f1", "val_auc", "params_trainable", "seconds", "key", "name"}
+    table = _ranked(trials_df)
+    best = chosen_trial(table, rule)
+    skip = {"trial", "val_accuracy", "val_macro_f1", "val_auc", "val_clips", "params_trainable", "seconds", "key",
+            "name"}
     values = {k: _from_cell(best[k]) for k in table.columns if k not in skip}
     for k, v in values.items():  # integers stored as floats by pandas (NaN-free columns are fine)
         current = _current_value(base, k)

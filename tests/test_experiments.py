@@ -246,7 +246,7 @@ def test_search_never_sees_the_test_fold(meta, features, tmp_path, monkeypatch):
         assert len(call["x_train"]) == 30 and torch.equal(call["x_val"], val)
 
     assert list(table.columns) == ["trial", "lr", "kernel_size", "val_accuracy", "val_macro_f1", "val_auc",
-                                   "params_trainable", "seconds", "key"]
+                                   "val_clips", "params_trainable", "seconds", "key"]
     assert table["val_accuracy"].is_monotonic_decreasing
     assert 0 in set(table["trial"])  # the base configuration is a trial
     base_row = table[table["trial"] == 0].iloc[0]
@@ -261,9 +261,10 @@ def test_search_never_sees_the_test_fold(meta, features, tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(again, table)
 
     best = ex.best_experiment(ARCH1, on_disk, name="arch1-tuned")
-    top = table.iloc[0]
+    top = ex.chosen_trial(table)
     assert best.name == "arch1-tuned" and best.train.lr == top["lr"]
     assert best.resolved_params()["kernel_size"] == top["kernel_size"] and best.train.epochs == 2
+    assert ex.best_experiment(ARCH1, on_disk, rule="best").train.lr == table.iloc[0]["lr"]
 
 
 def test_search_with_two_validation_folds_pools_them(meta, features, tmp_path, monkeypatch):
@@ -272,6 +273,7 @@ def test_search_with_two_validation_folds_pools_them(meta, features, tmp_path, m
                       results_dir=tmp_path, wandb_mode="disabled", progress=False)
     assert len(fit.calls) == 4  # two trials x two validation folds
     folds = meta["fold"].to_numpy()
+    assert set(table["val_clips"]) == {int(np.isin(folds, [3, 4]).sum())}  # what the standard error is computed on
     test = features[folds == 5]
     for call, v in zip(fit.calls, [3, 4, 3, 4]):
         assert torch.equal(call["x_val"], features[folds == v])
@@ -366,3 +368,35 @@ def test_export_sweep_rejects_keys_audiolab_train_lacks(tmp_path):
         ex.export_sweep({"weight_decay": [0.0, 0.1]}, "conv1d", tmp_path / "x.yaml")
     with pytest.raises(ValueError, match="transformer only"):
         ex.export_sweep({"heads": [1, 2]}, "conv1d", tmp_path / "x.yaml")
+
+
+def _trials(**columns) -> pd.DataFrame:
+    table = pd.DataFrame({"trial": [0, 1, 2, 3], "lr": [3e-3, 1e-3, 3e-4, 1e-2],
+                          "val_accuracy": [0.875, 0.88125, 0.8625, 0.80], "val_macro_f1": [0.87, 0.88, 0.85, 0.80],
+                          "val_auc": [0.98] * 4, "val_clips": [160] * 4,
+                          "params_trainable": [300_000, 900_000, 100_000, 50_000], "seconds": [1.0] * 4,
+                          "key": ["a", "b", "c", "d"]})
+    return table.assign(**columns)
+
+
+def test_one_standard_error_rule_takes_the_smallest_model_close_to_the_best():
+    table = _trials()
+    se = (0.88125 * (1 - 0.88125) / 160) ** 0.5  # 2.6 points: trials 0, 1 and 2 are within it, trial 3 is not
+    assert ex.validation_se(table) == pytest.approx(se)
+    assert ex.chosen_trial(table, "best")["trial"] == 1
+    assert ex.chosen_trial(table)["trial"] == 2  # 100k parameters, 0.8625 >= 0.88125 - 0.0256
+    assert ex.best_experiment(ARCH1, table).train.lr == 3e-4
+    assert ex.best_experiment(ARCH1, table, rule="best").train.lr == 1e-3
+    many_clips = _trials(val_clips=[4000] * 4)  # a tight standard error: only the best trial is within it
+    assert ex.chosen_trial(many_clips)["trial"] == 1
+    text = ex.describe_choice(ARCH1, table, {"lr": [3e-4, 1e-3]})
+    assert "**trial 1**" in text and "**trial 2**" in text and "one-standard-error" in text and "`lr`" in text
+
+
+def test_choosing_a_trial_explains_bad_input():
+    with pytest.raises(ValueError, match="rule='best'"):
+        ex.chosen_trial(_trials().drop(columns="val_clips"))
+    with pytest.raises(ValueError, match="unknown rule 'median'"):
+        ex.chosen_trial(_trials(), "median")
+    with pytest.raises(ValueError, match="run search"):
+        ex.chosen_trial(_trials().iloc[:0])

@@ -1,0 +1,59 @@
+"""benchmarks/recipe_ablation.py: variants of the recipe, paired with it seed by seed, never scoring fold 5."""
+import importlib.util
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from audiolab import configs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ablation():
+    spec = importlib.util.spec_from_file_location("recipe_ablation", REPO / "benchmarks" / "recipe_ablation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_each_variant_changes_what_its_name_says(ablation):
+    base = configs.arch1()
+    assert ablation.variant(base, "recipe", 3).train.seed == 3
+    assert ablation.variant(base, "recipe", 3).params == base.params
+    assert base.train.augment.random_eq and not ablation.variant(base, "no-random-eq", 0).train.augment.random_eq
+    assert ablation.variant(base, "no-floor", 0).features.floor_db is None
+    assert ablation.variant(base, "hop-1024", 0).features.hop_length == 1024
+    assert ablation.variant(base, "no-test-shifts", 0).train.tta_shifts == 1
+    assert ablation.variant(configs.arch2(2), "dropout-0.1", 0).params["dropout"] == 0.1
+    with pytest.raises(SystemExit, match="unknown variant 'no-such'"):
+        ablation.variant(base, "no-such", 0)
+
+
+def test_paired_difference_is_per_seed(ablation):
+    results = {("recipe", 0): [0.8, 0.9], ("recipe", 1): [0.7, 0.7], ("no-x", 0): [0.9, 0.9], ("no-x", 1): [0.7, 0.8]}
+    rows = {r["variant"]: r for r in ablation.ablation_table(results)}
+    assert rows["recipe"]["difference"] is None and rows["recipe"]["accuracy"] == pytest.approx(77.5)
+    # seed 0: 90 - 85 = +5; seed 1: 75 - 70 = +5
+    assert rows["no-x"]["difference"] == pytest.approx(5.0)
+    assert rows["no-x"]["difference_std"] == pytest.approx(0.0)
+    assert rows["no-x"]["accuracy"] == pytest.approx(statistics.mean([90.0, 75.0]))
+
+
+def test_runs_folds_1_to_4_and_resumes(ablation, synthetic_esc10, tmp_path, capsys):
+    argv = ["--variants", "no-mixup", "--seeds", "0", "--epochs", "1", "--device", "cpu",
+            "--root", str(synthetic_esc10), "--out", str(tmp_path)]
+    results = ablation.main(argv)
+    assert set(results) == {("recipe", 0), ("no-mixup", 0)}
+    stored = tmp_path / "arch1" / "no-mixup-seed0" / "cv"
+    assert sorted(p.name for p in stored.glob("fold*.json")) == [f"fold{k}.json" for k in (1, 2, 3, 4)]
+    summary = json.loads((stored / "summary.json").read_text())
+    assert [row["fold"] for row in summary["folds"]] == [1, 2, 3, 4]  # fold 5 is never scored
+    assert summary["experiment"]["train"]["augment"]["mixup"] is False
+    assert "vs recipe (paired)" in capsys.readouterr().out
+
+    before = {p: p.stat().st_mtime_ns for p in stored.glob("fold*.json")}
+    assert ablation.main(argv) == results  # stored runs are loaded, not retrained
+    assert {p: p.stat().st_mtime_ns for p in stored.glob("fold*.json")} == before
