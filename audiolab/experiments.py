@@ -1025,8 +1025,7 @@ def search(
     bar.close()
     table = pd.DataFrame(rows, columns=["trial", *space, "val_accuracy", "val_macro_f1", "val_auc", "val_clips",
                                         "params_trainable", "seconds", "key"])
-    table = table.sort_values(["val_accuracy", "val_macro_f1", "trial"], ascending=[False, False, True],
-                              kind="stable").reset_index(drop=True)
+    table = _ranked(table)
     _write_csv(out / "trials.csv", table)
     return table
 
@@ -1097,6 +1096,7 @@ RULES = ("one_se", "best")
 
 
 def _ranked(trials_df: pd.DataFrame) -> pd.DataFrame:
+    """Trials best first: validation accuracy, then macro F1, then the earlier trial."""
     if trials_df is None or len(trials_df) == 0:
         raise ValueError("no trials: run search() first")
     return trials_df.sort_values(["val_accuracy", "val_macro_f1", "trial"], ascending=[False, False, True],
@@ -1168,11 +1168,10 @@ def best_experiment(base: Experiment, trials_df: pd.DataFrame, name: Optional[st
     Named ``name`` (default ``"<base.name>-best"``). Works on the DataFrame of
     :func:`search` and on ``trials.csv`` read back with pandas.
     """
-    table = _ranked(trials_df)
-    best = chosen_trial(table, rule)
+    best = chosen_trial(trials_df, rule)
     skip = {"trial", "val_accuracy", "val_macro_f1", "val_auc", "val_clips", "params_trainable", "seconds", "key",
             "name"}
-    values = {k: _from_cell(best[k]) for k in table.columns if k not in skip}
+    values = {k: _from_cell(best[k]) for k in best.index if k not in skip}
     for k, v in values.items():  # integers stored as floats by pandas (NaN-free columns are fine)
         current = _current_value(base, k)
         if isinstance(current, int) and not isinstance(current, bool) and isinstance(v, float) and v.is_integer():

@@ -69,9 +69,9 @@ def _run(job) -> tuple[str, int, list[float]]:
     """One variant and seed: its 4-fold cross-validation (loaded if stored). Runs in a worker process."""
     base, name, seed, device, root, out, threads = job
     torch.set_num_threads(threads)
-    meta, features = configs.load_dataset(root=root, features=variant(base, name, seed).features, strict=False)
-    summary = run_cv(variant(base, name, seed, device), meta, features, folds=FOLDS, results_dir=out,
-                     wandb_mode="disabled", progress=False)
+    exp = variant(base, name, seed, device)
+    meta, features = configs.load_dataset(root=root, features=exp.features, strict=False)
+    summary = run_cv(exp, meta, features, folds=FOLDS, results_dir=out, wandb_mode="disabled", progress=False)
     return name, seed, [row["accuracy"] for row in summary["folds"]]
 
 
