@@ -32,6 +32,19 @@ def test_each_variant_changes_what_its_name_says(ablation):
         ablation.variant(base, "no-such", 0)
 
 
+def test_variants_combine_with_plus(ablation):
+    base = configs.arch1()
+    both = ablation.variant(base, "kernel-3+channels-64-128-128-256", 1)
+    assert both.params["kernel_size"] == 3
+    assert tuple(both.params["channels"]) == (64, 128, 128, 256)
+    assert both.name == "kernel-3+channels-64-128-128-256-seed1" and both.train.seed == 1
+    assert ablation.variant(base, "channels-8-8-8", 0).params["kernel_size"] == base.params["kernel_size"]
+    assert not ablation.variant(base, "kernel-3+no-mixup", 0).train.augment.mixup
+    for bad in ("kernel-3+no-such", "kernel-x", "channels-8-x"):
+        with pytest.raises(SystemExit, match="unknown variant"):
+            ablation.variant(base, bad, 0)
+
+
 def test_paired_difference_is_per_seed(ablation):
     results = {("recipe", 0): [0.8, 0.9], ("recipe", 1): [0.7, 0.7], ("no-x", 0): [0.9, 0.9], ("no-x", 1): [0.7, 0.8]}
     rows = {r["variant"]: r for r in ablation.ablation_table(results)}
