@@ -1274,7 +1274,7 @@ ARCH1_SPACE: dict[str, list] = {
     "lr": [3e-4, 1e-3, 3e-3],
     "batch_size": [32, 64],
     # depth through width presets: 3, 3, 4 and 5 conv blocks
-    "channels": [(64, 64, 64), (32, 128, 128, 256), (128, 128, 256, 256), (64, 128, 128, 256, 256)],
+    "channels": [(64, 64, 64), (64, 128, 128, 256), (128, 128, 256, 256), (64, 128, 128, 256, 256)],
     "kernel_size": [3, 5, 7],
     "stride": [1, 2],
     "activation": ["relu", "gelu", "elu"],
