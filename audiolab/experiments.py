@@ -325,7 +325,7 @@ def baseline_experiments() -> dict[str, Experiment]:
         grad_clip=None,
         early_stopping=None,
         per_clip_norm=False,
-        augment=AugmentConfig(time_shift=False, spec_augment=False, mixup=False),
+        augment=AugmentConfig.none(),
     )
     conv = dict(channels=(32, 64, 128), kernel_size=3, stride=1, activation="relu", pool="max", pool_size=2)
     arch1 = Experiment(
@@ -953,6 +953,10 @@ def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int
     return trials
 
 
+#: the columns of a search's trials table after the trial number and its searched values
+_TRIAL_RESULT_COLUMNS = ("val_accuracy", "val_macro_f1", "val_auc", "val_clips", "params_trainable", "seconds", "key")
+
+
 def search(
     base: Experiment,
     space: Mapping[str, Sequence],
@@ -1023,8 +1027,7 @@ def search(
         })
         bar.set_postfix(best=f"{max(r['val_accuracy'] for r in rows):.3f}")
     bar.close()
-    table = pd.DataFrame(rows, columns=["trial", *space, "val_accuracy", "val_macro_f1", "val_auc", "val_clips",
-                                        "params_trainable", "seconds", "key"])
+    table = pd.DataFrame(rows, columns=["trial", *space, *_TRIAL_RESULT_COLUMNS])
     table = _ranked(table)
     _write_csv(out / "trials.csv", table)
     return table
@@ -1169,8 +1172,7 @@ def best_experiment(base: Experiment, trials_df: pd.DataFrame, name: Optional[st
     :func:`search` and on ``trials.csv`` read back with pandas.
     """
     best = chosen_trial(trials_df, rule)
-    skip = {"trial", "val_accuracy", "val_macro_f1", "val_auc", "val_clips", "params_trainable", "seconds", "key",
-            "name"}
+    skip = {"trial", "name", *_TRIAL_RESULT_COLUMNS}
     values = {k: _from_cell(best[k]) for k in best.index if k not in skip}
     for k, v in values.items():  # integers stored as floats by pandas (NaN-free columns are fine)
         current = _current_value(base, k)

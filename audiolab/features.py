@@ -163,6 +163,11 @@ class AugmentConfig:
     eq_strength: float = 0.5  # in units of each band's standard deviation
     freq_shift: int = 0  # shift the mel bands by up to this many bins, up or down
 
+    @classmethod
+    def none(cls) -> "AugmentConfig":
+        """Every augmentation switched off: the clips are trained on exactly as they are."""
+        return cls(time_shift=False, spec_augment=False, mixup=False, random_eq=False, freq_shift=0)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -66,7 +66,7 @@ def audiolab_epoch_seconds(exp, x, y, epochs: int, augment: bool = True) -> floa
     model = build_model(exp.arch, exp.features.n_mels, 10, exp.params)
     config = exp.train.replace(epochs=epochs + 1)
     if not augment:
-        config = config.replace(augment=AugmentConfig(time_shift=False, spec_augment=False, mixup=False, random_eq=False))
+        config = config.replace(augment=AugmentConfig.none())
     result = fit(model, x, y, config=config, progress=False)
     return sum(row["seconds"] for row in result.history[1:]) / epochs
 

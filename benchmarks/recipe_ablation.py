@@ -22,7 +22,9 @@ model, and ``+`` combines variants (``kernel-5+channels-64-128-128-256``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import multiprocessing
 import os
 import statistics
 from pathlib import Path
@@ -115,12 +117,13 @@ def ablation_table(results: dict[tuple[str, int], list[float]]) -> list[dict]:
 
 
 def _print_table(rows: list[dict]) -> None:
-    print(f"\n{'variant':<22}{'seeds':>6}{'accuracy, folds 1-4':>22}{'vs recipe (paired)':>22}")
+    width = max([22] + [len(r["variant"]) + 2 for r in rows])  # combined variants have long names
+    print(f"\n{'variant':<{width}}{'seeds':>6}{'accuracy, folds 1-4':>22}{'vs recipe (paired)':>22}")
     for r in rows:
         diff = "" if r["difference"] is None else f"{r['difference']:+.2f}"
         if r["difference_std"] is not None:
             diff += f" ± {r['difference_std']:.2f}"
-        print(f"{r['variant']:<22}{r['seeds']:>6}{r['accuracy']:>21.2f}%{diff:>22}")
+        print(f"{r['variant']:<{width}}{r['seeds']:>6}{r['accuracy']:>21.2f}%{diff:>22}")
 
 
 def main(argv=None) -> dict:
@@ -152,16 +155,9 @@ def main(argv=None) -> dict:
           f"{args.workers} at a time")
 
     results = {}
-    if args.workers > 1:
-        import multiprocessing
-
-        with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-            for name, seed, accs in pool.imap_unordered(_run, jobs):
-                results[name, seed] = accs
-                print(f"  {name} seed {seed}: {100 * statistics.mean(accs):.2f}%", flush=True)
-    else:
-        for job in jobs:
-            name, seed, accs = _run(job)
+    pool = multiprocessing.get_context("spawn").Pool(args.workers) if args.workers > 1 else None
+    with pool or contextlib.nullcontext():
+        for name, seed, accs in (pool.imap_unordered(_run, jobs) if pool else map(_run, jobs)):
             results[name, seed] = accs
             print(f"  {name} seed {seed}: {100 * statistics.mean(accs):.2f}%", flush=True)
     _print_table(ablation_table(results))

@@ -86,6 +86,13 @@ def test_augment_config_switches():
     assert cfg.to_dict()["mixup"] is False and cfg.time_shift
 
 
+def test_augment_config_none_switches_every_augmentation_off():
+    off = AugmentConfig.none().to_dict()
+    switches = {k for k, v in AugmentConfig().to_dict().items() if isinstance(v, bool)}
+    assert switches >= {"time_shift", "spec_augment", "mixup", "random_eq"}
+    assert all(off[k] is False for k in switches) and off["freq_shift"] == 0
+
+
 def test_per_clip_normalizer_ignores_recording_level():
     torch.manual_seed(0)
     x = torch.randn(20, 4, 30)

@@ -6,7 +6,7 @@ from audiolab.features import AugmentConfig
 from audiolab.models import build_model
 from audiolab.train import TrainConfig, fit, load_checkpoint, predict_proba, select_device
 
-NO_AUG = AugmentConfig(time_shift=False, spec_augment=False, mixup=False)
+NO_AUG = AugmentConfig.none()
 
 
 def toy_data(n=60, n_mels=8, frames=24, classes=3, seed=0):
