@@ -408,6 +408,11 @@ def _reusable(stored: Optional[dict], key: str, data: str, path: Path, needs: Se
     if missing:
         logger.warning("%s lacks %s: retraining", path, [p.name for p in missing])
         return False
+    for used in (path, *needs):  # a reused result is marked as used now (see reports.prune_unused_results)
+        try:
+            os.utime(used)
+        except OSError:
+            pass
     return True
 
 
@@ -444,6 +449,12 @@ def _check_inputs(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor) -
         raise ValueError(
             f"features of shape {tuple(features.shape)} do not fit experiment {exp.name!r} "
             f"(n_mels={exp.features.n_mels}): compute them with load_features(meta, exp.features)"
+        )
+    if features.shape[2] != exp.features.num_frames:
+        raise ValueError(
+            f"features have {features.shape[2]} frames but experiment {exp.name!r} expects "
+            f"{exp.features.num_frames} (hop {exp.features.hop_length}, {exp.features.duration:g} s): "
+            "they come from another front-end; compute them with load_features(meta, exp.features)"
         )
     return meta["target"].to_numpy().astype(np.int64)
 

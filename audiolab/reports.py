@@ -20,6 +20,11 @@ already finished. If a notebook fails, the output is left untouched, the
 partial folder stays for the next attempt, and the failing executed notebook
 (with the error in it) is named.
 
+**Stale results.** A run that executes every training notebook removes, before the
+comparison notebook reads the results, the result files none of them wrote or
+reused (:func:`prune_unused_results`): they belong to configurations the notebooks
+no longer define, and would otherwise show up in the report's tables.
+
 The ``smoke`` profile writes to ``reports-smoke/`` by default, never over the
 committed ``reports/``.
 """
@@ -58,6 +63,9 @@ NOTEBOOKS: Sequence[Union[str, Path]] = (
     "02_architecture2.ipynb",
     "03_comparison.ipynb",
 )
+
+#: The notebook that reads the results of all the others (see :func:`prune_unused_results`).
+COMPARISON_NOTEBOOK = "03_comparison.ipynb"
 
 #: What :func:`run_reports` writes into the output folder; anything else already there is kept.
 MANAGED = ("README.md", "run.json", "notebooks", "html", "figures", "results")
@@ -146,6 +154,28 @@ def _prepare_staging(output: Path, staging: Path) -> None:
         _copy_missing(output / "results", staging / "results")
     for name in ("notebooks", "html", "figures"):
         (staging / name).mkdir()
+
+
+def prune_unused_results(results: PathLike, since: float) -> list[Path]:
+    """Delete the files of experiments under ``results`` (``results/<name>/...``) that were neither
+    written nor reused since ``since`` (a :func:`time.time`), and the folders left empty; returns the
+    deleted files. Files directly in ``results`` (the comparison notebook's tables and kept model)
+    are left to the notebook that rewrites them.
+
+    Experiments mark each stored result they reuse (its modification time becomes "now"), so
+    once the training notebooks have run, an older file belongs to a configuration they no
+    longer define: a search trial of a changed starting configuration, the seed ensemble of a
+    head count that is no longer the best. Left in place, it would appear in the comparison and
+    ensemble tables and in the training-time sums as if it were part of this report.
+    """
+    results = Path(results)
+    removed = [p for p in results.glob("*/**/*") if p.is_file() and p.stat().st_mtime < since]
+    for path in removed:
+        path.unlink()
+    for folder in sorted((p for p in results.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return removed
 
 
 def _swap_into_place(staging: Path, output: Path) -> None:
@@ -270,12 +300,21 @@ def run_reports(
         print(f"resuming from {staging}", file=sys.stderr)
 
     started = _dt.datetime.now().astimezone()
-    timings = []
+    # 2 s of slack: file systems with coarse timestamps may round a mark made just after the start down
+    marks_since = time.time() - 2.0
+    names = [Path(n).name for n in NOTEBOOKS]
+    trainers = set(names[: names.index(COMPARISON_NOTEBOOK)]) if COMPARISON_NOTEBOOK in names else None
+    timings, pruned = [], 0
     t_total = time.perf_counter()
     with _current_python_kernel() as kernel_name:
         bar = tqdm(paths, desc="notebooks", unit="notebook", disable=not progress)
         for notebook in bar:
             bar.set_postfix_str(notebook.name)
+            if notebook.name == COMPARISON_NOTEBOOK and trainers is not None and trainers <= {t["notebook"] for t in timings}:
+                # every training notebook ran in this run: what none of them used is stale
+                pruned = len(prune_unused_results(staging / "results", marks_since))
+                if progress and pruned:
+                    bar.write(f"removed {pruned} result files of configurations the notebooks no longer define")
             executed = staging / "notebooks" / notebook.name
             t0 = time.perf_counter()
             try:
@@ -303,6 +342,7 @@ def run_reports(
         "started": started.isoformat(timespec="seconds"),
         "finished": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "notebooks": timings,
+        "stale_result_files_removed": pruned,
         "total_seconds": round(total, 2),
         "hardware": hardware_info(),
     }

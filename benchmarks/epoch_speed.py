@@ -81,13 +81,13 @@ def main() -> None:
 
     meta = load_metadata(args.root)
     train_meta = meta[meta["fold"] != 5].reset_index(drop=True)
-    x = load_features(train_meta, configs.FEATURES)
     y = torch.tensor(train_meta["target"].to_numpy())
     print(f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"{len(train_meta)} training clips per epoch; medians of {args.repeats} measurements\n")
     print(f"{'':<16}{'naive':>8}{'cached, same work':>28}{'kit recipe':>24}")
     print(f"{'architecture':<16}{'s/epoch':>8}{'s/epoch':>18}{'speed-up':>10}{'s/epoch':>14}{'speed-up':>10}")
     for exp in (configs.arch1(), configs.arch2(heads=4)):
+        x = load_features(train_meta, exp.features)  # each architecture's own front-end (cached on disk)
         naive, same, recipe = [], [], []
         for _ in range(args.repeats):
             naive.append(naive_epoch_seconds(exp, train_meta, args.naive_epochs))

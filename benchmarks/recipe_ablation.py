@@ -16,8 +16,8 @@ Every run is stored under ``--out`` as an ordinary cross-validation result
 (``<out>/<arch>/<variant>-seed<s>/cv/``), so an interrupted ablation resumes where
 it stopped. On a 2-core laptop CPU a 4-fold, 100-epoch run of Architecture 1 takes
 about 2 minutes; ``--workers`` runs several at once (on a GPU, or a CPU with many
-cores). ``--list`` prints the named variants; ``kernel-<k>`` and ``channels-<c1>-<c2>-...`` change the
-model, and ``+`` combines variants (``kernel-5+channels-64-128-128-256``).
+cores). ``--list`` prints the named and the parametric variants (``kernel-<k>``, ``channels-...``,
+``stride-...``, ``hop-<samples>``, ...); ``+`` combines them (``hop-1024+stride-1-2-2-2``).
 """
 from __future__ import annotations
 
@@ -52,12 +52,18 @@ VARIANTS: dict[str, Callable[[Experiment], Experiment]] = {
     "no-label-smoothing": lambda e: e.with_train(label_smoothing=0.0),
     "no-test-shifts": lambda e: e.with_train(tta_shifts=1),
     "no-floor": lambda e: _features(e, floor_db=None),
-    "hop-1024": lambda e: _features(e, hop_length=1024),
     "dropout-0": lambda e: e.with_params(dropout=0.0),
     "dropout-0.1": lambda e: e.with_params(dropout=0.1),
 }
-"""Besides these: ``kernel-<k>`` (kernel size ``k``) and ``channels-<c1>-<c2>-...`` (one width per
-conv block), e.g. ``channels-64-128-128``. Variants combine with ``+``: ``kernel-5+channels-64-128-128-256``."""
+"""Besides these, parametric variants:
+
+* ``kernel-<k>``: kernel size ``k``;
+* ``channels-<c1>-<c2>-...``: one width per conv block, e.g. ``channels-64-128-128``;
+* ``stride-<s1>-<s2>-...``: one stride for every block, or one per block;
+* ``hop-<samples>``: the front-end's hop (the time masks keep their width in seconds);
+* ``time-mask-<frames>``: SpecAugment's widest time mask.
+
+Variants combine with ``+``: ``kernel-5+channels-64-128-128-256``."""
 
 
 def _change(name: str) -> Callable[[Experiment], Experiment]:
@@ -72,10 +78,21 @@ def _change(name: str) -> Callable[[Experiment], Experiment]:
         if kind == "channels":
             widths = tuple(int(w) for w in value.split("-"))
             return lambda e: e.with_params(channels=widths)
+        if kind == "stride":
+            strides = tuple(int(s) for s in value.split("-"))
+            return lambda e: e.with_params(stride=strides[0] if len(strides) == 1 else strides)
+        if kind == "hop":
+            hop = int(value)  # the time masks keep their width in seconds
+            return lambda e: _features(e, hop_length=hop).with_train(
+                time_mask_width=round(e.train.augment.time_mask_width * e.features.hop_length / hop))
+        if kind == "time" and value.startswith("mask-"):
+            frames = int(value[len("mask-"):])
+            return lambda e: e.with_train(time_mask_width=frames)
     except ValueError:
         pass
     raise SystemExit(
-        f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}, kernel-<k> or channels-<c1>-<c2>-... "
+        f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}, kernel-<k>, channels-<c1>-<c2>-..., "
+        "stride-<s1>-<s2>-..., hop-<samples> or time-mask-<frames> "
         "(combine them with +)"
     )
 
@@ -140,7 +157,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--list", action="store_true", help="print the variants and exit")
     args = parser.parse_args(argv)
     if args.list:
-        print("\n".join([*VARIANTS, "kernel-<k>", "channels-<c1>-<c2>-...", "(combine variants with +)"]))
+        print("\n".join([*VARIANTS, "kernel-<k>", "channels-<c1>-<c2>-...", "stride-<s1>-<s2>-...", "hop-<samples>", "time-mask-<frames>", "(combine variants with +)"]))
         return {}
 
     profile = configs.get_profile("full", epochs=args.epochs)

@@ -153,6 +153,9 @@ def test_run_cv_rejects_selection_on_the_test_fold_and_mismatched_features(meta,
         run_cv(ARCH1.with_train(early_stopping=3), meta, features, tmp_path)
     with pytest.raises(ValueError, match="n_mels"):
         run_cv(ARCH1.replace(features=FeatureConfig(n_mels=32)), meta, features, tmp_path)
+    coarser = FeatureConfig(**{**FC.to_dict(), "hop_length": 2 * FC.hop_length})  # same bands, half the frames
+    with pytest.raises(ValueError, match=f"{features.shape[2]} frames but .* expects {coarser.num_frames}"):
+        run_cv(ARCH1.replace(features=coarser), meta, features, tmp_path)
     with pytest.raises(ValueError, match="fold"):
         run_cv(ARCH1, meta, features, tmp_path, folds=(9,))
 

@@ -89,3 +89,16 @@ def test_one_dropout_reaches_conv_and_transformer():
     rates = {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
     assert rates == {0.37, 0.0} or rates == {0.37}  # attention dropout stays at its own default (0.0)
     assert model.conv.dropout == 0.37 and model.transformer.dropout == 0.37
+
+
+def test_the_two_architectures_read_the_same_bands_and_mask_the_same_seconds():
+    from audiolab import configs
+
+    a1, a2 = configs.arch1(), configs.arch2(heads=2)
+    assert a2.features == configs.ARCH2_FEATURES
+    same = lambda f: {k: v for k, v in f.to_dict().items() if k != "hop_length"}  # noqa: E731
+    assert same(a1.features) == same(a2.features) and a2.features.hop_length == 2 * a1.features.hop_length
+    seconds = lambda e: e.train.augment.time_mask_width * e.features.hop_length / e.features.sample_rate  # noqa: E731
+    assert seconds(a1) == pytest.approx(seconds(a2))
+    model = build_model(a2.arch, a2.features.n_mels, 10, a2.params)
+    assert model.tokens(torch.zeros(1, a2.features.n_mels, a2.features.num_frames)).shape[1] == 1 + 7

@@ -25,7 +25,10 @@ def test_each_variant_changes_what_its_name_says(ablation):
     assert ablation.variant(base, "recipe", 3).params == base.params
     assert base.train.augment.random_eq and not ablation.variant(base, "no-random-eq", 0).train.augment.random_eq
     assert ablation.variant(base, "no-floor", 0).features.floor_db is None
-    assert ablation.variant(base, "hop-1024", 0).features.hop_length == 1024
+    coarse = ablation.variant(base, "hop-1024", 0)  # time masks keep their width in seconds
+    assert (coarse.features.hop_length, coarse.train.augment.time_mask_width) == (1024, 10)
+    fine = ablation.variant(configs.arch2(2), "hop-512", 0)
+    assert fine.features == configs.FEATURES and fine.train.augment == base.train.augment
     assert ablation.variant(base, "no-test-shifts", 0).train.tta_shifts == 1
     assert ablation.variant(configs.arch2(2), "dropout-0.1", 0).params["dropout"] == 0.1
     with pytest.raises(SystemExit, match="unknown variant 'no-such'"):
@@ -40,7 +43,9 @@ def test_variants_combine_with_plus(ablation):
     assert both.name == "kernel-3+channels-64-128-128-256-seed1" and both.train.seed == 1
     assert ablation.variant(base, "channels-8-8-8", 0).params["kernel_size"] == base.params["kernel_size"]
     assert not ablation.variant(base, "kernel-3+no-mixup", 0).train.augment.mixup
-    for bad in ("kernel-3+no-such", "kernel-x", "channels-8-x"):
+    assert ablation.variant(base, "stride-1-2-2-2", 0).params["stride"] == (1, 2, 2, 2)
+    assert ablation.variant(base, "stride-1", 0).params["stride"] == 1
+    for bad in ("kernel-3+no-such", "kernel-x", "channels-8-x", "stride-2-x", "hop-big"):
         with pytest.raises(SystemExit, match="unknown variant"):
             ablation.variant(base, bad, 0)
 
@@ -67,6 +72,6 @@ def test_runs_folds_1_to_4_and_resumes(ablation, synthetic_esc10, tmp_path, caps
     assert summary["experiment"]["train"]["augment"]["mixup"] is False
     assert "vs recipe (paired)" in capsys.readouterr().out
 
-    before = {p: p.stat().st_mtime_ns for p in stored.glob("fold*.json")}
+    before = {p: p.read_bytes() for p in stored.glob("fold*.json")}  # a retrained fold differs in its seconds
     assert ablation.main(argv) == results  # stored runs are loaded, not retrained
-    assert {p: p.stat().st_mtime_ns for p in stored.glob("fold*.json")} == before
+    assert {p: p.read_bytes() for p in stored.glob("fold*.json")} == before

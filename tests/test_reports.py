@@ -6,8 +6,10 @@ ESC-10 (one clip per class and fold, one epoch): they are ``slow`` and
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -157,6 +159,34 @@ def test_failing_notebook_leaves_the_output_untouched(tmp_path, monkeypatch, cap
     assert (partial / "results" / "ok.txt").read_text() == f"smoke {sys.executable}"
 
 
+def test_prune_removes_what_no_run_marked_and_empty_folders(tmp_path):
+    results = tmp_path / "results"
+    old, new = results / "arch2-heads1-ensemble" / "summary.json", results / "arch2-heads2" / "cv" / "fold1.json"
+    table = results / "comparison.csv"  # written by the comparison notebook itself: not an experiment's
+    for path in (old, new, results / "arch2" / "search" / "trial-old.json", table):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    for path in (old, results / "arch2" / "search" / "trial-old.json", table):
+        os.utime(path, (1000.0, 1000.0))
+    since = time.time() - 60
+    removed = reports.prune_unused_results(results, since)
+    assert sorted(p.name for p in removed) == ["summary.json", "trial-old.json"]
+    assert new.is_file() and table.is_file() and not old.parent.exists() and not (results / "arch2").exists()
+
+
+def test_a_reused_result_is_marked_as_used(tmp_path):
+    from audiolab import experiments
+
+    stored, needed = tmp_path / "fold1.json", tmp_path / "fold1.csv"
+    for path in (stored, needed):
+        path.write_text("{}")
+        os.utime(path, (1000.0, 1000.0))
+    assert not experiments._reusable({"key": "other", "data": "d"}, "k", "d", stored, needs=[needed])
+    assert stored.stat().st_mtime == 1000.0  # not reused: not marked
+    assert experiments._reusable({"key": "k", "data": "d"}, "k", "d", stored, needs=[needed])
+    assert min(stored.stat().st_mtime, needed.stat().st_mtime) > time.time() - 60
+
+
 # --------------------------------------------------------------------------- the real pipeline
 
 
@@ -174,11 +204,13 @@ def smoke_report(tmp_path_factory):
 
 
 def _result_files(results: Path) -> dict:
-    """Files that exist only because something was trained (summaries are rewritten on every run)."""
+    """Files that exist only because something was trained (summaries are rewritten on every run), by
+    content: a retrained result differs at least in its training seconds. (Modification times change on
+    reuse: that is how a run marks the results it used.)"""
     patterns = ("*/cv/fold*.json", "*/cv/fold*.csv", "*/holdout/result.json", "*/holdout/model.pt",
                 "*/search/trial-*.json")
     files = sorted(p for pattern in patterns for p in results.glob(pattern))
-    return {p.relative_to(results).as_posix(): p.stat().st_mtime_ns for p in files}
+    return {p.relative_to(results).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 @pytest.mark.slow
@@ -237,9 +269,15 @@ def test_second_run_resumes_without_retraining(smoke_report):
     before = _result_files(output / "results")
     assert len(before) > 20
     readme_before = (output / "README.md").stat().st_mtime_ns
+    stale = output / "results" / "arch2-heads3-ensemble" / "summary.json"  # a configuration no notebook defines
+    stale.parent.mkdir()
+    stale.write_text("{}")
+    os.utime(stale, (time.time() - 3600,) * 2)
     with pytest.MonkeyPatch.context() as mp:
         _kernel_env(mp, cache)
         assert reports.run_reports("smoke", output=output, root=root, parameters={"epochs": 1}, progress=False) == output
-    assert _result_files(output / "results") == before  # nothing retrained: every result file untouched
+    assert _result_files(output / "results") == before  # nothing retrained, nothing in use removed
+    assert not stale.parent.exists()  # the stale result is gone, its folder too
+    assert json.loads((output / "run.json").read_text())["stale_result_files_removed"] == 1
     assert (output / "README.md").stat().st_mtime_ns != readme_before
     assert len(list((output / "notebooks").glob("*.ipynb"))) == 4
