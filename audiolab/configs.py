@@ -22,7 +22,6 @@ from .train import TrainConfig
 
 __all__ = [
     "FEATURES",
-    "ARCH2_FEATURES",
     "Profile",
     "PROFILES",
     "get_profile",
@@ -33,15 +32,12 @@ __all__ = [
     "results_dir_for",
 ]
 
-#: 22.05 kHz, 2048-point FFT, hop 512 (23 ms), 64 mel bands: 216 frames per 5-s clip;
-#: bins quieter than -30 dB (of a full-scale signal) are raised to -30 dB (see FeatureConfig).
-FEATURES = FeatureConfig(sample_rate=22050, duration=5.0, n_fft=2048, hop_length=512, n_mels=64, floor_db=-30.0)
-
-#: Architecture 2's front-end: the same log-mel bands with twice the hop (1024 samples, 46 ms): 108 frames
-#: per clip. Its conv base then needs half the work for the same 14 tokens, and in development runs
-#: (12 seeds, folds 1-4) it scored the same as with the 23-ms hop (+0.1 points); Architecture 1 lost
-#: 0.5 points with it, so it keeps :data:`FEATURES`.
-ARCH2_FEATURES = replace(FEATURES, hop_length=1024)
+#: The front-end of both architectures: 22.05 kHz, 2048-point FFT, hop 1024 (46 ms), 64 mel bands:
+#: 108 frames per 5-s clip; bins quieter than -30 dB (of a full-scale signal) are raised to -30 dB
+#: (see FeatureConfig). Half the frames of a 23-ms hop, so Architecture 2's conv base does half the work
+#: and Architecture 1's first block needs no stride; in development runs on folds 1-4
+#: (benchmarks/recipe_ablation.py) neither architecture was more accurate with the finer hop.
+FEATURES = FeatureConfig(sample_rate=22050, duration=5.0, n_fft=2048, hop_length=1024, n_mels=64, floor_db=-30.0)
 
 #: The attention heads compared for Architecture 2.
 HEADS = (1, 2, 4)
@@ -80,24 +76,23 @@ def get_profile(name: str = "full", **overrides) -> Profile:
     return replace(profile, **changes)
 
 
-def _train(profile: Profile, features: FeatureConfig = FEATURES, **fields) -> TrainConfig:
-    """The kit's recipe: AdamW, warm-up + cosine, label smoothing, time shift + SpecAugment + random EQ
-    + mixup, per-clip level normalisation, and 8 time shifts averaged at evaluation.
-
-    SpecAugment's time masks are up to 0.46 s wide whatever the hop of ``features`` (20 frames of 23 ms)."""
-    mask_frames = round(20 * FEATURES.hop_length / features.hop_length)
-    augment = AugmentConfig(mixup=True, random_eq=True, time_mask_width=mask_frames)
+def _train(profile: Profile, **fields) -> TrainConfig:
+    """The kit's recipe: AdamW, warm-up + cosine, label smoothing, time shift + SpecAugment (time masks
+    up to 10 frames, 0.46 s) + random EQ + mixup, per-clip level normalisation, and 8 time shifts
+    averaged at evaluation."""
+    augment = AugmentConfig(mixup=True, random_eq=True, time_mask_width=10)
     return TrainConfig(epochs=profile.epochs, tta_shifts=8, augment=augment, **fields)
 
 
 def arch1(profile: Profile = PROFILES["full"], name: str = "arch1"):
-    """Architecture 1, as the kit trains it by default: 4 conv blocks (64-128-128-256), kernel 5, stride 2."""
+    """Architecture 1, as the kit trains it by default: 4 conv blocks (64-128-128-256), kernel 5,
+    stride 2 in every block but the first (the 46-ms hop is coarse enough to start from)."""
     from .experiments import Experiment
 
     return Experiment(
         name=name,
         arch="conv1d",
-        params={"channels": (64, 128, 128, 256), "kernel_size": 5, "stride": 2, "activation": "relu",
+        params={"channels": (64, 128, 128, 256), "kernel_size": 5, "stride": (1, 2, 2, 2), "activation": "relu",
                 "pool": "max", "dropout": 0.1, "global_pool": "avgmax"},
         train=_train(profile),
         features=FEATURES,
@@ -106,7 +101,7 @@ def arch1(profile: Profile = PROFILES["full"], name: str = "arch1"):
 
 
 def arch2(heads: int = 4, profile: Profile = PROFILES["full"], name: Optional[str] = None):
-    """Architecture 2 with ``heads`` attention heads, on :data:`ARCH2_FEATURES` (46-ms hop): 3 conv blocks
+    """Architecture 2 with ``heads`` attention heads: 3 conv blocks
     (64-128-128, the first with stride 2), then a 2-block transformer (d_model 64) over 7 time steps + ``<cls>``;
     no dropout (the augmentation regularises enough, and dropout's random masks cost a fifth of a CPU epoch)."""
     from .experiments import Experiment
@@ -116,8 +111,8 @@ def arch2(heads: int = 4, profile: Profile = PROFILES["full"], name: Optional[st
         arch="transformer",
         params={"channels": (64, 128, 128), "kernel_size": 5, "stride": (2, 1, 1), "activation": "relu",
                 "pool": "max", "dropout": 0.0, "d_model": 64, "heads": heads, "depth": 2},
-        train=_train(profile, ARCH2_FEATURES, lr=1e-3),
-        features=ARCH2_FEATURES,
+        train=_train(profile, lr=1e-3),
+        features=FEATURES,
         description=f"Architecture 2: conv base, <cls> token, {heads}-head self-attention transformer, MLP head",
     )
 

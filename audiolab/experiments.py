@@ -1428,8 +1428,8 @@ def experiment_from_args(args) -> Experiment:
     base = configs.arch1() if arch == "conv1d" else configs.arch2(heads=params.get("heads", max(configs.HEADS)))
     default_stride = base.params.get("stride", 1)
     if "channels" in params and "stride" not in params and not isinstance(default_stride, int):
-        if len(default_stride) != len(params["channels"]):  # keep the first block's stride, 1 after it
-            params["stride"] = (default_stride[0],) + (1,) * (len(params["channels"]) - 1)
+        if len(default_stride) != len(params["channels"]):  # the first block's stride, then the later blocks'
+            params["stride"] = (default_stride[0],) + (default_stride[-1],) * (len(params["channels"]) - 1)
     try:
         exp = base.with_params(**params).with_train(**train)
         exp.resolved_params()  # builds the configs: a bad combination fails here, not after loading data

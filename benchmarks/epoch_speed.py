@@ -11,9 +11,11 @@
   clipping): more work per epoch than the naive side does, which only flatters it.
 
 All three train the same model on the same 320 clips (folds 1-4). Each number is the
-median of ``--repeats`` measurements; each measurement skips a first, warm-up epoch.
+median of ``--repeats`` measurements; each measurement skips a first, warm-up epoch. A cached epoch
+takes a fifth of a second on a laptop CPU and varies by a fifth from one epoch to the next, so each
+measurement averages 10 of them (the much slower naive side averages 2).
 
-    python benchmarks/epoch_speed.py [--root PATH] [--epochs 3] [--naive-epochs 1] [--repeats 3]
+    python benchmarks/epoch_speed.py [--root PATH] [--epochs 10] [--naive-epochs 2] [--repeats 3]
 
 Prints seconds per epoch and the speed-up ratios. Timings depend on the machine (and on
 anything else it runs meanwhile); the ratios are what to compare.
@@ -74,8 +76,8 @@ def audiolab_epoch_seconds(exp, x, y, epochs: int, augment: bool = True) -> floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", help="dataset folder (default: $AUDIOLAB_DATA or the cache)")
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs of the audiolab pipeline")
-    parser.add_argument("--naive-epochs", type=int, default=1, help="timed epochs of the naive pipeline")
+    parser.add_argument("--epochs", type=int, default=10, help="timed epochs of the audiolab pipeline")
+    parser.add_argument("--naive-epochs", type=int, default=2, help="timed epochs of the naive pipeline")
     parser.add_argument("--repeats", type=int, default=3, help="measurements of each; the median is printed")
     args = parser.parse_args()
 
@@ -87,7 +89,7 @@ def main() -> None:
     print(f"{'':<16}{'naive':>8}{'cached, same work':>28}{'kit recipe':>24}")
     print(f"{'architecture':<16}{'s/epoch':>8}{'s/epoch':>18}{'speed-up':>10}{'s/epoch':>14}{'speed-up':>10}")
     for exp in (configs.arch1(), configs.arch2(heads=4)):
-        x = load_features(train_meta, exp.features)  # each architecture's own front-end (cached on disk)
+        x = load_features(train_meta, exp.features)  # the experiment's front-end (cached on disk)
         naive, same, recipe = [], [], []
         for _ in range(args.repeats):
             naive.append(naive_epoch_seconds(exp, train_meta, args.naive_epochs))

@@ -117,6 +117,9 @@ def test_defaults_are_the_kits_configurations():
     arch1, arch2 = parse("--arch", "conv1d"), parse("--arch", "transformer", "--heads", "2")
     assert (arch1.params, arch1.train, arch1.features) == (configs.arch1().params, configs.arch1().train, configs.FEATURES)
     assert (arch2.params, arch2.train) == (configs.arch2(heads=2).params, configs.arch2(heads=2).train)
-    assert arch2.features == configs.ARCH2_FEATURES
+    assert arch2.features == configs.FEATURES
+    # other widths keep the pattern of strides: the first block's, then the later blocks'
+    assert parse("--arch", "conv1d", "--channels", "64,128,128").params["stride"] == (1, 2, 2)
+    assert parse("--arch", "transformer", "--channels", "32,64,64,64").params["stride"] == (2, 1, 1, 1)
     changed = parse("--arch", "transformer", "--channels", "32,32,32,32", "--stride", "2", "--lr", "0.01")
     assert changed.params["channels"] == (32, 32, 32, 32) and changed.params["stride"] == 2 and changed.train.lr == 0.01
