@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .checkpoint import load_checkpoint, save_checkpoint
 from .features import AugmentConfig, Normalizer, freq_shift, mixup, random_eq, spec_augment, time_shift
 
 __all__ = [
@@ -305,44 +305,3 @@ def predict_proba(
             [model(xs[i : i + batch_size].to(device)).float().softmax(1).cpu() for i in range(0, len(xs), batch_size)]
         )
     return (total / max(1, shifts)).numpy()
-
-
-def save_checkpoint(path, model: nn.Module, normalizer: Normalizer, epoch: int, info: Optional[dict] = None) -> Path:
-    """Write weights, normaliser and ``info`` (arch, params, feature config, classes) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "normalizer": {k: v.detach().cpu() for k, v in normalizer.state_dict().items()},
-        "epoch": epoch,
-        "info": dict(info or {}),
-    }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def load_checkpoint(path, map_location="cpu"):
-    """``(model, normalizer, info)`` from a checkpoint whose ``info`` has ``arch``, ``params``, ``n_mels``, ``classes``."""
-    from .models import build_model
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; train one first (`audiolab train` or `make reports`)")
-    payload = torch.load(path, map_location=map_location, weights_only=False)
-    info = payload.get("info", {})
-    missing = [k for k in ("arch", "params", "n_mels", "classes") if k not in info]
-    if missing:
-        raise ValueError(f"checkpoint {path} lacks {missing} in its info; it was not written by audiolab")
-    model = build_model(info["arch"], info["n_mels"], len(info["classes"]), info["params"])
-    model.load_state_dict(payload["model"])
-    model.eval()
-    normalizer = Normalizer(info["n_mels"])
-    normalizer.load_state_dict(payload["normalizer"])
-    return model, normalizer, info

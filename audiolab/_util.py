@@ -1,0 +1,117 @@
+"""Small helpers the whole package shares (plumbing a student may skip).
+
+* :func:`atomic_write`, :func:`write_json`, :func:`write_csv`, :func:`read_json` -- files that are
+  either complete or absent, never half-written (a run killed mid-write leaves the old file);
+* :func:`plain` and :func:`tupled` -- values to JSON and back to hashable tuples;
+* :func:`to_numpy` -- arrays from NumPy, lists or (CUDA, grad-tracking) tensors;
+* :func:`fmt_number` -- one way to print a number in tables and prose.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Union
+
+import numpy as np
+
+__all__ = ["PathLike", "atomic_write", "write_json", "write_csv", "read_json", "plain", "tupled", "to_numpy",
+           "fmt_number"]
+
+logger = logging.getLogger("audiolab")
+
+PathLike = Union[str, os.PathLike]
+
+
+def atomic_write(path: PathLike, write: Callable[[Any], Any], binary: bool = False) -> Path:
+    """``write(handle)`` into a temporary file next to ``path``, then ``os.replace`` it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="")) as handle:
+            write(handle)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def write_json(path: PathLike, obj: Any) -> Path:
+    """``obj`` (made :func:`plain`) as indented JSON, atomically."""
+    return atomic_write(path, lambda h: json.dump(plain(obj), h, indent=1))
+
+
+def write_csv(path: PathLike, table) -> Path:
+    """A pandas DataFrame as CSV without its index, atomically."""
+    return atomic_write(path, lambda h: table.to_csv(h, index=False))
+
+
+def read_json(path: PathLike) -> Optional[dict]:
+    """The JSON at ``path``, or ``None`` when it is missing or damaged (a damaged result is recomputed)."""
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        logger.warning("ignoring unreadable result %s (%s); it will be recomputed", path, error)
+        return None
+
+
+def plain(value: Any) -> Any:
+    """JSON-friendly copy: configs and dataclasses to dicts, tuples to lists, NumPy/torch values to numbers."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return plain(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "detach"):  # torch.Tensor
+        value = value.detach().cpu().numpy()
+    if hasattr(value, "tolist") and callable(value.tolist):  # NumPy scalar or array
+        return value.tolist()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    return str(value)
+
+
+def tupled(value: Any) -> Any:
+    """Lists (also nested, also NumPy arrays) become tuples, NumPy scalars Python numbers."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return tuple(tupled(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Array from a NumPy array, a list or a (possibly CUDA, possibly grad-tracking) tensor."""
+    if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def fmt_number(value: Any, digits: int = 3) -> str:
+    """``None``/NaN as ``""``; floats with ``digits`` decimals (thousands separated when large); ints with commas."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt_number(v, digits) for v in value)
+    return str(value).replace("|", "\\|").replace("\n", " ")
