@@ -1,14 +1,36 @@
 """audiolab: an open course kit for environmental audio classification on ESC-10.
 
-The package is small on purpose; each module is one concept:
+A map of the package, in the order a student reads it. Each file is one concept.
 
-- :mod:`audiolab.data` — the dataset, its folds, download and on-disk cache
-- :mod:`audiolab.features` — log-mel features and augmentation
-- :mod:`audiolab.models` — Architecture 1 (1D conv) and Architecture 2 (conv + transformer)
-- :mod:`audiolab.train` — the training loop
-- :mod:`audiolab.metrics` and :mod:`audiolab.plots` — evaluation and figures
-- :mod:`audiolab.tracking` — Weights & Biases logging
-- :mod:`audiolab.experiments` — cross-validation, search and results on disk
-- :mod:`audiolab.reports` — regenerating ``reports/`` with papermill
+Read first -- the machine learning:
+
+- :mod:`audiolab.features` -- waveform to log-mel spectrogram, per-band standardisation
+- :mod:`audiolab.augment` -- time shift, random EQ, SpecAugment, mixup on log-mel batches
+- :mod:`audiolab.models` -- Architecture 1 (``conv1d``), from-scratch attention (``attention``),
+  Architecture 2 (``transformer``)
+- :mod:`audiolab.train` -- the training loop (``fit``) and prediction with test-time shifts
+- :mod:`audiolab.metrics` and :mod:`audiolab.stats` -- scoring one model; comparing two
+- :mod:`audiolab.plots` -- confusion matrices, ROC curves, training curves, attention maps
+
+Then -- how an experiment is described and evaluated:
+
+- :mod:`audiolab.experiment` -- ``Experiment``: model + features + train + augment configs, one
+  dotted override (``exp.replace({"train.lr": 1e-3})``) for every variation
+- :mod:`audiolab.configs` -- the kit's recipe for both architectures, the 2024 baselines, the
+  search spaces and the run profiles
+- :mod:`audiolab.data` -- the dataset: metadata, decoding, folds (``splits``)
+- :mod:`audiolab.evaluation` -- cross-validation, the held-out split, seed ensembles, the search
+  and the one-standard-error rule, result tables
+
+Plumbing a student may skip:
+
+- :mod:`audiolab.evaluation.store` -- where results live, atomic writes, reuse; ``.migrate``
+- :mod:`audiolab.data` ``download`` and ``cache`` -- fetching ESC-10, the on-disk feature cache
+- :mod:`audiolab.checkpoint` -- saving and safely loading models
+- :mod:`audiolab.tracking` -- Weights & Biases runs that never break training
+- :mod:`audiolab.sweeps` -- the search as W&B sweeps
+- :mod:`audiolab.reports` -- regenerating ``reports/`` with papermill
+- :mod:`audiolab.predict` and :mod:`audiolab.cli` -- the ``audiolab`` command
+- :mod:`audiolab._util` -- small shared helpers
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"

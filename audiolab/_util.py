@@ -4,7 +4,8 @@
   either complete or absent, never half-written (a run killed mid-write leaves the old file);
 * :func:`plain` and :func:`tupled` -- values to JSON and back to hashable tuples;
 * :func:`to_numpy` -- arrays from NumPy, lists or (CUDA, grad-tracking) tensors;
-* :func:`fmt_number` -- one way to print a number in tables and prose.
+* :func:`fmt_number` -- one way to print a number in tables and prose;
+* :func:`repo_root` -- the checkout the package lives in.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 import numpy as np
 
 __all__ = ["PathLike", "atomic_write", "write_json", "write_csv", "read_json", "plain", "tupled", "to_numpy",
-           "fmt_number"]
+           "fmt_number", "repo_root"]
 
 logger = logging.getLogger("audiolab")
 
@@ -115,3 +116,9 @@ def fmt_number(value: Any, digits: int = 3) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(fmt_number(v, digits) for v in value)
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def repo_root() -> Path:
+    """The checkout this package lives in (for an installed package: the working directory)."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "notebooks").is_dir() else Path.cwd()

@@ -17,6 +17,7 @@ from torch import nn
 
 from ._util import atomic_write
 from .features import Normalizer
+from .models import build_model, model_config
 
 __all__ = ["save_checkpoint", "load_checkpoint", "UnsafeCheckpointError", "REQUIRED_INFO"]
 
@@ -62,8 +63,6 @@ def load_checkpoint(path, map_location="cpu"):
     Raises :class:`UnsafeCheckpointError` (and runs nothing of the file) when it holds more
     than plain data, ``FileNotFoundError`` when there is no file.
     """
-    from .models import build_model
-
     path = Path(os.fspath(path))
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train one first (`audiolab train` or `make reports`)")
@@ -72,7 +71,7 @@ def load_checkpoint(path, map_location="cpu"):
     missing = [k for k in REQUIRED_INFO if k not in info]
     if missing:
         raise ValueError(f"checkpoint {path} lacks {missing} in its info; it was not written by audiolab")
-    model = build_model(info["arch"], info["n_mels"], len(info["classes"]), info["params"])
+    model = build_model(model_config(info["arch"], info["params"]), info["n_mels"], len(info["classes"]))
     model.load_state_dict(payload["model"])
     model.eval()
     normalizer = Normalizer(info["n_mels"])

@@ -1,20 +1,29 @@
 """The ``audiolab`` command.
 
     audiolab data     [--root PATH] [--download]          summary of the dataset
-    audiolab train    --arch conv1d|transformer ... --out results.json
+    audiolab train    --arch conv1d|transformer [KEY=VALUE ...] --out results.json
     audiolab reports  [--profile full|smoke]              regenerate reports/ with papermill
     audiolab predict  FILE... [--checkpoint PATH]         top-3 classes for any audio file
 
-Each sub-command is a thin layer over a function of the package, so everything
-the command does can also be done from a notebook.
+Each sub-command is a thin layer over a function of the package, so everything the command
+does can also be done from a notebook. ``audiolab train`` changes the kit's configuration with
+dotted overrides (``train.lr=0.001 model.channels=64,64,64``, see
+:meth:`audiolab.experiment.Experiment.replace`); its named options (``--lr``, ``--channels``, ...)
+are shortcuts for the same overrides.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "experiment_from_args", "train_command"]
+
+#: Options of ``audiolab train`` that are shortcuts for an override of the field of the same name.
+_SHORTCUTS = ("heads", "d_model", "depth", "dropout", "channels", "kernel_size", "stride", "activation", "pool",
+              "epochs", "lr", "batch_size", "seed")
 
 
 def _folds(text: str) -> tuple[int, ...]:
@@ -36,11 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="download ESC-10 into the cache folder if it is missing")
 
     p = sub.add_parser("train", help="official cross-validation of one configuration, results as JSON")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="changes to the kit's configuration, e.g. train.lr=0.001 model.channels=64,64,64")
     p.add_argument("--arch", required=True, choices=["conv1d", "transformer"], help="Architecture 1 or 2")
     p.add_argument("--heads", type=int, help="attention heads (Architecture 2)")
     p.add_argument("--d-model", "--d_model", type=int, dest="d_model", help="transformer width (Architecture 2)")
     p.add_argument("--depth", type=int, help="transformer blocks (Architecture 2)")
-    p.add_argument("--dropout", type=float, help="dropout in the conv blocks and the transformer")
+    p.add_argument("--dropout", type=float, help="dropout in the conv blocks (and the transformer)")
     p.add_argument("--channels", help="conv widths, one per block, e.g. 128,128,256")
     p.add_argument("--kernel-size", "--kernel_size", type=int, dest="kernel_size")
     p.add_argument("--stride", help="conv stride: one for every block (2) or one per block (2,1,1)")
@@ -69,6 +80,131 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _UserError(Exception):
+    pass
+
+
+def experiment_from_args(args):
+    """The :class:`~audiolab.experiment.Experiment` ``audiolab train`` runs: the kit's configuration
+    (:func:`audiolab.configs.arch1` or :func:`~audiolab.configs.arch2`), then the options and overrides."""
+    from . import configs
+    from .experiment import parse_value
+    from .models import ARCHITECTURES
+
+    overrides = {name: getattr(args, name) for name in _SHORTCUTS if getattr(args, name, None) is not None}
+    for item in getattr(args, "overrides", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _UserError(f"overrides look like KEY=VALUE (e.g. train.lr=0.001), got {item!r}")
+        overrides[key.strip().lstrip("-")] = value
+    base = configs.arch1() if args.arch == "conv1d" else configs.arch2(heads=int(overrides.get("heads", max(configs.HEADS))))
+    other = "transformer" if args.arch == "conv1d" else "conv1d"
+    wrong = [k for k in overrides if k not in ARCHITECTURES[args.arch][0].__dataclass_fields__
+             and k in ARCHITECTURES[other][0].__dataclass_fields__]
+    if wrong:
+        raise _UserError(f"{', '.join('--' + k.replace('_', '-') for k in wrong)} only apply to --arch {other}"
+                         + ("; for conv1d set the depth with --channels, e.g. --channels 128,128,256"
+                            if args.arch == "conv1d" else ""))
+    try:
+        overrides = {".".join(base.resolve(k)): v for k, v in overrides.items()}
+        stride, channels = base.model.stride, overrides.get("model.channels")
+        if channels is not None and "model.stride" not in overrides and not isinstance(stride, int):
+            # other widths keep the pattern of strides: the first block's, then the later blocks'
+            # (set before the widths change: the kit's strides fit only the kit's number of blocks)
+            channels = parse_value(channels) if isinstance(channels, str) else channels
+            blocks = len(channels) if isinstance(channels, (tuple, list)) else 1
+            overrides["model.stride"] = (stride[0],) + (stride[-1],) * (blocks - 1)
+        exp = base.replace(overrides)
+        name = getattr(args, "name", None) or f"{'arch1' if args.arch == 'conv1d' else 'arch2'}-{exp.key()[:8]}"
+        return exp.replace(name=name, description="audiolab train")
+    except (ValueError, TypeError) as error:
+        raise _UserError(str(error)) from None
+
+
+def train_command(args) -> int:
+    """``audiolab train``: cross-validate one configuration and write the results as JSON.
+
+    Fold results go to ``<out stem>_runs/<name>/cv/`` next to ``--out``, so an interrupted command
+    resumes when rerun. The dataset is loaded with ``strict=False`` (a warning says when it is not
+    the full 400 clips). W&B: outside a sweep, one run per fold; under a sweep agent
+    (``$WANDB_SWEEP_ID`` set) one run, the sweep's, with the per-fold metrics and the sweep metric.
+    Returns 0, or 2 after printing the problem to stderr for user errors.
+    """
+    from . import data, tracking
+    from .evaluation import run_cv
+    from .sweeps import SWEEP_METRIC
+
+    sweep = bool(os.environ.get("WANDB_SWEEP_ID"))
+    try:
+        exp = experiment_from_args(args)
+        mode = args.wandb or (None if sweep or os.environ.get("WANDB_MODE") else "offline")
+        tracking.resolve_mode(mode)
+        out = Path(args.out)
+        if out.suffix.lower() != ".json":
+            raise _UserError(f"--out should name a .json file, got {out}")
+        meta = data.load_metadata(args.root, download=bool(getattr(args, "download", False)), strict=False)
+        if len(meta) != data.ESC10_NUM_CLIPS:
+            print(f"audiolab train: warning: the dataset at {meta.attrs.get('root')} has {len(meta)} clips, "
+                  f"not the {data.ESC10_NUM_CLIPS} of ESC-10; results are not comparable to the full dataset",
+                  file=sys.stderr)
+        present = sorted(int(f) for f in meta["fold"].unique())
+        absent = [f for f in args.folds if f not in present]
+        if absent:
+            raise _UserError(f"--folds {','.join(map(str, absent))} not in the dataset (folds present: {present})")
+        features = data.load_features(meta, exp.features)
+    except (_UserError, OSError, ValueError) as error:
+        print(f"audiolab train: error: {error}", file=sys.stderr)
+        return 2
+
+    store = out.parent / f"{out.stem}_runs"
+    summary = run_cv(exp, meta, features, store, folds=args.folds, wandb_mode="disabled" if sweep else mode)
+    if sweep:
+        _log_sweep_run(tracking, exp, summary, mode, SWEEP_METRIC)
+    from ._util import write_json
+
+    write_json(out, {
+        "name": exp.name, "experiment": exp.to_dict(), "key": summary["key"], "folds": summary["folds"],
+        **{m: {"mean": summary[f"{m}_mean"], "std": summary[f"{m}_std"]} for m in ("accuracy", "macro_f1", "auc")},
+        "pooled": {k: summary["pooled"][k] for k in ("accuracy", "macro_f1", "auc_macro_ovr")},
+        "params": summary["params"], "train_seconds_total": summary["train_seconds_total"],
+        "seconds_per_epoch": summary["seconds_per_epoch"], "complete": summary["complete"],
+        "results_dir": str(store / exp.name / "cv"), "clips": int(len(meta)), "dataset": meta.attrs.get("root"),
+    })
+    _print_table(summary, out)
+    return 0
+
+
+def _log_sweep_run(tracking, exp, summary: dict, mode: Optional[str], metric: str) -> None:
+    """The one W&B run of a sweep agent's process: per-fold metrics and the sweep metric in the summary."""
+    run = tracking.start_run(project=os.environ.get("WANDB_PROJECT", "audiolab"), group=exp.name, job_type="sweep",
+                             config={"experiment": exp.to_dict(), "key": summary["key"]}, mode=mode,
+                             tags=[exp.arch, "sweep"])
+    with run:
+        for r in summary["folds"]:
+            run.log({"fold_accuracy": r["accuracy"], "fold_macro_f1": r["macro_f1"], "fold_auc": r["auc"]},
+                    step=r["fold"])
+        params = summary["params"]
+        run.summary({metric: summary["accuracy_mean"], "cv_accuracy_std": summary["accuracy_std"],
+                     "cv_macro_f1": summary["macro_f1_mean"], "cv_auc": summary["auc_mean"],
+                     "params_trainable": params["trainable"], "params_non_trainable": params["non_trainable"],
+                     "train_seconds_total": summary["train_seconds_total"]})
+
+
+def _print_table(summary: dict, out: Path) -> None:
+    from ._util import fmt_number as f
+
+    print(f"\n{summary['name']}  ({summary['experiment']['arch']}, key {summary['key']})")
+    print(f"{'fold':>6} {'accuracy':>9} {'macro F1':>9} {'AUC':>7} {'seconds':>8}")
+    for r in summary["folds"]:
+        print(f"{r['fold']:>6} {f(r['accuracy']):>9} {f(r['macro_f1']):>9} {f(r['auc']):>7} {r['train_seconds']:>8.1f}")
+    print(f"{'mean':>6} {f(summary['accuracy_mean']):>9} {f(summary['macro_f1_mean']):>9} "
+          f"{f(summary['auc_mean']):>7} {summary['train_seconds_total']:>8.1f}")
+    print(f"{'± std':>6} {f(summary['accuracy_std']):>9} {f(summary['macro_f1_std']):>9} {f(summary['auc_std']):>7}")
+    p = summary["params"]
+    print(f"parameters: {p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable, {p['buffers']:,} in buffers")
+    print(f"results: {out}")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -77,8 +213,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             return data_command(root=args.root, download=args.download)
         if args.command == "train":
-            from .experiments import train_command
-
             return train_command(args)
         if args.command == "reports":
             from .reports import reports_command

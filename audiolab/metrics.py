@@ -1,4 +1,4 @@
-"""Evaluation: classification metrics, parameter counts and fold statistics.
+"""Evaluation of one model: classification metrics and parameter counts.
 
 Everything returned here is plain Python (``float``, ``int``, ``list``, ``dict``,
 ``None``) so it can go straight into ``json.dump`` and into W&B summaries.
@@ -6,18 +6,16 @@ Everything returned here is plain Python (``float``, ``int``, ``list``, ``dict``
 - :func:`evaluate` — accuracy, macro F1, per-class F1, macro one-vs-rest AUC-ROC,
   confusion matrix and ROC curves from predicted probabilities.
 - :func:`count_parameters` / :func:`parameter_table` — how big a model is, and where.
-- :func:`summarize_folds` — mean ± sample std of metrics across cross-validation folds.
-- :func:`paired_fold_test` / :func:`mcnemar_test` — is configuration A really better than B?
+
+Statistics across folds and between configurations are in :mod:`audiolab.stats`.
 """
 from __future__ import annotations
 
-import math
 import warnings
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix as _sk_confusion_matrix,
@@ -26,32 +24,17 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from ._util import to_numpy
+
 __all__ = [
     "evaluate",
     "count_parameters",
     "parameter_table",
-    "summarize_folds",
-    "paired_fold_test",
-    "mcnemar_test",
 ]
 
 # Row sums of ``probs`` may deviate from 1 by this much (float16/float32 softmax).
 _ROW_SUM_TOL = 1e-2
 _ROC_DECIMALS = 6
-
-
-def _to_numpy(x: Any) -> np.ndarray:
-    """Array from a NumPy array, a list or a (possibly CUDA, possibly grad-tracking) tensor."""
-    if hasattr(x, "detach"):  # torch.Tensor without importing torch here
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _float_or_none(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 # ---------------------------------------------------------------------------
@@ -88,8 +71,8 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
           classes in ``auc_classes``;
         - ``nonfinite_rows``: number of rows of ``probs`` that contained NaN/inf.
     """
-    y = _to_numpy(y_true)
-    p = _to_numpy(probs).astype(np.float64, copy=False)
+    y = to_numpy(y_true)
+    p = to_numpy(probs).astype(np.float64, copy=False)
     names = [str(c) for c in class_names]
     n_classes = len(names)
 
@@ -254,118 +237,3 @@ def parameter_table(model, depth: int = 1) -> pd.DataFrame:
     add("total", type(model).__name__, count_parameters(model))
     table = pd.DataFrame(rows, columns=["module", "type", "trainable", "non_trainable", "buffers"])
     return table.astype({"trainable": "int64", "non_trainable": "int64", "buffers": "int64"})
-
-
-# ---------------------------------------------------------------------------
-# across folds
-# ---------------------------------------------------------------------------
-def summarize_folds(
-    per_fold: Sequence[Mapping],
-    keys: Sequence[str] = ("accuracy", "macro_f1", "auc_macro_ovr"),
-) -> dict:
-    """Mean and sample standard deviation of metrics across folds.
-
-    Returns ``{key: {"mean", "std", "values", "n"}}``. ``values`` keeps one entry per
-    fold (``None`` where a fold lacks the key or it is ``None``/NaN); ``mean`` and
-    ``std`` use the defined values only, ``std`` with ``ddof=1`` when there are two
-    or more of them, else 0. ``mean``/``std`` are ``None`` when no fold has a value.
-    """
-    out: dict[str, dict] = {}
-    for key in keys:
-        values = [_float_or_none(fold.get(key)) for fold in per_fold]
-        defined = np.array([v for v in values if v is not None], dtype=np.float64)
-        if defined.size == 0:
-            mean = std = None
-        else:
-            mean = float(defined.mean())
-            std = float(defined.std(ddof=1)) if defined.size > 1 else 0.0
-        out[key] = {"mean": mean, "std": std, "values": values, "n": int(defined.size)}
-    return out
-
-
-def paired_fold_test(a: Sequence[float], b: Sequence[float]) -> dict:
-    """Paired comparison of two configurations evaluated on the same folds.
-
-    Args:
-        a, b: one score per fold, same fold order.
-
-    Returns:
-        ``{"mean_diff", "t", "p_ttest", "p_wilcoxon", "n"}``: ``mean_diff`` is
-        ``mean(a - b)``; ``t``/``p_ttest`` from the two-sided paired t-test
-        (``scipy.stats.ttest_rel``); ``p_wilcoxon`` from the two-sided Wilcoxon
-        signed-rank test, or ``None`` when it cannot be computed (fewer than two
-        folds, or all differences zero). ``t``/``p_ttest`` are ``None`` when
-        undefined (fewer than two folds, or zero variance of the differences).
-        With 5 folds the smallest possible Wilcoxon p-value is 0.0625: treat it as
-        a sanity check, not a significance test.
-    """
-    x = np.asarray(a, dtype=np.float64)
-    y = np.asarray(b, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(
-            f"a and b must be 1-D with one score per fold, same length; got {x.shape} and {y.shape}."
-        )
-    if x.size == 0:
-        raise ValueError("paired_fold_test() needs at least one fold.")
-    diff = x - y
-    result: dict[str, Any] = {
-        "mean_diff": float(diff.mean()),
-        "t": None,
-        "p_ttest": None,
-        "p_wilcoxon": None,
-        "n": int(x.size),
-    }
-    if x.size >= 2:
-        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            res = stats.ttest_rel(x, y)
-        result["t"] = _float_or_none(res.statistic)
-        result["p_ttest"] = _float_or_none(res.pvalue)
-        if np.any(diff != 0):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    result["p_wilcoxon"] = _float_or_none(stats.wilcoxon(x, y).pvalue)
-            except ValueError:
-                pass
-    return result
-
-
-def mcnemar_test(y_true, pred_a, pred_b) -> dict:
-    """McNemar's test on pooled predictions of two classifiers on the same samples.
-
-    Returns ``{"a_only", "b_only", "both", "neither", "statistic", "p_value", "n"}``:
-    ``a_only`` (b01) counts samples classifier A got right and B wrong, ``b_only``
-    (b10) the reverse, ``both``/``neither`` the agreements. ``p_value`` is the exact
-    two-sided binomial test of ``a_only`` vs ``b_only`` (``scipy.stats.binomtest``
-    with p=0.5; 1.0 when there are no discordant samples). ``statistic`` is
-    McNemar's chi-squared with continuity correction,
-    ``(|b01 - b10| - 1)^2 / (b01 + b10)`` (0.0 with no discordant samples), for
-    reference.
-    """
-    y = _to_numpy(y_true).ravel()
-    pa = _to_numpy(pred_a).ravel()
-    pb = _to_numpy(pred_b).ravel()
-    if not (y.shape == pa.shape == pb.shape):
-        raise ValueError(
-            f"y_true, pred_a and pred_b must have the same length; got {y.shape}, {pa.shape}, {pb.shape}."
-        )
-    ra = pa == y
-    rb = pb == y
-    a_only = int(np.sum(ra & ~rb))
-    b_only = int(np.sum(~ra & rb))
-    discordant = a_only + b_only
-    if discordant:
-        p_value = float(stats.binomtest(min(a_only, b_only), discordant, 0.5).pvalue)
-        statistic = float((abs(a_only - b_only) - 1) ** 2 / discordant)
-    else:
-        p_value, statistic = 1.0, 0.0
-    return {
-        "a_only": a_only,
-        "b_only": b_only,
-        "both": int(np.sum(ra & rb)),
-        "neither": int(np.sum(~ra & ~rb)),
-        "statistic": statistic,
-        "p_value": min(p_value, 1.0),
-        "n": int(y.size),
-    }

@@ -16,6 +16,8 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from ._util import to_numpy
+
 __all__ = [
     "confusion_matrix",
     "roc_curves",
@@ -30,9 +32,8 @@ _MAX_TOKEN_LABELS = 32
 
 
 def _to_numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):  # torch.Tensor
-        x = x.detach().float().cpu().numpy()
-    return np.asarray(x)
+    """:func:`audiolab._util.to_numpy`, tensors cast to float32 first (NumPy has no bfloat16)."""
+    return to_numpy(x.float() if hasattr(x, "float") and hasattr(x, "detach") else x)
 
 
 def _palette(n: int) -> list:
@@ -126,15 +127,17 @@ def _column(rows: Sequence[Mapping], key: str) -> np.ndarray:
 
 
 def training_curves(history, title: str | None = None) -> Figure:
-    """Loss and accuracy per epoch, train vs validation, in two panels.
+    """Loss and accuracy per epoch, train vs the scored fold, in two panels.
 
     Args:
         history: rows ``{"epoch", "train_loss", "train_acc"}`` with optional
-            ``"val_loss"``, ``"val_acc"`` and ``"lr"`` (a list of dicts or a
+            ``"val_loss"``/``"val_acc"`` (a validation fold) or ``"test_loss"``/``"test_acc"``
+            (a cross-validation test fold), and ``"lr"`` (a list of dicts or a
             DataFrame). Missing/``None`` values are gaps.
         title: figure title.
 
-    The best validation accuracy is marked on the accuracy panel. When the rows
+    The best validation accuracy is marked on the accuracy panel (never the best test-fold
+    accuracy: picking an epoch by it would choose on the test fold). When the rows
     carry ``"lr"``, the learning rate is drawn on a secondary y-axis of the loss
     panel (so the figure then has three axes).
     """
@@ -152,10 +155,10 @@ def training_curves(history, title: str | None = None) -> Figure:
     ax_loss, ax_acc = fig.subplots(1, 2)
     train_color, val_color = _palette(2)
     for ax, what in ((ax_loss, "loss"), (ax_acc, "acc")):
-        for split, color in (("train", train_color), ("val", val_color)):
+        for split, color in (("train", train_color), ("val", val_color), ("test", val_color)):
             key = f"{split}_{what}"
             if has(key):
-                label = "train" if split == "train" else "validation"
+                label = {"train": "train", "val": "validation", "test": "test fold"}[split]
                 ax.plot(epochs, _column(rows, key), color=color, marker="o", markersize=3, label=label)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

@@ -2,7 +2,7 @@
 
 The model is the one ``audiolab reports`` keeps as the winner of the comparison
 (``reports/results/best_model.pt``), or any checkpoint written by
-:func:`audiolab.train.save_checkpoint` whose ``info`` names its architecture,
+:func:`audiolab.checkpoint.save_checkpoint` whose ``info`` names its architecture,
 classes and feature configuration.
 
 Every file soundfile can read works (wav, flac, ogg, ... at any sample rate,
@@ -24,10 +24,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from . import configs
+from .checkpoint import load_checkpoint
 from .data import AudioDecodeError, load_audio
+from .evaluation.store import BEST_MODEL, ResultsStore
 from .features import FeatureConfig, LogMel
-from .train import load_checkpoint, predict_proba
+from .train import predict_proba
 
 __all__ = [
     "BEST_MODEL",
@@ -38,8 +39,6 @@ __all__ = [
     "predict_command",
 ]
 
-#: File name of the model ``audiolab reports`` keeps (in its ``results/`` folder).
-BEST_MODEL = "best_model.pt"
 #: Windows overlap by half: a hop of ``HOP_FRACTION`` x the model's clip duration.
 HOP_FRACTION = 0.5
 #: Files up to this much longer than the model's clip duration are centre-cropped to one window, as the
@@ -55,7 +54,7 @@ class CheckpointNotFoundError(FileNotFoundError):
 
 def default_checkpoint() -> Path:
     """``reports/results/best_model.pt`` of this checkpoint (``$AUDIOLAB_RESULTS/best_model.pt`` when set)."""
-    return configs.results_dir_for(configs.get_profile("full")) / BEST_MODEL
+    return ResultsStore.for_profile("full").best_model
 
 
 def _resolve_checkpoint(checkpoint: Optional[PathLike]) -> Path:
@@ -79,7 +78,7 @@ class Predictor:
         self.model.eval()
         self.classes = tuple(self.info["classes"])
         features = self.info.get("features")
-        self.features = FeatureConfig(**features) if features else configs.FEATURES
+        self.features = FeatureConfig(**features) if features else FeatureConfig()
         if self.features.n_mels != self.info["n_mels"]:
             raise ValueError(
                 f"checkpoint {self.checkpoint} is inconsistent: the model reads {self.info['n_mels']} mel bands "
@@ -102,7 +101,7 @@ class Predictor:
         """How many time shifts the model was evaluated with (``TrainConfig.tta_shifts``): predictions match it.
 
         Looked up in the checkpoint's info, the JSON beside it, then the ``result.json`` of an
-        ``experiments.run_holdout`` folder; 1 (no shifts) if none says.
+        ``evaluation.run_holdout`` folder; 1 (no shifts) if none says.
         """
         for source in (self.info, beside):
             if source.get("tta_shifts"):

@@ -10,22 +10,17 @@ One W&B run per (experiment, configuration, fold)::
         run.log_figure("confusion_matrix", fig)
         run.summary({"test_acc": ...})
 
-Where runs go (:func:`resolve_mode`): an explicit ``mode`` wins, then
-``$WANDB_MODE``, then ``"online"`` when an API key is configured
-(``$WANDB_API_KEY``, ``$WANDB_IDENTITY_TOKEN_FILE`` or a ``~/.netrc`` entry written
-by ``wandb login``), else ``"offline"`` (files under ``./wandb/``; upload them later
-with ``wandb sync wandb/offline-run-*``). ``"disabled"`` does nothing and does not
-even import ``wandb``.
+Where runs go: see :func:`resolve_mode`. ``"offline"`` writes files under ``./wandb/``
+(upload them later with ``wandb sync wandb/offline-run-*``); ``"disabled"`` does nothing
+and does not even import ``wandb``.
 
-Nothing here raises into training code: if ``wandb.init`` fails (no network,
-server down, bad key) an online run falls back to offline — and later runs in the
-same process go straight to offline instead of waiting for the timeout again — and
-if that fails too the run becomes a no-op. Every :class:`Run` method swallows W&B
-errors and warns once per run (category :class:`TrackingWarning`).
+Nothing here raises into training code: if ``wandb.init`` fails (no network, server down,
+bad key) an online run falls back to offline — and later runs in the same process go straight
+to offline instead of waiting for the timeout again — and if that fails too the run becomes a
+no-op. Every :class:`Run` method swallows W&B errors and warns once per run (:class:`TrackingWarning`).
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 import netrc
@@ -35,6 +30,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
+
+from ._util import plain
 
 __all__ = ["TrackingWarning", "Run", "resolve_mode", "start_run", "VALID_MODES"]
 
@@ -54,16 +51,12 @@ class TrackingWarning(UserWarning):
     """W&B tracking failed or was switched off; training continues."""
 
 
-# ---------------------------------------------------------------------------
-# mode
-# ---------------------------------------------------------------------------
+# --- mode ------------------------------------------------------------------
 def _normalize_mode(value: str, source: str) -> str:
     mode = str(value).strip().lower()
     mode = _MODE_ALIASES.get(mode, mode)
     if mode not in VALID_MODES:
-        raise ValueError(
-            f"{source}={value!r} is not a W&B mode; use one of {', '.join(VALID_MODES)}."
-        )
+        raise ValueError(f"{source}={value!r} is not a W&B mode; use one of {', '.join(VALID_MODES)}.")
     return mode
 
 
@@ -74,12 +67,9 @@ def _netrc_paths() -> list[Path]:
 
 
 def _has_api_key() -> bool:
-    """Whether W&B credentials are configured, without importing wandb.
-
-    Mirrors wandb's own lookup: ``$WANDB_API_KEY``, ``$WANDB_IDENTITY_TOKEN_FILE``,
-    then a netrc entry (``$NETRC``, ``~/.netrc`` or ``~/_netrc``) for the W&B host
-    (``$WANDB_BASE_URL``, default api.wandb.ai / its CoreWeave address).
-    """
+    """Whether W&B credentials are configured, without importing wandb. Mirrors wandb's lookup:
+    ``$WANDB_API_KEY``, ``$WANDB_IDENTITY_TOKEN_FILE``, then a netrc entry (``$NETRC``, ``~/.netrc``
+    or ``~/_netrc``) for the W&B host (``$WANDB_BASE_URL``, default api.wandb.ai / its CoreWeave address)."""
     if os.environ.get("WANDB_API_KEY", "").strip() or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
         return True
     base_url = os.environ.get("WANDB_BASE_URL", "").strip()
@@ -104,10 +94,10 @@ def resolve_mode(mode: str | None = None) -> str:
     """The W&B mode to use: ``"online"``, ``"offline"`` or ``"disabled"``.
 
     Precedence: explicit ``mode`` > ``$WANDB_MODE`` > ``"online"`` if an API key is
-    configured (``$WANDB_API_KEY`` or a netrc entry for the W&B host, as
-    ``wandb login`` writes) > ``"offline"``. Raises ``ValueError`` for an unknown
-    mode (``"dryrun"`` and ``"run"`` are accepted as the legacy spellings of
-    offline and online).
+    configured (``$WANDB_API_KEY``, ``$WANDB_IDENTITY_TOKEN_FILE`` or a netrc entry for the W&B
+    host, as ``wandb login`` writes) > ``"offline"``.
+    Raises ``ValueError`` for an unknown mode (``"dryrun"``/``"run"``, the legacy
+    spellings of offline/online, are accepted).
     """
     if mode is not None:
         return _normalize_mode(mode, "mode")
@@ -117,30 +107,7 @@ def resolve_mode(mode: str | None = None) -> str:
     return "online" if _has_api_key() else "offline"
 
 
-# ---------------------------------------------------------------------------
-# values
-# ---------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    """JSON-friendly copy: dataclasses/configs to dicts, NumPy/torch scalars to numbers."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return _plain(value.to_dict())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value))
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "detach"):  # torch.Tensor
-        value = value.detach().cpu().numpy()
-    if hasattr(value, "tolist") and callable(value.tolist):  # NumPy scalar or array
-        return value.tolist()
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    return str(value)
-
-
+# --- figures ---------------------------------------------------------------
 def _figure_to_pil(fig):
     from PIL import Image
 
@@ -156,17 +123,14 @@ def _is_figure(value: Any) -> bool:
     return type(value).__name__ in ("Figure", "SubFigure") and hasattr(value, "savefig")
 
 
-# ---------------------------------------------------------------------------
-# Run
-# ---------------------------------------------------------------------------
+# --- Run -------------------------------------------------------------------
 class Run:
     """A W&B run, or a no-op stand-in; every method is safe to call in training code.
 
-    Made by :func:`start_run`. Attributes: ``mode`` (``"online"``, ``"offline"`` or
-    ``"disabled"`` — what actually happened), ``enabled`` (a real W&B run behind
-    it), ``dir`` (the run's folder, e.g. ``wandb/offline-run-…``, or ``None``),
-    ``id``, ``name``, ``url``. Usable as a context manager; the run is finished on
-    exit (marked failed if an exception escapes, which is re-raised).
+    Made by :func:`start_run`. Attributes: ``mode`` (``"online"``, ``"offline"`` or ``"disabled"`` —
+    what actually happened), ``enabled`` (a real W&B run behind it), ``dir`` (the run's folder, e.g.
+    ``wandb/offline-run-…``, or ``None``), ``id``, ``name``, ``url``. Usable as a context manager;
+    the run is finished on exit (marked failed if an exception escapes, which is re-raised).
     """
 
     def __init__(self, run: Any = None, *, mode: str = "disabled", wandb: Any = None) -> None:
@@ -228,8 +192,7 @@ class Run:
                 warnings.warn(
                     f"W&B {what} failed ({type(exc).__name__}: {exc}); training continues "
                     "and further W&B errors of this run are not reported.",
-                    TrackingWarning,
-                    stacklevel=3,
+                    TrackingWarning, stacklevel=3,
                 )
             logger.debug("W&B %s failed", what, exc_info=True)
 
@@ -250,7 +213,7 @@ class Run:
                 elif type(value).__module__.split(".")[0] == "wandb":  # wandb.Image, Table, ...
                     data[str(key)] = value
                 else:
-                    data[str(key)] = _plain(value)
+                    data[str(key)] = plain(value)
             if step is None:
                 self._run.log(data)
             else:
@@ -260,12 +223,8 @@ class Run:
         self._guard("log", do)
 
     def log_figure(self, name: str, fig, step: int | None = None) -> None:
-        """Log a matplotlib figure as an image under ``name``.
-
-        Without ``step`` the image joins the last step given to :meth:`log`, so
-        logging a figure after the last epoch does not add an extra step. The figure
-        is not closed.
-        """
+        """Log a matplotlib figure (not closed) as an image under ``name``. Without ``step`` the image
+        joins the last step given to :meth:`log`, so a figure after the last epoch adds no extra step."""
         if self._run is None or self._finished:
             return
 
@@ -282,7 +241,7 @@ class Run:
 
     def summary(self, values: Mapping[str, Any]) -> None:
         """Set final/best values shown in the runs table (``run.summary.update``)."""
-        self._guard("summary", lambda: self._run.summary.update(_plain(dict(values))))
+        self._guard("summary", lambda: self._run.summary.update(plain(dict(values))))
 
     def finish(self, exit_code: int | None = None) -> None:
         """Finish the run (flush files); later calls and calls after it are no-ops."""
@@ -302,9 +261,7 @@ class Run:
         return False
 
 
-# ---------------------------------------------------------------------------
-# start_run
-# ---------------------------------------------------------------------------
+# --- start_run -------------------------------------------------------------
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
 
@@ -317,8 +274,7 @@ def _init_timeout() -> float:
 
 
 def _settings(wandb, mode: str, overrides: Mapping[str, Any] | None):
-    """wandb.Settings that keep a run cheap and quiet; unknown names are dropped so
-    older wandb versions still work."""
+    """wandb.Settings that keep a run cheap and quiet; names older wandb versions lack are dropped."""
     wanted: dict[str, Any] = {
         "init_timeout": _init_timeout(),
         "console": "off",  # do not capture stdout/stderr
@@ -347,6 +303,12 @@ def _init(wandb, mode: str, kwargs: dict, settings_overrides):
     return wandb.init(mode=mode, settings=settings, reinit=reinit, **kwargs)
 
 
+def _off(message: str) -> Run:
+    """Warn (as the caller of :func:`start_run`) why tracking is off, and return a no-op run."""
+    warnings.warn(message, TrackingWarning, stacklevel=3)
+    return Run(None, mode="disabled")
+
+
 def start_run(
     project: str = "audiolab",
     name: str | None = None,
@@ -366,16 +328,13 @@ def start_run(
         group: the experiment, e.g. ``"cv-transformer"``: W&B groups its runs.
         job_type: e.g. ``"cv"``, ``"search"``, ``"test"``.
         config: hyperparameters — a dict, or a config dataclass (``to_dict()`` is used).
-        mode: ``"online"``, ``"offline"`` or ``"disabled"``; ``None`` resolves it
-            with :func:`resolve_mode`.
-        dir: folder in which W&B creates its ``wandb/`` run folders; default
+        mode: ``"online"``, ``"offline"`` or ``"disabled"``; ``None``: :func:`resolve_mode`.
+        dir: folder (created if missing) for W&B's ``wandb/`` run folders; default
             ``$WANDB_DIR`` or the current directory (so runs land in ``./wandb/``).
-            Created if missing.
         tags: run tags.
-        settings: extra ``wandb.Settings`` fields overriding the defaults used here
-            (``console="off"``, ``x_disable_stats=True``, ``x_save_requirements=False``,
-            ``init_timeout`` 30 s or ``$WANDB_INIT_TIMEOUT``, silent offline / quiet
-            online); e.g. ``{"x_disable_stats": False}`` for GPU charts.
+        settings: ``wandb.Settings`` fields overriding the defaults (``console="off"``,
+            ``x_disable_stats=True``, ``x_save_requirements=False``, ``init_timeout`` 30 s or
+            ``$WANDB_INIT_TIMEOUT``, silent offline / quiet online); e.g. ``{"x_disable_stats": False}`` for GPU charts.
 
     Returns:
         A :class:`Run`; ``run.enabled`` is False when tracking is disabled or W&B
@@ -389,32 +348,20 @@ def start_run(
     try:
         import wandb
     except Exception as exc:
-        warnings.warn(
-            f"wandb could not be imported ({type(exc).__name__}: {exc}); tracking is off. "
-            "Install it with `pip install wandb`, or pass mode='disabled'.",
-            TrackingWarning,
-            stacklevel=2,
-        )
-        return Run(None, mode="disabled")
+        return _off(f"wandb could not be imported ({type(exc).__name__}: {exc}); tracking is off. "
+                    "Install it with `pip install wandb`, or pass mode='disabled'.")
 
     root = Path(dir if dir is not None else os.environ.get("WANDB_DIR") or ".").expanduser()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        warnings.warn(f"Cannot create W&B dir {root} ({exc}); tracking is off.", TrackingWarning, stacklevel=2)
-        return Run(None, mode="disabled")
+        return _off(f"Cannot create W&B dir {root} ({exc}); tracking is off.")
 
     if isinstance(tags, str):
         tags = [tags]
-    kwargs = dict(
-        project=project,
-        name=name,
-        group=group,
-        job_type=job_type,
-        config=_plain(config) if config is not None else None,
-        dir=str(root),
-        tags=list(tags) if tags else None,
-    )
+    kwargs = dict(project=project, name=name, group=group, job_type=job_type,
+                  config=plain(config) if config is not None else None,
+                  dir=str(root), tags=list(tags) if tags else None)
 
     if mode == "online" and _online_failed:
         mode = "offline"
@@ -427,20 +374,14 @@ def start_run(
                 f"W&B online run could not start ({type(exc).__name__}: {str(exc)[:300]}); "
                 "logging offline instead for the rest of this session. Upload later with "
                 f"`wandb sync {root / 'wandb'}/offline-run-*`.",
-                TrackingWarning,
-                stacklevel=2,
+                TrackingWarning, stacklevel=2,
             )
             mode = "offline"
     try:
         run = _init(wandb, "offline", kwargs, settings)
     except Exception as exc:
-        warnings.warn(
-            f"W&B run could not start ({type(exc).__name__}: {str(exc)[:300]}); "
-            "tracking is off for this run, training continues.",
-            TrackingWarning,
-            stacklevel=2,
-        )
-        return Run(None, mode="disabled")
+        return _off(f"W&B run could not start ({type(exc).__name__}: {str(exc)[:300]}); "
+                    "tracking is off for this run, training continues.")
     wrapped = Run(run, mode="offline", wandb=wandb)
     logger.info("W&B offline run %s in %s", name or wrapped.id, wrapped.dir)
     return wrapped

@@ -6,18 +6,18 @@ Each epoch shuffles the training clips, augments every batch on the fly
 learning-rate schedule with label smoothing. Nothing is decoded again, which is
 why an epoch of ESC-10 takes well under a second on a laptop CPU.
 
-By default the model of the **last** epoch is the result: the clips used to
-monitor training never choose the model. Early stopping on a validation split
-is there for those who want it (``TrainConfig.early_stopping``).
+The model of the **last** epoch is the result: the clips scored after each epoch
+(``x_eval``) are only watched, they never choose the model.
+
+:class:`TrainConfig`'s defaults are the kit's recipe (Architecture 2 uses ``lr=1e-3``).
+Checkpoints are written and read by :mod:`audiolab.checkpoint`.
 """
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Optional
 
 import numpy as np
@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .features import AugmentConfig, Normalizer, freq_shift, mixup, random_eq, spec_augment, time_shift
+from .augment import AugmentConfig, augment_batch
+from .features import Normalizer
 
 __all__ = [
     "TrainConfig",
@@ -36,14 +36,14 @@ __all__ = [
     "predict_proba",
     "seed_everything",
     "select_device",
-    "save_checkpoint",
-    "load_checkpoint",
 ]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything about *how* a model is trained (not what it is)."""
+    """Everything about *how* a model is trained (not what it is). The defaults are the kit's recipe:
+    AdamW, 5 warm-up epochs then a cosine decay, label smoothing 0.1, per-clip level removal, and
+    8 time shifts averaged at evaluation."""
 
     epochs: int = 100
     batch_size: int = 32
@@ -52,23 +52,20 @@ class TrainConfig:
     warmup_epochs: int = 5
     label_smoothing: float = 0.1
     per_clip_norm: bool = True  # remove each clip's overall level before standardising (see features.Normalizer)
-    tta_shifts: int = 1  # evaluation: average this many evenly spaced time shifts of each clip
+    tta_shifts: int = 8  # evaluation: average this many evenly spaced time shifts of each clip
     grad_clip: Optional[float] = 5.0
-    ema: Optional[float] = None  # keep an exponential moving average of the weights (e.g. 0.995 per step) and return it
-    early_stopping: Optional[int] = None  # patience in epochs on validation accuracy; None = train all epochs
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
     amp: bool = True  # mixed precision, used on CUDA only
     eval_batch_size: int = 256
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-        if isinstance(self.augment, dict):
-            object.__setattr__(self, "augment", AugmentConfig(**self.augment))
+        if self.tta_shifts < 1:
+            raise ValueError(f"tta_shifts must be >= 1 (1 = no test-time shifts), got {self.tta_shifts}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,8 +80,8 @@ class TrainResult:
 
     model: nn.Module
     normalizer: Normalizer
-    history: list  # one dict per epoch: epoch, lr, train_loss, train_acc[, val_loss, val_acc], seconds
-    best_epoch: int  # the epoch of the returned weights
+    history: list  # one dict per epoch: epoch, lr, train_loss, train_acc[, <eval>_loss, <eval>_acc], seconds
+    best_epoch: int  # the epoch of the returned weights (the last one)
     seconds: float
     device: str
 
@@ -120,22 +117,6 @@ def _soft_targets(y: torch.Tensor, n_classes: int, smoothing: float) -> torch.Te
     return one_hot * (1.0 - smoothing) + smoothing / n_classes
 
 
-def _augment(x, y_soft, augment: AugmentConfig, generator):
-    if augment.time_shift:
-        x = time_shift(x, generator)
-    if augment.freq_shift:
-        x = freq_shift(x, augment.freq_shift, generator)
-    if augment.random_eq:
-        x = random_eq(x, augment.eq_strength, generator)
-    if augment.spec_augment:
-        x = spec_augment(
-            x, augment.time_masks, augment.time_mask_width, augment.freq_masks, augment.freq_mask_width, generator
-        )
-    if augment.mixup:
-        x, y_soft = mixup(x, y_soft, augment.mixup_alpha, generator)
-    return x, y_soft
-
-
 @torch.no_grad()
 def _evaluate(model, x, y, batch_size, device) -> tuple[float, float, torch.Tensor]:
     """Mean cross-entropy, accuracy and probabilities of (already normalised) ``x``."""
@@ -150,21 +131,21 @@ def fit(
     model: nn.Module,
     x_train: torch.Tensor,
     y_train,
-    x_val: Optional[torch.Tensor] = None,
-    y_val=None,
+    x_eval: Optional[torch.Tensor] = None,
+    y_eval=None,
     config: TrainConfig = TrainConfig(),
+    augment: AugmentConfig = AugmentConfig(),
+    eval_name: str = "val",
     on_epoch: Optional[Callable[[dict], None]] = None,
-    checkpoint_dir: Optional[os.PathLike] = None,
-    checkpoint_info: Optional[dict] = None,
     progress: bool = True,
     description: str = "training",
 ) -> TrainResult:
     """Train ``model`` on log-mel features ``x_train`` ``(N, n_mels, frames)`` and labels ``y_train``.
 
-    ``x_val``/``y_val`` (optional) are scored after every epoch for the history;
-    they choose the returned weights only when ``config.early_stopping`` is set.
+    ``x_eval``/``y_eval`` (optional) are scored after every epoch for the history only, as
+    ``<eval_name>_loss`` and ``<eval_name>_acc`` (``"test"`` when they are a cross-validation
+    test fold, ``"val"`` for a validation fold); they never choose the returned weights.
     ``on_epoch`` receives each history row (e.g. to log it to W&B).
-    With ``checkpoint_dir``, ``best.pt`` and ``last.pt`` are written atomically.
     """
     seed_everything(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -172,15 +153,13 @@ def fit(
     y_train = torch.as_tensor(np.asarray(y_train), dtype=torch.long)
     if len(x_train) != len(y_train):
         raise ValueError(f"x_train has {len(x_train)} clips but y_train has {len(y_train)} labels")
-    has_val = x_val is not None and y_val is not None and len(x_val) > 0
-    if config.early_stopping and not has_val:
-        raise ValueError("early_stopping needs a validation split: pass x_val and y_val, or set early_stopping=None")
+    has_eval = x_eval is not None and y_eval is not None and len(x_eval) > 0
 
     normalizer = Normalizer(x_train.shape[1], per_clip=config.per_clip_norm).fit(x_train)
     x_train = normalizer(x_train)
-    if has_val:
-        x_val = normalizer(x_val)
-        y_val = torch.as_tensor(np.asarray(y_val), dtype=torch.long)
+    if has_eval:
+        x_eval = normalizer(x_eval)
+        y_eval = torch.as_tensor(np.asarray(y_eval), dtype=torch.long)
     n_classes = _n_classes(model, x_train[:2])
 
     model.to(device)
@@ -195,14 +174,7 @@ def fit(
     use_amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
-    ema = None
-    if config.ema:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True)
-    scored = (lambda: ema.module) if ema is not None else (lambda: model)  # the weights that are evaluated
-
-    history, best = [], {"acc": -1.0, "loss": math.inf, "epoch": 0, "state": None}
+    history = []
     start = time.perf_counter()
     bar = tqdm(range(1, config.epochs + 1), desc=description, disable=not progress, leave=False, unit="epoch")
     for epoch in bar:
@@ -215,7 +187,7 @@ def fit(
             if len(idx) < 2 and len(order) > 1:  # a batch of one breaks batch norm
                 continue
             xb, yb = x_train[idx], y_train[idx]
-            xb, soft = _augment(xb, _soft_targets(yb, n_classes, config.label_smoothing), config.augment, generator)
+            xb, soft = augment_batch(xb, _soft_targets(yb, n_classes, config.label_smoothing), augment, generator)
             xb, soft, yb = xb.to(device), soft.to(device), yb.to(device)
             with torch.autocast(device.type, enabled=use_amp):
                 logits = model(xb)
@@ -228,8 +200,6 @@ def fit(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            if ema is not None:
-                ema.update_parameters(model)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
         row = {
@@ -238,36 +208,17 @@ def fit(
             "train_loss": loss_sum / len(order),
             "train_acc": correct / len(order),
         }
-        if has_val:
-            row["val_loss"], row["val_acc"], _ = _evaluate(scored(), x_val, y_val, config.eval_batch_size, device)
+        if has_eval:
+            row[f"{eval_name}_loss"], row[f"{eval_name}_acc"], _ = _evaluate(
+                model, x_eval, y_eval, config.eval_batch_size, device)
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
         if on_epoch is not None:
             on_epoch(row)
-        bar.set_postfix({k: f"{row[k]:.3f}" for k in ("train_loss", "train_acc", "val_acc") if k in row})
-
-        improved = has_val and (row["val_acc"], -row["val_loss"]) > (best["acc"], -best["loss"])
-        if improved:
-            best.update(acc=row["val_acc"], loss=row["val_loss"], epoch=epoch)
-            if config.early_stopping:
-                best["state"] = {k: v.detach().clone() for k, v in scored().state_dict().items()}
-            if checkpoint_dir is not None:
-                save_checkpoint(Path(checkpoint_dir) / "best.pt", scored(), normalizer, epoch, checkpoint_info)
-        if config.early_stopping and epoch - best["epoch"] >= config.early_stopping:
-            break
+        shown = ("train_loss", "train_acc", f"{eval_name}_acc")
+        bar.set_postfix({k: f"{row[k]:.3f}" for k in shown if k in row})
     bar.close()
-
-    returned_epoch = history[-1]["epoch"]
-    if ema is not None:
-        model = ema.module
-    if config.early_stopping and best["state"] is not None:
-        model.load_state_dict(best["state"])
-        returned_epoch = best["epoch"]
-    if checkpoint_dir is not None:
-        save_checkpoint(Path(checkpoint_dir) / "last.pt", model, normalizer, returned_epoch, checkpoint_info)
-        if not has_val:  # without validation the best model is the last one
-            save_checkpoint(Path(checkpoint_dir) / "best.pt", model, normalizer, returned_epoch, checkpoint_info)
-    return TrainResult(model, normalizer, history, returned_epoch, time.perf_counter() - start, str(device))
+    return TrainResult(model, normalizer, history, history[-1]["epoch"], time.perf_counter() - start, str(device))
 
 
 def _n_classes(model: nn.Module, probe: torch.Tensor) -> int:

@@ -32,7 +32,8 @@ from torch.utils.data import DataLoader
 
 from audiolab import configs
 from audiolab.data import ESC10Dataset, load_features, load_metadata
-from audiolab.features import AugmentConfig, LogMel
+from audiolab.augment import AugmentConfig
+from audiolab.features import LogMel
 from audiolab.models import build_model
 from audiolab.train import fit
 
@@ -43,7 +44,7 @@ def naive_epoch_seconds(exp, meta, epochs: int) -> float:
     torch.manual_seed(0)
     dataset = ESC10Dataset(meta, exp.features, train=True, transform=LogMel(exp.features))
     loader = DataLoader(dataset, batch_size=exp.train.batch_size, shuffle=True)
-    model = build_model(exp.arch, exp.features.n_mels, 10, exp.params)
+    model = build_model(exp.model, exp.features.n_mels, 10)
     optimizer = torch.optim.AdamW(model.parameters(), lr=exp.train.lr)
 
     def one_epoch():
@@ -65,11 +66,9 @@ def naive_epoch_seconds(exp, meta, epochs: int) -> float:
 def audiolab_epoch_seconds(exp, x, y, epochs: int, augment: bool = True) -> float:
     """Seconds per epoch of :func:`audiolab.train.fit` (the first, warm-up epoch excluded);
     ``augment=False`` switches every augmentation off."""
-    model = build_model(exp.arch, exp.features.n_mels, 10, exp.params)
+    model = build_model(exp.model, exp.features.n_mels, 10)
     config = exp.train.replace(epochs=epochs + 1)
-    if not augment:
-        config = config.replace(augment=AugmentConfig.none())
-    result = fit(model, x, y, config=config, progress=False)
+    result = fit(model, x, y, config=config, augment=exp.augment if augment else AugmentConfig.none(), progress=False)
     return sum(row["seconds"] for row in result.history[1:]) / epochs
 
 

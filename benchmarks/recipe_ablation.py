@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import multiprocessing
 import os
 import statistics
@@ -33,27 +32,23 @@ from typing import Callable
 import torch
 
 from audiolab import configs
-from audiolab.experiments import Experiment, run_cv
+from audiolab.evaluation import run_cv
+from audiolab.experiment import Experiment
 
 FOLDS = (1, 2, 3, 4)  # fold 5 is the notebooks' held-out test fold: never scored here
 
-
-def _features(exp: Experiment, **changes) -> Experiment:
-    return exp.replace(features=dataclasses.replace(exp.features, **changes))
-
-
-#: variant name -> what it changes (the recipe itself is "recipe").
-VARIANTS: dict[str, Callable[[Experiment], Experiment]] = {
-    "recipe": lambda e: e,
-    "no-random-eq": lambda e: e.with_train(random_eq=False),
-    "no-mixup": lambda e: e.with_train(mixup=False),
-    "no-spec-augment": lambda e: e.with_train(spec_augment=False),
-    "no-time-shift": lambda e: e.with_train(time_shift=False),
-    "no-label-smoothing": lambda e: e.with_train(label_smoothing=0.0),
-    "no-test-shifts": lambda e: e.with_train(tta_shifts=1),
-    "no-floor": lambda e: _features(e, floor_db=None),
-    "dropout-0": lambda e: e.with_params(dropout=0.0),
-    "dropout-0.1": lambda e: e.with_params(dropout=0.1),
+#: variant name -> the overrides it applies (dotted keys, see Experiment.replace; the recipe itself is "recipe").
+VARIANTS: dict[str, dict] = {
+    "recipe": {},
+    "no-random-eq": {"augment.random_eq": False},
+    "no-mixup": {"augment.mixup": False},
+    "no-spec-augment": {"augment.spec_augment": False},
+    "no-time-shift": {"augment.time_shift": False},
+    "no-label-smoothing": {"train.label_smoothing": 0.0},
+    "no-test-shifts": {"train.tta_shifts": 1},
+    "no-floor": {"features.floor_db": None},
+    "dropout-0": {"model.dropout": 0.0},
+    "dropout-0.1": {"model.dropout": 0.1},
 }
 """Besides these, parametric variants:
 
@@ -69,25 +64,25 @@ Variants combine with ``+``: ``kernel-5+channels-64-128-128-256``."""
 def _change(name: str) -> Callable[[Experiment], Experiment]:
     """The change a single variant name stands for."""
     if name in VARIANTS:
-        return VARIANTS[name]
+        return lambda e: e.replace(VARIANTS[name])
     kind, _, value = name.partition("-")
     try:
         if kind == "kernel":
             size = int(value)
-            return lambda e: e.with_params(kernel_size=size)
+            return lambda e: e.replace({"model.kernel_size": size})
         if kind == "channels":
             widths = tuple(int(w) for w in value.split("-"))
-            return lambda e: e.with_params(channels=widths)
+            return lambda e: e.replace({"model.channels": widths})
         if kind == "stride":
             strides = tuple(int(s) for s in value.split("-"))
-            return lambda e: e.with_params(stride=strides[0] if len(strides) == 1 else strides)
+            return lambda e: e.replace({"model.stride": strides[0] if len(strides) == 1 else strides})
         if kind == "hop":
             hop = int(value)  # the time masks keep their width in seconds
-            return lambda e: _features(e, hop_length=hop).with_train(
-                time_mask_width=round(e.train.augment.time_mask_width * e.features.hop_length / hop))
+            return lambda e: e.replace({"features.hop_length": hop, "augment.time_mask_width": round(
+                e.augment.time_mask_width * e.features.hop_length / hop)})
         if kind == "time" and value.startswith("mask-"):
             frames = int(value[len("mask-"):])
-            return lambda e: e.with_train(time_mask_width=frames)
+            return lambda e: e.replace({"augment.time_mask_width": frames})
     except ValueError:
         pass
     raise SystemExit(
@@ -102,7 +97,7 @@ def variant(base: Experiment, name: str, seed: int, device: str = "auto") -> Exp
     exp = base
     for part in name.split("+"):
         exp = _change(part)(exp)
-    return exp.with_train(seed=seed, device=device).replace(name=f"{name}-seed{seed}")
+    return exp.replace({"train.seed": seed, "train.device": device}, name=f"{name}-seed{seed}")
 
 
 def _run(job) -> tuple[str, int, list[float]]:
@@ -111,7 +106,7 @@ def _run(job) -> tuple[str, int, list[float]]:
     torch.set_num_threads(threads)
     exp = variant(base, name, seed, device)
     meta, features = configs.load_dataset(root=root, features=exp.features, strict=False)
-    summary = run_cv(exp, meta, features, folds=FOLDS, results_dir=out, wandb_mode="disabled", progress=False)
+    summary = run_cv(exp, meta, features, out, folds=FOLDS, wandb_mode="disabled", progress=False)
     return name, seed, [row["accuracy"] for row in summary["folds"]]
 
 

@@ -1,5 +1,4 @@
 """Checkpoints round-trip, and a crafted one is refused without running its code."""
-import pickle
 
 import numpy as np
 import pytest
@@ -7,16 +6,18 @@ import torch
 
 from audiolab.checkpoint import UnsafeCheckpointError, load_checkpoint, save_checkpoint
 from audiolab.features import Normalizer
-from audiolab.models import build_model
+from audiolab.models import ConvConfig, build_model, model_config
 from audiolab.predict import predict_command
 from audiolab.train import predict_proba
 
-INFO = {"arch": "conv1d", "params": {"channels": [8, 8, 8], "kernel_size": 3}, "n_mels": 8, "classes": ["a", "b", "c"]}
+CONFIG = ConvConfig(channels=(8, 8, 8), kernel_size=3, stride=1)
+# info["params"] is the model config in full, so the model is rebuilt exactly as it was trained
+INFO = {"arch": "conv1d", "params": CONFIG.to_dict(), "n_mels": 8, "classes": ["a", "b", "c"]}
 
 
 def _model_and_normalizer():
     torch.manual_seed(0)
-    model = build_model("conv1d", 8, 3, INFO["params"]).eval()
+    model = build_model(CONFIG, 8, 3).eval()
     normalizer = Normalizer(8).fit(torch.randn(10, 8, 24))
     return model, normalizer
 
@@ -25,7 +26,7 @@ def test_round_trip(tmp_path):
     model, normalizer = _model_and_normalizer()
     path = save_checkpoint(tmp_path / "m.pt", model, normalizer, 3, INFO)
     loaded, loaded_norm, info = load_checkpoint(path)
-    assert info["classes"] == ["a", "b", "c"]
+    assert info == INFO and loaded.config == CONFIG == model_config(info["arch"], info["params"])
     x = torch.randn(5, 8, 24)
     np.testing.assert_allclose(predict_proba(loaded, x, loaded_norm), predict_proba(model, x, normalizer), atol=1e-6)
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temporary file left behind
@@ -78,3 +79,13 @@ def test_not_a_checkpoint(tmp_path):
         load_checkpoint(path)
     with pytest.raises(FileNotFoundError, match="audiolab train"):
         load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_info_must_describe_the_model(tmp_path):
+    model, normalizer = _model_and_normalizer()
+    path = save_checkpoint(tmp_path / "m.pt", model, normalizer, 3, {k: v for k, v in INFO.items() if k != "classes"})
+    with pytest.raises(ValueError, match=r"lacks \['classes'\]"):
+        load_checkpoint(path)
+    path = save_checkpoint(tmp_path / "m.pt", model, normalizer, 3, {**INFO, "params": {**INFO["params"], "kernel": 3}})
+    with pytest.raises(ValueError, match="unknown model parameter"):
+        load_checkpoint(path)

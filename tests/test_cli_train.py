@@ -3,15 +3,20 @@ import json
 
 import pytest
 
-from audiolab import experiments as ex
-from audiolab import tracking
-from audiolab.cli import main
+from audiolab import configs, tracking
+from audiolab.cli import build_parser, experiment_from_args, main
+from audiolab.evaluation import runner
+from audiolab.sweeps import SWEEP_METRIC
 
 TINY = ["--channels", "8,8,8", "--kernel-size", "3", "--epochs", "2", "--batch-size", "16"]
 
 
 def train(root, out, *extra):
     return main(["train", "--root", str(root), "--out", str(out), "--wandb", "disabled", *extra])
+
+
+def parse(*args):
+    return experiment_from_args(build_parser().parse_args(["train", "--out", "r.json", *args]))
 
 
 def test_train_end_to_end_writes_json_and_resumes(synthetic_esc10, tmp_path, capsys, monkeypatch):
@@ -25,12 +30,12 @@ def test_train_end_to_end_writes_json_and_resumes(synthetic_esc10, tmp_path, cap
     assert result["name"] == "tiny" and [f["fold"] for f in result["folds"]] == [1, 2]
     assert set(result["accuracy"]) == {"mean", "std"} and 0.0 <= result["accuracy"]["mean"] <= 1.0
     assert set(result["params"]) >= {"trainable", "non_trainable", "buffers"}
-    assert result["train_seconds_total"] > 0 and result["experiment"]["params"]["channels"] == [8, 8, 8]
+    assert result["train_seconds_total"] > 0 and result["experiment"]["model"]["channels"] == [8, 8, 8]
     assert result["experiment"]["train"]["epochs"] == 2 and result["experiment"]["train"]["batch_size"] == 16
     assert (tmp_path / "arch1_runs" / "tiny" / "cv" / "fold2.json").is_file()
 
     calls = []
-    monkeypatch.setattr(ex, "fit", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(runner, "fit", lambda *a, **k: calls.append(1))
     assert train(synthetic_esc10, out, "--arch", "conv1d", "--folds", "1,2", "--name", "tiny", *TINY) == 0
     assert calls == [] and json.loads(out.read_text())["folds"] == result["folds"]
 
@@ -41,8 +46,8 @@ def test_transformer_options_and_default_name(synthetic_esc10, tmp_path):
                  "--folds", "3", *TINY)
     assert code == 0
     result = json.loads(out.read_text())
-    params = result["experiment"]["params"]
-    assert (params["heads"], params["d_model"], params["depth"]) == (2, 16, 1)
+    model = result["experiment"]["model"]
+    assert (model["heads"], model["d_model"], model["depth"]) == (2, 16, 1)
     assert result["name"].startswith("arch2-") and result["name"][6:] == result["key"][:8]
 
 
@@ -52,16 +57,22 @@ def test_transformer_options_and_default_name(synthetic_esc10, tmp_path):
         (["--arch", "conv1d", "--heads", "2"], "--heads only apply to --arch transformer"),
         (["--arch", "conv1d", "--depth", "3", "--d-model", "64"], "--d-model, --depth only apply"),
         (["--arch", "transformer", "--heads", "3", "--d-model", "16"], "divisible"),
-        (["--arch", "conv1d", "--channels", "8,x"], "--channels takes positive integers"),
-        (["--arch", "conv1d", "--stride", "0"], "--stride takes positive integers"),
+        (["--arch", "conv1d", "--channels", "8,x"], "channels takes positive integers"),
+        (["--arch", "conv1d", "--stride", "0"], "stride must be >= 1"),
         (["--arch", "conv1d", "--channels", "8,8,8", "--stride", "2,1"], "one stride per entry of channels"),
         (["--arch", "conv1d", "--folds", "7"], "--folds 7 not in the dataset"),
         (["--arch", "conv1d", "--name", "a/b"], "without slashes"),
+        (["--arch", "conv1d", "train.lr"], "overrides look like KEY=VALUE"),
+        (["--arch", "conv1d", "optim.lr=0.1"], "unknown section 'optim'"),
+        (["--arch", "conv1d", "model.heads=2"], "ConvConfig has no field 'heads'"),
+        (["--arch", "conv1d", "train.lr=fast"], "bad train values"),
+        (["--arch", "conv1d", "--out", "r.csv"], "--out should name a .json file"),
     ],
 )
 def test_user_errors_exit_2_with_a_message(synthetic_esc10, tmp_path, capsys, args, message):
     assert train(synthetic_esc10, tmp_path / "r.json", *args) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "audiolab train: error:" in err and message in err
     assert not (tmp_path / "r.json").exists()
 
 
@@ -71,55 +82,78 @@ def test_missing_dataset_exits_2(tmp_path, capsys):
     assert "audiolab train: error:" in err and "does not exist" in err
 
 
+class FakeRun:
+    enabled = False
+
+    def __init__(self, started, **kwargs):
+        self.kwargs, self.logged, self.summaries, self.finished = kwargs, [], {}, False
+        started.append(self)
+
+    def log(self, values, step=None):
+        self.logged.append((step, dict(values)))
+
+    def log_figure(self, name, fig, step=None):
+        pass
+
+    def summary(self, values):
+        self.summaries.update(values)
+
+    def finish(self, exit_code=None):
+        self.finished = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.finish()
+        return False
+
+
 def test_under_a_sweep_agent_one_run_gets_the_sweep_metric(synthetic_esc10, tmp_path, monkeypatch):
     started = []
-
-    class FakeRun:
-        enabled = False
-
-        def __init__(self, **kwargs):
-            self.kwargs, self.logged, self.summaries, self.finished = kwargs, [], {}, False
-            started.append(self)
-
-        def log(self, values, step=None):
-            self.logged.append((step, dict(values)))
-
-        def log_figure(self, name, fig, step=None):
-            pass
-
-        def summary(self, values):
-            self.summaries.update(values)
-
-        def finish(self, exit_code=None):
-            self.finished = True
-
-    monkeypatch.setattr(tracking, "start_run", lambda **kwargs: FakeRun(**kwargs))
+    monkeypatch.setattr(tracking, "start_run", lambda **kwargs: FakeRun(started, **kwargs))
     monkeypatch.setenv("WANDB_SWEEP_ID", "abc123")
     monkeypatch.setenv("WANDB_MODE", "offline")
     out = tmp_path / "sweep.json"
-    code = main(["train", "--root", str(synthetic_esc10), "--out", str(out), "--arch", "conv1d",
-                 "--folds", "1,2", "--lr=0.001", "--batch_size=16", "--kernel_size=3", "--channels=8,8,8",
-                 "--epochs", "2"])
+    # how a sweep agent calls it: ${args_no_hyphens} gives dotted KEY=VALUE overrides
+    code = main(["train", "--root", str(synthetic_esc10), "--out", str(out), "--arch=conv1d", "--folds", "1,2",
+                 "train.lr=0.001", "train.batch_size=16", "model.kernel_size=3", "model.channels=8,8,8",
+                 "model.stride=1", "train.epochs=2"])
     assert code == 0
-    assert len(started) == 1  # no per-fold runs inside a sweep run
-    run = started[0]
+    [run] = [r for r in started if r.kwargs["mode"] != "disabled"]  # no per-fold runs inside a sweep run
     assert run.kwargs["job_type"] == "sweep" and run.finished
     result = json.loads(out.read_text())
-    assert run.summaries[ex.SWEEP_METRIC] == pytest.approx(result["accuracy"]["mean"])
+    assert run.summaries[SWEEP_METRIC] == pytest.approx(result["accuracy"]["mean"])
     assert [step for step, _ in run.logged] == [1, 2]
+    assert result["experiment"]["train"]["lr"] == 0.001 and result["experiment"]["model"]["stride"] == 1
 
 
 def test_defaults_are_the_kits_configurations():
-    from audiolab import configs
-    from audiolab.cli import build_parser
-
-    parse = lambda *a: ex.experiment_from_args(build_parser().parse_args(["train", "--out", "r.json", *a]))  # noqa: E731
     arch1, arch2 = parse("--arch", "conv1d"), parse("--arch", "transformer", "--heads", "2")
-    assert (arch1.params, arch1.train, arch1.features) == (configs.arch1().params, configs.arch1().train, configs.FEATURES)
-    assert (arch2.params, arch2.train) == (configs.arch2(heads=2).params, configs.arch2(heads=2).train)
-    assert arch2.features == configs.FEATURES
-    # other widths keep the pattern of strides: the first block's, then the later blocks'
-    assert parse("--arch", "conv1d", "--channels", "64,128,128").params["stride"] == (1, 2, 2)
-    assert parse("--arch", "transformer", "--channels", "32,64,64,64").params["stride"] == (2, 1, 1, 1)
+    assert (arch1.model, arch1.train, arch1.features, arch1.augment) == (
+        configs.arch1().model, configs.arch1().train, configs.FEATURES, configs.arch1().augment)
+    assert (arch2.model, arch2.train) == (configs.arch2(heads=2).model, configs.arch2(heads=2).train)
+    assert arch2.features == configs.FEATURES and parse("--arch", "transformer").model.heads == max(configs.HEADS)
+
+
+def test_other_widths_keep_the_pattern_of_strides():
+    # the first block's stride, then the later blocks'
+    assert parse("--arch", "conv1d", "--channels", "64,128,128").model.stride == (1, 2, 2)
+    assert parse("--arch", "transformer", "--channels", "32,64,64,64").model.stride == (2, 1, 1, 1)
+    assert parse("--arch", "conv1d", "model.channels=64,64").model.stride == (1, 2)
+    assert parse("--arch", "conv1d", "--channels", "64").model.channels == (64,)  # one block
     changed = parse("--arch", "transformer", "--channels", "32,32,32,32", "--stride", "2", "--lr", "0.01")
-    assert changed.params["channels"] == (32, 32, 32, 32) and changed.params["stride"] == 2 and changed.train.lr == 0.01
+    assert changed.model.channels == (32, 32, 32, 32) and changed.model.stride == 2 and changed.train.lr == 0.01
+
+
+def test_named_options_are_shortcuts_for_overrides():
+    short = parse("--arch", "conv1d", "--lr", "0.01", "--channels", "8,8,8", "--activation", "gelu")
+    long = parse("--arch", "conv1d", "train.lr=0.01", "model.channels=8,8,8", "model.activation=gelu")
+    assert short.key() == long.key() and short.name == long.name
+
+
+def test_positional_overrides_reach_every_section():
+    exp = parse("--arch", "transformer", "augment.mixup=false", "features.floor_db=none", "train.grad_clip=1",
+                "model.d_model=32", "heads=2")
+    assert exp.augment.mixup is False and exp.features.floor_db is None and exp.train.grad_clip == 1
+    assert (exp.model.d_model, exp.model.heads) == (32, 2) and exp.description == "audiolab train"

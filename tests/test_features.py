@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from audiolab.features import AugmentConfig, FeatureConfig, LogMel, Normalizer, mixup, spec_augment, time_shift
+from audiolab.features import FeatureConfig, LogMel, Normalizer
 
 
 def test_logmel_shape_matches_config():
@@ -20,7 +20,8 @@ def test_logmel_top_db_is_per_clip_even_in_a_batch():
 
 
 def test_logmel_floor_db_is_absolute_and_keeps_louder_bins():
-    cfg = FeatureConfig(sample_rate=8000, duration=1.0, n_fft=256, hop_length=128, n_mels=16, top_db=None)
+    cfg = FeatureConfig(sample_rate=8000, duration=1.0, n_fft=256, hop_length=128, n_mels=16, top_db=None,
+                        floor_db=None)
     loud, quiet = torch.randn(8000), 1e-4 * torch.randn(8000)
     plain = LogMel(cfg)(torch.stack([loud, quiet]))
     floored = LogMel(FeatureConfig(**{**cfg.to_dict(), "floor_db": -30.0}))(torch.stack([loud, quiet]))
@@ -30,6 +31,12 @@ def test_logmel_floor_db_is_absolute_and_keeps_louder_bins():
     assert above[0].float().mean() > 0.5
     torch.testing.assert_close(floored[above], plain[above])  # louder bins are untouched
     assert torch.all(floored >= -30.0)
+
+
+def test_the_default_front_end():
+    cfg = FeatureConfig()
+    assert (cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels, cfg.floor_db) == (22050, 2048, 1024, 64, -30.0)
+    assert cfg.num_samples == 110250 and cfg.num_frames == 108
 
 
 def test_bad_feature_config():
@@ -45,52 +52,6 @@ def test_normalizer_uses_training_statistics():
     torch.testing.assert_close(z.std(dim=(0, 2)), torch.ones(4), atol=1e-3, rtol=0)
     with pytest.raises(ValueError, match="shape"):
         norm.fit(torch.randn(3, 5, 10))
-
-
-def test_time_shift_rolls_each_clip():
-    x = torch.arange(10.0).repeat(3, 2, 1)  # (3, 2, 10)
-    out = time_shift(x, torch.Generator().manual_seed(0))
-    for clip in out:
-        shift = int(-clip[0, 0]) % 10
-        assert torch.equal(clip, torch.roll(x[0], shifts=shift, dims=1))
-        assert sorted(clip[0].tolist()) == list(range(10))  # nothing lost, only moved
-        assert torch.equal(clip[0], clip[1])  # the same shift for every mel band
-
-
-def test_spec_augment_masks_bands_with_zero():
-    x = torch.ones(4, 16, 40)
-    out = spec_augment(x, time_masks=1, time_mask_width=10, freq_masks=1, freq_mask_width=4, generator=torch.Generator().manual_seed(1))
-    assert out.shape == x.shape
-    assert set(out.unique().tolist()) <= {0.0, 1.0}
-    zero_cols = (out == 0).all(dim=1)  # time steps masked in every band
-    assert 0 < zero_cols.sum() <= 4 * 10
-    off = spec_augment(x, 0, 0, 0, 0)
-    assert torch.equal(off, x)
-
-
-def test_mixup_blends_inputs_and_targets_alike():
-    torch.manual_seed(0)
-    x = torch.stack([torch.full((2, 3), float(i)) for i in range(6)])
-    y = torch.eye(6)
-    mx, my = mixup(x, y, alpha=0.4)
-    torch.testing.assert_close(my.sum(1), torch.ones(6))
-    assert (my.max(1).values >= 0.5).all()  # the first clip dominates
-    # every mixed input is the same convex combination of clip ids as its target
-    torch.testing.assert_close(mx[:, 0, 0], my @ torch.arange(6.0))
-    same_x, same_y = mixup(x, y, alpha=0)
-    assert same_x is x and same_y is y
-
-
-def test_augment_config_switches():
-    cfg = AugmentConfig(mixup=False)
-    assert cfg.to_dict()["mixup"] is False and cfg.time_shift
-
-
-def test_augment_config_none_switches_every_augmentation_off():
-    off = AugmentConfig.none().to_dict()
-    switches = {k for k, v in AugmentConfig().to_dict().items() if isinstance(v, bool)}
-    assert switches >= {"time_shift", "spec_augment", "mixup", "random_eq"}
-    assert all(off[k] is False for k in switches) and off["freq_shift"] == 0
 
 
 def test_per_clip_normalizer_ignores_recording_level():

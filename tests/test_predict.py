@@ -12,21 +12,21 @@ import torch
 from audiolab import predict
 from audiolab.data import ESC10_CLASSES
 from audiolab.features import FeatureConfig, Normalizer
-from audiolab.models import build_model
-from audiolab.train import save_checkpoint
+from audiolab.checkpoint import save_checkpoint
+from audiolab.models import ConvConfig, build_model
 
 # A small front-end keeps the test fast: 8 kHz, 16 mel bands, 5-s windows.
 FEATURES = FeatureConfig(sample_rate=8000, duration=5.0, n_fft=512, hop_length=256, n_mels=16)
-PARAMS = {"channels": (8, 8), "kernel_size": 3}
+MODEL = ConvConfig(channels=(8, 8), kernel_size=3, stride=1)
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """An untrained tiny Architecture 1 saved with the info ``audiolab reports`` writes."""
     torch.manual_seed(0)
-    model = build_model("conv1d", FEATURES.n_mels, len(ESC10_CLASSES), PARAMS)
+    model = build_model(MODEL, FEATURES.n_mels, len(ESC10_CLASSES))
     normalizer = Normalizer(FEATURES.n_mels).fit(torch.randn(4, FEATURES.n_mels, FEATURES.num_frames) * 10 - 40)
-    info = {"arch": "conv1d", "params": PARAMS, "n_mels": FEATURES.n_mels, "classes": list(ESC10_CLASSES),
+    info = {"arch": "conv1d", "params": MODEL.to_dict(), "n_mels": FEATURES.n_mels, "classes": list(ESC10_CLASSES),
             "features": FEATURES.to_dict()}
     path = save_checkpoint(tmp_path_factory.mktemp("model") / "best_model.pt", model, normalizer, 1, info)
     path.with_suffix(".json").write_text(json.dumps({"experiment": "tiny-arch1"}))
@@ -137,7 +137,7 @@ def test_predictions_use_the_test_time_shifts_of_the_evaluation(checkpoint, audi
     got = predictor.predict(audio_files[1], top=10)["probs"]
     assert np.allclose([got[c] for c in ESC10_CLASSES], expected, atol=1e-6)
 
-    holdout = tmp_path / "arch1" / "holdout"  # an experiments.run_holdout folder: model.pt + result.json
+    holdout = tmp_path / "arch1" / "holdout"  # an evaluation.run_holdout folder: model.pt + result.json
     holdout.mkdir(parents=True)
     (holdout / "model.pt").write_bytes(checkpoint.read_bytes())
     (holdout / "result.json").write_text(json.dumps({"experiment": {"train": {"tta_shifts": 8}}}))

@@ -22,15 +22,15 @@ def ablation():
 def test_each_variant_changes_what_its_name_says(ablation):
     base = configs.arch1()
     assert ablation.variant(base, "recipe", 3).train.seed == 3
-    assert ablation.variant(base, "recipe", 3).params == base.params
-    assert base.train.augment.random_eq and not ablation.variant(base, "no-random-eq", 0).train.augment.random_eq
+    assert ablation.variant(base, "recipe", 3).model == base.model
+    assert base.augment.random_eq and not ablation.variant(base, "no-random-eq", 0).augment.random_eq
     assert ablation.variant(base, "no-floor", 0).features.floor_db is None
     fine = ablation.variant(base, "hop-512", 0)  # time masks keep their width in seconds
-    assert base.features.hop_length == 1024 and base.train.augment.time_mask_width == 10
-    assert (fine.features.hop_length, fine.train.augment.time_mask_width) == (512, 20)
-    assert fine.features.n_mels == base.features.n_mels and fine.params == base.params
+    assert base.features.hop_length == 1024 and base.augment.time_mask_width == 10
+    assert (fine.features.hop_length, fine.augment.time_mask_width) == (512, 20)
+    assert fine.features.n_mels == base.features.n_mels and fine.model == base.model
     assert ablation.variant(base, "no-test-shifts", 0).train.tta_shifts == 1
-    assert ablation.variant(configs.arch2(2), "dropout-0.1", 0).params["dropout"] == 0.1
+    assert ablation.variant(configs.arch2(2), "dropout-0.1", 0).model.dropout == 0.1
     with pytest.raises(SystemExit, match="unknown variant 'no-such'"):
         ablation.variant(base, "no-such", 0)
 
@@ -38,14 +38,15 @@ def test_each_variant_changes_what_its_name_says(ablation):
 def test_variants_combine_with_plus(ablation):
     base = configs.arch1()
     both = ablation.variant(base, "kernel-3+channels-64-128-128-256", 1)
-    assert both.params["kernel_size"] == 3
-    assert tuple(both.params["channels"]) == (64, 128, 128, 256)
+    assert both.model.kernel_size == 3
+    assert both.model.channels == (64, 128, 128, 256)
     assert both.name == "kernel-3+channels-64-128-128-256-seed1" and both.train.seed == 1
-    assert ablation.variant(base, "channels-8-8-8-8", 0).params["kernel_size"] == base.params["kernel_size"]
-    assert not ablation.variant(base, "kernel-3+no-mixup", 0).train.augment.mixup
-    assert ablation.variant(base, "stride-1-2-2-2", 0).params["stride"] == (1, 2, 2, 2)
-    assert ablation.variant(base, "stride-1", 0).params["stride"] == 1
-    for bad in ("kernel-3+no-such", "kernel-x", "channels-8-x", "stride-2-x", "hop-big"):
+    assert ablation.variant(base, "channels-8-8-8-8", 0).model.kernel_size == base.model.kernel_size
+    assert not ablation.variant(base, "kernel-3+no-mixup", 0).augment.mixup
+    assert ablation.variant(base, "stride-1-2-2-2", 0).model.stride == (1, 2, 2, 2)
+    assert ablation.variant(base, "stride-1", 0).model.stride == 1
+    assert ablation.variant(base, "time-mask-5", 0).augment.time_mask_width == 5
+    for bad in ("kernel-3+no-such", "kernel-x", "channels-8-x", "stride-2-x", "hop-big", "time-mask-x"):
         with pytest.raises(SystemExit, match="unknown variant"):
             ablation.variant(base, bad, 0)
 
@@ -69,7 +70,7 @@ def test_runs_folds_1_to_4_and_resumes(ablation, synthetic_esc10, tmp_path, caps
     assert sorted(p.name for p in stored.glob("fold*.json")) == [f"fold{k}.json" for k in (1, 2, 3, 4)]
     summary = json.loads((stored / "summary.json").read_text())
     assert [row["fold"] for row in summary["folds"]] == [1, 2, 3, 4]  # fold 5 is never scored
-    assert summary["experiment"]["train"]["augment"]["mixup"] is False
+    assert summary["experiment"]["augment"]["mixup"] is False
     assert "vs recipe (paired)" in capsys.readouterr().out
 
     before = {p: p.read_bytes() for p in stored.glob("fold*.json")}  # a retrained fold differs in its seconds

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from audiolab.features import AugmentConfig
-from audiolab.models import build_model
-from audiolab.train import TrainConfig, fit, load_checkpoint, predict_proba, select_device
+from audiolab.augment import AugmentConfig
+from audiolab.models import ConvConfig, build_model
+from audiolab.train import TrainConfig, fit, predict_proba, select_device
 
 NO_AUG = AugmentConfig.none()
 
@@ -21,19 +21,27 @@ def toy_data(n=60, n_mels=8, frames=24, classes=3, seed=0):
 
 def small_model(seed=0):
     torch.manual_seed(seed)
-    return build_model("conv1d", 8, 3, {"channels": [8, 8, 8], "kernel_size": 3})
+    return build_model(ConvConfig(channels=[8, 8, 8], kernel_size=3, stride=1), 8, 3)
 
 
 def test_learns_a_separable_problem():
     x, y = toy_data()
     xv, yv = toy_data(seed=1)
-    result = fit(small_model(), x, y, xv, yv, TrainConfig(epochs=15, batch_size=16, lr=1e-2, augment=NO_AUG), progress=False)
+    result = fit(small_model(), x, y, xv, yv, TrainConfig(epochs=15, batch_size=16, lr=1e-2), augment=NO_AUG,
+                 progress=False)
     assert result.history[-1]["val_acc"] >= 0.9
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     probs = predict_proba(result.model, xv, result.normalizer)
     assert probs.shape == (60, 3)
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    # the returned model is the last epoch's: it scores what the last history row says
     assert (probs.argmax(1) == yv.numpy()).mean() == pytest.approx(result.history[-1]["val_acc"])
+
+
+def test_learns_with_the_kits_augmentations_too():
+    x, y = toy_data()
+    result = fit(small_model(), x, y, x, y, TrainConfig(epochs=15, batch_size=16, lr=1e-2), progress=False)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
 
 
 def test_same_seed_same_numbers():
@@ -52,7 +60,16 @@ def test_history_and_callback():
     result = fit(small_model(), x, y, x, y, TrainConfig(epochs=4, batch_size=16), on_epoch=rows.append, progress=False)
     assert rows == result.history and [r["epoch"] for r in rows] == [1, 2, 3, 4]
     assert {"lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"} <= set(rows[0])
-    assert result.best_epoch == 4  # no early stopping: the last epoch is the result
+    assert result.best_epoch == 4  # the last epoch is the result
+    assert result.seconds > 0 and result.device.split(":")[0] in {"cpu", "cuda", "mps"}
+
+
+def test_eval_name_names_the_scored_clips():
+    x, y = toy_data()
+    result = fit(small_model(), x, y, x, y, TrainConfig(epochs=1, batch_size=16), eval_name="test", progress=False)
+    assert {"test_loss", "test_acc"} <= set(result.history[0]) and "val_acc" not in result.history[0]
+    alone = fit(small_model(), x, y, config=TrainConfig(epochs=1, batch_size=16), progress=False)
+    assert not any(k.startswith(("val_", "test_")) for k in alone.history[0])  # nothing to score, nothing scored
 
 
 def test_lr_schedule_warms_up_and_decays():
@@ -62,37 +79,12 @@ def test_lr_schedule_warms_up_and_decays():
     assert lrs[0] < lrs[2] and lrs[2] == pytest.approx(1e-2, rel=0.05) and lrs[-1] < 1e-3
 
 
-def test_early_stopping_returns_best_weights():
+def test_test_time_shifts_average_rolled_clips():
     x, y = toy_data()
-    xv, yv = toy_data(seed=1)
-    cfg = TrainConfig(epochs=40, batch_size=16, lr=1e-2, early_stopping=3, augment=NO_AUG)
-    result = fit(small_model(), x, y, xv, yv, cfg, progress=False)
-    best = max(result.history, key=lambda r: (r["val_acc"], -r["val_loss"]))
-    assert result.best_epoch == best["epoch"]
-    assert len(result.history) <= best["epoch"] + 3
-    probs = predict_proba(result.model, xv, result.normalizer)
-    assert (probs.argmax(1) == yv.numpy()).mean() == pytest.approx(best["val_acc"])
-
-
-def test_early_stopping_needs_validation():
-    x, y = toy_data()
-    with pytest.raises(ValueError, match="validation"):
-        fit(small_model(), x, y, config=TrainConfig(epochs=2, early_stopping=2), progress=False)
-
-
-def test_checkpoints_round_trip(tmp_path):
-    x, y = toy_data()
-    info = {"arch": "conv1d", "params": {"channels": [8, 8, 8], "kernel_size": 3}, "n_mels": 8, "classes": ["a", "b", "c"]}
-    result = fit(small_model(), x, y, x, y, TrainConfig(epochs=3), checkpoint_dir=tmp_path, checkpoint_info=info, progress=False)
-    assert {p.name for p in tmp_path.iterdir()} == {"best.pt", "last.pt"}
-    model, normalizer, loaded = load_checkpoint(tmp_path / "last.pt")
-    assert loaded["classes"] == ["a", "b", "c"]
-    np.testing.assert_allclose(predict_proba(model, x, normalizer), predict_proba(result.model, x, result.normalizer), atol=1e-6)
-
-
-def test_missing_checkpoint_says_how_to_get_one(tmp_path):
-    with pytest.raises(FileNotFoundError, match="audiolab train"):
-        load_checkpoint(tmp_path / "nope.pt")
+    result = fit(small_model(), x, y, config=TrainConfig(epochs=1, batch_size=16), progress=False)
+    rolled = [predict_proba(result.model, torch.roll(x, s * 6, dims=-1), result.normalizer) for s in range(4)]
+    averaged = predict_proba(result.model, x, result.normalizer, shifts=4)
+    np.testing.assert_allclose(averaged, np.mean(rolled, 0), atol=1e-6)
 
 
 def test_mismatched_inputs_and_bad_config():
@@ -101,6 +93,17 @@ def test_mismatched_inputs_and_bad_config():
         fit(small_model(), x, y[:-1], config=TrainConfig(epochs=1), progress=False)
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=0)
+    with pytest.raises(ValueError, match="epochs and batch_size"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="tta_shifts"):
+        TrainConfig(tta_shifts=0)
+
+
+def test_removed_options_are_gone():
+    with pytest.raises(TypeError):
+        TrainConfig(early_stopping=3)
+    with pytest.raises(TypeError):
+        TrainConfig(augment=NO_AUG)  # augmentation is its own config, passed to fit beside it
 
 
 def test_device_selection():

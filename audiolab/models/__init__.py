@@ -1,77 +1,63 @@
-"""The two architectures of the course and a single way to build them from a config dict."""
+"""The two architectures of the course.
+
+Read in this order:
+
+1. :mod:`~audiolab.models.conv1d` -- Architecture 1: conv blocks, global pooling, one linear layer;
+2. :mod:`~audiolab.models.attention` -- multi-head self-attention written from scratch;
+3. :mod:`~audiolab.models.transformer` -- Architecture 2: the conv base, a ``<cls>`` token, transformer blocks.
+
+A model is described by its config (:class:`ConvConfig` or :class:`TransformerConfig`, whose
+defaults are the kit's two architectures) and built with :func:`build_model`.
+"""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Union
 
 from torch import nn
 
 from .attention import MultiHeadSelfAttention
-from .conv1d import HEAD_DROPOUT, Conv1dClassifier, ConvBase, ConvConfig
+from .conv1d import Conv1dClassifier, ConvBase, ConvBaseConfig, ConvConfig
 from .transformer import ConvTransformer, TransformerConfig
 
 __all__ = [
     "ARCHITECTURES",
     "Conv1dClassifier",
     "ConvBase",
+    "ConvBaseConfig",
     "ConvConfig",
     "ConvTransformer",
+    "ModelConfig",
     "MultiHeadSelfAttention",
     "TransformerConfig",
     "build_model",
-    "resolved_params",
+    "model_config",
 ]
 
-ARCHITECTURES = ("conv1d", "transformer")
+ModelConfig = Union[ConvConfig, TransformerConfig]
+
+#: architecture name -> (its config, its module)
+ARCHITECTURES = {"conv1d": (ConvConfig, Conv1dClassifier), "transformer": (TransformerConfig, ConvTransformer)}
 
 
-#: Architecture 2's conv base differs from ConvConfig's defaults in these fields.
-TRANSFORMER_CONV_DEFAULTS = {"channels": (128, 128, 128), "global_pool": "avg"}
+def model_config(arch: str, params: Mapping[str, Any] | None = None) -> ModelConfig:
+    """The config of architecture ``arch`` (``"conv1d"`` or ``"transformer"``) with ``params`` changed.
 
-
-def _configs(arch: str, params: Mapping[str, Any] | None):
-    """``(ConvConfig, TransformerConfig or None, extra kwargs)`` for ``arch`` from a flat dict."""
-    params = dict(params or {})
-    conv = {k: params.pop(k) for k in list(params) if k in ConvConfig.__dataclass_fields__}
-    if arch == "conv1d":
-        extra = {"head_dropout": params.pop("head_dropout", HEAD_DROPOUT)}
-        _reject(params, arch)
-        return ConvConfig(**conv), None, extra
-    if arch == "transformer":
-        trans = {k: params.pop(k) for k in list(params) if k in TransformerConfig.__dataclass_fields__}
-        _reject(params, arch)
-        for key, value in TRANSFORMER_CONV_DEFAULTS.items():
-            conv.setdefault(key, value)
-        if "dropout" in conv:
-            trans.setdefault("dropout", conv["dropout"])
-        return ConvConfig(**conv), TransformerConfig(**trans), {}
-    raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
-
-
-def build_model(arch: str, n_mels: int, n_classes: int, params: Mapping[str, Any] | None = None) -> nn.Module:
-    """Build Architecture 1 (``"conv1d"``) or 2 (``"transformer"``) from a flat dict.
-
-    ``params`` may hold any field of :class:`ConvConfig` (``channels``, ``kernel_size``,
-    ``stride``, ``activation``, ``pool``, ``dropout``, ...), of :class:`TransformerConfig`
-    (``d_model``, ``heads``, ``depth``, ``mlp_activation``, ...) and ``head_dropout`` for
-    Architecture 1. For Architecture 2 one ``dropout`` sets both the conv blocks and the
-    transformer. Unknown keys raise, so a typo in a search space cannot pass silently.
+    Unknown keys raise with the list of valid ones, so a typo cannot pass silently.
     """
-    conv, transformer, extra = _configs(arch, params)
-    if transformer is None:
-        return Conv1dClassifier(n_mels, n_classes, conv, **extra)
-    return ConvTransformer(n_mels, n_classes, conv, transformer)
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    cls = ARCHITECTURES[arch][0]
+    params = dict(params or {})
+    valid = list(cls.__dataclass_fields__)
+    unknown = sorted(k for k in params if k not in valid)
+    if unknown:
+        raise ValueError(f"unknown model parameter(s) for {arch!r}: {unknown}; valid: {valid}")
+    return cls(**params)
 
 
-def resolved_params(arch: str, params: Mapping[str, Any] | None = None) -> dict:
-    """Every model parameter with the value :func:`build_model` really uses (defaults filled in)."""
-    conv, transformer, extra = _configs(arch, params)
-    out = conv.to_dict()
-    if transformer is not None:
-        out.update({k: v for k, v in transformer.to_dict().items() if k not in out})
-    out.update(extra)
-    return out
-
-
-def _reject(leftover: dict, arch: str) -> None:
-    if leftover:
-        raise ValueError(f"unknown model parameter(s) for {arch!r}: {sorted(leftover)}")
+def build_model(config: ModelConfig, n_mels: int = 64, n_classes: int = 10) -> nn.Module:
+    """Architecture 1 from a :class:`ConvConfig`, Architecture 2 from a :class:`TransformerConfig`."""
+    for cls, module in ARCHITECTURES.values():
+        if type(config) is cls:
+            return module(config, n_mels, n_classes)
+    raise TypeError(f"build_model takes a ConvConfig or a TransformerConfig, got {type(config).__name__}")

@@ -8,19 +8,17 @@ stretches of time.
 
 Every block is ``conv -> batch norm -> activation -> pooling -> dropout``.
 Depth, channels, kernel size, stride, activation and pooling are all set in
-:class:`ConvConfig`.
+:class:`ConvConfig`, whose defaults are the kit's Architecture 1.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Optional, Sequence, Union
+from dataclasses import asdict, dataclass
+from typing import ClassVar, Optional, Sequence, Union
 
 import torch
 from torch import nn
 
-__all__ = ["HEAD_DROPOUT", "ConvConfig", "ConvBlock", "ConvBase", "Conv1dClassifier", "ACTIVATIONS", "make_activation"]
-
-HEAD_DROPOUT = 0.3  # dropout before Architecture 1's fully connected layer
+__all__ = ["ConvBaseConfig", "ConvConfig", "ConvBlock", "ConvBase", "Conv1dClassifier", "ACTIVATIONS", "make_activation"]
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -38,33 +36,37 @@ def make_activation(name: str) -> nn.Module:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
 
 
-@dataclass(frozen=True)
-class ConvConfig:
-    """The 1D-conv feature extractor shared by both architectures.
+def _ints(values, name: str, example: str) -> tuple:
+    try:
+        return tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} takes positive integers, like {example}; got {values!r}") from None
 
-    ``channels`` has one entry per block, so ``len(channels)`` is the depth.
+
+@dataclass(frozen=True)
+class ConvBaseConfig:
+    """The 1D-conv feature extractor shared by both architectures (see :class:`ConvBase`).
+
+    ``channels`` has one entry per block, so ``len(channels)`` is the number of blocks.
     ``stride`` is one number for every block or one per block (e.g. ``(2, 1, 1)``
-    halves the frames in the first block only).
-    ``pool`` is applied after every block (``"max"``, ``"avg"`` or ``"none"``),
-    ``global_pool`` summarises the remaining time steps for the classifier
-    (``"avg"``, ``"max"`` or ``"avgmax"``, the concatenation of both).
+    halves the frames in the first block only). ``pool`` (``"max"``, ``"avg"`` or
+    ``"none"``, window ``pool_size``) follows every block.
     """
 
-    channels: Sequence[int] = (128, 128, 256, 256)
+    channels: Sequence[int] = (64, 128, 128, 256)
     kernel_size: int = 5
-    stride: Union[int, Sequence[int]] = 1
+    stride: Union[int, Sequence[int]] = (1, 2, 2, 2)
     activation: str = "relu"
     pool: str = "max"
     pool_size: int = 2
     dropout: float = 0.1
-    global_pool: str = "avgmax"
 
     def __post_init__(self):
-        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "channels", _ints(self.channels, "channels", "(64, 128, 128), one width per block"))
         if len(self.channels) < 1 or min(self.channels) < 1:
             raise ValueError(f"channels must list at least one positive width per block, got {self.channels}")
         if not isinstance(self.stride, int):
-            object.__setattr__(self, "stride", tuple(int(s) for s in self.stride))
+            object.__setattr__(self, "stride", _ints(self.stride, "stride", "2 for every block or (2, 1, 1)"))
             if len(self.stride) != len(self.channels):
                 raise ValueError(
                     f"stride lists {len(self.stride)} values for {len(self.channels)} conv blocks; "
@@ -75,19 +77,17 @@ class ConvConfig:
         make_activation(self.activation)
         if self.pool not in ("max", "avg", "none"):
             raise ValueError(f"pool must be 'max', 'avg' or 'none', got {self.pool!r}")
-        if self.global_pool not in ("avg", "max", "avgmax"):
-            raise ValueError(f"global_pool must be 'avg', 'max' or 'avgmax', got {self.global_pool!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
     @property
-    def depth(self) -> int:
+    def num_blocks(self) -> int:
         return len(self.channels)
 
     @property
     def strides(self) -> tuple:
         """The stride of every block."""
-        return (self.stride,) * self.depth if isinstance(self.stride, int) else self.stride
+        return (self.stride,) * self.num_blocks if isinstance(self.stride, int) else self.stride
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -97,10 +97,32 @@ class ConvConfig:
         return d
 
 
+@dataclass(frozen=True)
+class ConvConfig(ConvBaseConfig):
+    """Architecture 1: the conv base, ``global_pool`` over the remaining time steps (``"avg"``,
+    ``"max"`` or ``"avgmax"``, the concatenation of both), dropout ``head_dropout``, one linear layer.
+
+    The defaults are the kit's Architecture 1: 4 blocks (64-128-128-256), kernel 5, stride 2 in
+    every block but the first.
+    """
+
+    arch: ClassVar[str] = "conv1d"
+
+    global_pool: str = "avgmax"
+    head_dropout: float = 0.3
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.global_pool not in ("avg", "max", "avgmax"):
+            raise ValueError(f"global_pool must be 'avg', 'max' or 'avgmax', got {self.global_pool!r}")
+        if not 0.0 <= self.head_dropout < 1.0:
+            raise ValueError(f"head_dropout must be in [0, 1), got {self.head_dropout}")
+
+
 class ConvBlock(nn.Sequential):
     """conv -> batch norm -> activation -> pooling -> dropout."""
 
-    def __init__(self, in_channels: int, out_channels: int, config: ConvConfig, stride: Optional[int] = None):
+    def __init__(self, in_channels: int, out_channels: int, config: ConvBaseConfig, stride: Optional[int] = None):
         stride = config.strides[0] if stride is None else stride
         layers = [
             nn.Conv1d(
@@ -126,7 +148,7 @@ class ConvBlock(nn.Sequential):
 class ConvBase(nn.Module):
     """A stack of :class:`ConvBlock`: ``(B, n_mels, frames) -> (B, channels[-1], steps)``."""
 
-    def __init__(self, in_channels: int, config: ConvConfig = ConvConfig()):
+    def __init__(self, in_channels: int, config: ConvBaseConfig = ConvBaseConfig()):
         super().__init__()
         self.config = config
         widths = (in_channels,) + tuple(config.channels)
@@ -151,15 +173,15 @@ def global_pool(x: torch.Tensor, how: str) -> torch.Tensor:
 class Conv1dClassifier(nn.Module):
     """Architecture 1: :class:`ConvBase`, global pooling over time, one fully connected layer."""
 
-    def __init__(self, n_mels: int = 64, n_classes: int = 10, conv: ConvConfig = ConvConfig(), head_dropout: float = HEAD_DROPOUT):
+    def __init__(self, config: ConvConfig = ConvConfig(), n_mels: int = 64, n_classes: int = 10):
         super().__init__()
-        self.conv = conv
-        self.features = ConvBase(n_mels, conv)
-        pooled = self.features.out_channels * (2 if conv.global_pool == "avgmax" else 1)
-        self.dropout = nn.Dropout(head_dropout)
+        self.config = config
+        self.features = ConvBase(n_mels, config)
+        pooled = self.features.out_channels * (2 if config.global_pool == "avgmax" else 1)
+        self.dropout = nn.Dropout(config.head_dropout)
         self.classifier = nn.Linear(pooled, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Log-mel ``(B, n_mels, frames)`` -> class logits ``(B, n_classes)``."""
-        h = global_pool(self.features(x), self.conv.global_pool)
+        h = global_pool(self.features(x), self.config.global_pool)
         return self.classifier(self.dropout(h))

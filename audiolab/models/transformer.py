@@ -13,31 +13,42 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar, Sequence, Union
 
 import torch
 from torch import nn
 
 from .attention import MultiHeadSelfAttention
-from .conv1d import ConvBase, ConvConfig, make_activation
+from .conv1d import ConvBase, ConvBaseConfig, make_activation
 
 __all__ = ["TransformerConfig", "TransformerBlock", "ConvTransformer"]
 
 
 @dataclass(frozen=True)
-class TransformerConfig:
-    """The encoder on top of the conv base."""
+class TransformerConfig(ConvBaseConfig):
+    """Architecture 2: the conv base's fields, then the encoder on top of it.
 
-    d_model: int = 128
+    The defaults are the kit's Architecture 2: 3 conv blocks (64-128-128, stride 2 in the first),
+    a 2-block transformer with ``d_model`` 64 and 4 heads, no dropout (the augmentation regularises
+    enough). ``dropout`` applies to the conv blocks and the transformer alike.
+    """
+
+    arch: ClassVar[str] = "transformer"
+
+    channels: Sequence[int] = (64, 128, 128)
+    stride: Union[int, Sequence[int]] = (2, 1, 1)
+    dropout: float = 0.0
+    d_model: int = 64
     heads: int = 4
-    depth: int = 2
+    depth: int = 2  # transformer blocks
     mlp_ratio: float = 2.0
-    dropout: float = 0.1
     attention_dropout: float = 0.0
     mlp_activation: str = "gelu"
     max_tokens: int = 128  # longest token sequence (<cls> + time steps) the positional table covers
 
     def __post_init__(self):
+        super().__post_init__()
         if self.d_model < 1 or self.heads < 1 or self.d_model % self.heads != 0:
             raise ValueError(
                 f"d_model={self.d_model} must be divisible by heads={self.heads}; "
@@ -45,12 +56,7 @@ class TransformerConfig:
             )
         if self.depth < 1:
             raise ValueError(f"depth must be >= 1, got {self.depth}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         make_activation(self.mlp_activation)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class TransformerBlock(nn.Module):
@@ -80,30 +86,23 @@ class TransformerBlock(nn.Module):
 class ConvTransformer(nn.Module):
     """Architecture 2: conv base -> projection -> ``<cls>`` + positions -> transformer -> MLP head."""
 
-    def __init__(
-        self,
-        n_mels: int = 64,
-        n_classes: int = 10,
-        conv: ConvConfig = ConvConfig(channels=(128, 128, 128), global_pool="avg"),
-        transformer: TransformerConfig = TransformerConfig(),
-    ):
+    def __init__(self, config: TransformerConfig = TransformerConfig(), n_mels: int = 64, n_classes: int = 10):
         super().__init__()
-        self.conv = conv
-        self.transformer = transformer
-        d = transformer.d_model
-        self.features = ConvBase(n_mels, conv)
+        self.config = config
+        d = config.d_model
+        self.features = ConvBase(n_mels, config)
         self.project = nn.Linear(self.features.out_channels, d)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
-        self.positions = nn.Parameter(torch.zeros(1, transformer.max_tokens, d))
+        self.positions = nn.Parameter(torch.zeros(1, config.max_tokens, d))
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         nn.init.trunc_normal_(self.positions, std=0.02)
-        self.embed_dropout = nn.Dropout(transformer.dropout)
-        self.blocks = nn.ModuleList(TransformerBlock(transformer) for _ in range(transformer.depth))
+        self.embed_dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.depth))
         self.norm = nn.LayerNorm(d)
         self.head = nn.Sequential(
             nn.Linear(d, d),
-            make_activation(transformer.mlp_activation),
-            nn.Dropout(transformer.dropout),
+            make_activation(config.mlp_activation),
+            nn.Dropout(config.dropout),
             nn.Linear(d, n_classes),
         )
 
@@ -112,7 +111,7 @@ class ConvTransformer(nn.Module):
         steps = self.features(x).transpose(1, 2)  # (B, steps, channels)
         if steps.shape[1] + 1 > self.positions.shape[1]:
             raise ValueError(
-                f"the conv base produced {steps.shape[1]} time steps but max_tokens={self.transformer.max_tokens}; "
+                f"the conv base produced {steps.shape[1]} time steps but max_tokens={self.config.max_tokens}; "
                 "raise TransformerConfig.max_tokens or downsample more (stride/pooling)"
             )
         h = self.project(steps)

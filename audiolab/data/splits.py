@@ -1,0 +1,49 @@
+"""The official ESC-10 folds: cross-validation and a train/validation/test split.
+
+ESC-10 comes in five folds, and clips cut from the same recording always share a
+fold. Evaluate on whole folds, never on a random split of clips, or the scores
+are inflated by near-duplicate clips in training and test.
+
+* :func:`cv_folds` -- five-fold cross-validation, one fold held out at a time;
+* :func:`holdout_split` -- one fold for test, one for validation, the rest to train.
+
+Both return positional indices into the metadata table (``meta.iloc[idx]``, or
+index a feature tensor in the same row order).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["cv_folds", "holdout_split"]
+
+
+def _folds(meta: pd.DataFrame) -> np.ndarray:
+    return meta["fold"].to_numpy()
+
+
+def cv_folds(meta: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """The official cross-validation: ``[(test_fold, train_idx, test_idx), ...]`` for each fold present.
+
+    Indices are positions in ``meta`` (use ``meta.iloc`` / index feature tensors).
+    """
+    folds = _folds(meta)
+    present = sorted(int(f) for f in np.unique(folds))
+    if len(present) < 2:
+        raise ValueError(f"cross-validation needs at least two folds, the table has {present}")
+    return [(f, np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in present]
+
+
+def holdout_split(meta: pd.DataFrame, test_fold: int = 5, val_fold: int = 4) -> dict[str, np.ndarray]:
+    """``{"train", "val", "test"}`` positional indices: one fold for test, one for validation, the rest to train."""
+    folds = _folds(meta)
+    present = sorted(int(f) for f in np.unique(folds))
+    if test_fold == val_fold:
+        raise ValueError(f"test_fold and val_fold must differ, both are {test_fold}")
+    absent = [f for f in (test_fold, val_fold) if f not in present]
+    if absent:
+        raise ValueError(f"fold(s) {absent} not in the table (folds present: {present}); choose among those")
+    train = np.flatnonzero((folds != test_fold) & (folds != val_fold))
+    if train.size == 0:
+        raise ValueError(f"no training folds left after test fold {test_fold} and validation fold {val_fold}")
+    return {"train": train, "val": np.flatnonzero(folds == val_fold), "test": np.flatnonzero(folds == test_fold)}

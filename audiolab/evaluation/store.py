@@ -1,0 +1,219 @@
+"""The results store: where every result lives, how it is written, and when it is reused.
+
+Every trained model leaves its scores on disk as soon as they exist, so a killed run resumes
+where it stopped, and a rerun of a finished experiment is a no-op with identical numbers.
+Nothing else in audiolab builds a results path by hand: ask a :class:`ResultsStore`.
+
+Layout under ``root`` (``reports/results`` for the full profile)::
+
+    <name>/cv/fold<k>.json, fold<k>.csv   one cross-validation fold: record + per-clip probabilities
+    <name>/cv/summary.json, oof.csv       mean ± std over folds, pooled out-of-fold predictions
+    <name>/holdout/result.json, probs.csv, model.pt    the held-out split and its model
+    <name>/search/trial-<key>.json, trials.csv         hyperparameter search trials
+    <name>-ensemble/summary.json          a seed ensemble of <name>
+    comparison.csv|json, best_model.pt|json            the comparison notebook's outputs
+
+A stored result is reused only when its ``key`` (:meth:`audiolab.experiment.Experiment.key`)
+and its ``data`` fingerprint (the clips of its train and test sets) match. Each reuse marks the
+files as used (their modification time becomes "now"), so :meth:`ResultsStore.prune_unused`
+can remove what no notebook uses any more.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._util import PathLike, atomic_write, plain, read_json, repo_root, write_csv, write_json
+
+__all__ = ["ResultsStore", "data_fingerprint", "BEST_MODEL", "RESULTS_ENV"]
+
+logger = logging.getLogger("audiolab")
+
+#: File name of the model ``audiolab predict`` uses, directly under the store's root.
+BEST_MODEL = "best_model.pt"
+#: Environment variable that moves the results of every profile.
+RESULTS_ENV = "AUDIOLAB_RESULTS"
+
+
+def data_fingerprint(meta: pd.DataFrame, *index_sets: np.ndarray) -> str:
+    """Hash of the clips (fold, target, filename) of each index set, in order."""
+    parts = [
+        sorted(f"{r.fold}/{r.target}/{r.filename}" for r in meta.iloc[np.asarray(idx)].itertuples())
+        for idx in index_sets
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
+
+
+class ResultsStore:
+    """The folder of results of one profile (see the module docstring for its layout)."""
+
+    def __init__(self, root: PathLike):
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"ResultsStore({str(self.root)!r})"
+
+    @classmethod
+    def of(cls, store: "ResultsStore | PathLike") -> "ResultsStore":
+        """``store`` itself, or a store at the folder ``store``."""
+        return store if isinstance(store, ResultsStore) else cls(store)
+
+    @classmethod
+    def for_profile(cls, profile_name: str = "full", root: Optional[PathLike] = None) -> "ResultsStore":
+        """``root`` if given, else ``$AUDIOLAB_RESULTS``, else ``reports/results`` of this checkout for the
+        full profile and a scratch folder for the others (a smoke run never overwrites the reports)."""
+        if root is not None:
+            return cls(root)
+        if os.environ.get(RESULTS_ENV):
+            return cls(os.environ[RESULTS_ENV])
+        if profile_name == "full":
+            return cls(repo_root() / "reports" / "results")
+        return cls(Path(tempfile.gettempdir()) / f"audiolab-{profile_name}" / "results")
+
+    # -- where things are ------------------------------------------------------------
+    def cv_dir(self, name: str) -> Path:
+        return self.root / name / "cv"
+
+    def fold_paths(self, name: str, fold: int) -> tuple[Path, Path]:
+        """``(record json, probabilities csv)`` of cross-validation fold ``fold``."""
+        return self.cv_dir(name) / f"fold{fold}.json", self.cv_dir(name) / f"fold{fold}.csv"
+
+    def holdout_dir(self, name: str) -> Path:
+        return self.root / name / "holdout"
+
+    def search_dir(self, name: str) -> Path:
+        return self.root / name / "search"
+
+    def trial_path(self, name: str, key: str) -> Path:
+        return self.search_dir(name) / f"trial-{key}.json"
+
+    def ensemble_path(self, name: str) -> Path:
+        return self.root / f"{name}-ensemble" / "summary.json"
+
+    def holdout_model(self, name: str) -> Path:
+        """The saved model of ``name``'s held-out split."""
+        return self.holdout_dir(name) / "model.pt"
+
+    @property
+    def best_model(self) -> Path:
+        """The model ``audiolab predict`` uses (written by the comparison notebook)."""
+        return self.root / BEST_MODEL
+
+    def best_model_info(self) -> Optional[dict]:
+        """What the comparison notebook wrote beside :attr:`best_model` (``experiment``, scores, ...), or ``None``."""
+        return read_json(self.best_model.with_suffix(".json"))
+
+    def keep_best_model(self, name: str, about: dict) -> Path:
+        """Copy ``name``'s held-out model to :attr:`best_model`, with ``about`` beside it as JSON."""
+        source = self.holdout_model(name)
+        if not source.is_file():
+            raise FileNotFoundError(f"no held-out model at {source}: run run_holdout() for {name!r} first")
+        atomic_write(self.best_model, lambda handle: handle.write(source.read_bytes()), binary=True)
+        text = json.dumps(plain(about), indent=1) + "\n"
+        atomic_write(self.best_model.with_suffix(".json"), lambda handle: handle.write(text))
+        return self.best_model
+
+    # -- reading -----------------------------------------------------------------------
+    def read(self, path: PathLike) -> Optional[dict]:
+        """The JSON at ``path`` (``None`` when missing or damaged)."""
+        return read_json(path)
+
+    def load_summary(self, name: str) -> dict:
+        """The cross-validation summary of experiment ``name``."""
+        path = self.cv_dir(name) / "summary.json"
+        summary = read_json(path)
+        if summary is None:
+            raise FileNotFoundError(f"no cross-validation summary at {path}: run run_cv() for {name!r} first")
+        return summary
+
+    def load_oof(self, name: str) -> pd.DataFrame:
+        """The out-of-fold probabilities of ``name``: filename, fold, target, prob_0.., pred."""
+        path = self.cv_dir(name) / "oof.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"no out-of-fold predictions at {path}: run run_cv() for {name!r} first")
+        return pd.read_csv(path)
+
+    def load_holdout(self, name: str) -> Optional[dict]:
+        """The held-out result of ``name``, or ``None``."""
+        return read_json(self.holdout_dir(name) / "result.json")
+
+    def summaries(self) -> list[str]:
+        """Names of the experiments with a cross-validation summary, sorted."""
+        return sorted(p.parent.parent.name for p in self.root.glob("*/cv/summary.json"))
+
+    def training_seconds(self) -> dict:
+        """Seconds of training behind the store, by kind: ``cv`` folds, ``holdout`` models and ``search``
+        trials (seed-ensemble members are ``cv`` runs of their own), plus ``total``. Unlike the wall
+        time of one ``audiolab reports`` run, this does not shrink when finished results are reused."""
+        patterns = {"cv": "*/cv/fold*.json", "holdout": "*/holdout/result.json", "search": "*/search/trial-*.json"}
+        sums = {kind: sum(float((read_json(p) or {}).get("train_seconds") or 0.0) for p in self.root.glob(pattern))
+                for kind, pattern in patterns.items()}
+        sums["total"] = sum(sums.values())
+        return sums
+
+    def ensembles(self) -> list[dict]:
+        """Every seed-ensemble summary in the store."""
+        return [s for s in map(read_json, sorted(self.root.glob("*-ensemble/summary.json"))) if s]
+
+    # -- writing -----------------------------------------------------------------------
+    def write_json(self, path: PathLike, obj) -> Path:
+        """``obj`` as JSON at ``path``, atomically (a killed run never leaves half a file)."""
+        return write_json(path, obj)
+
+    def write_csv(self, path: PathLike, table: pd.DataFrame) -> Path:
+        return write_csv(path, table)
+
+    # -- reuse -------------------------------------------------------------------------
+    def reusable(self, stored: Optional[dict], key: str, data: str, path: Path, needs: Sequence[Path] = ()) -> bool:
+        """Whether ``stored`` (read from ``path``) was computed by this configuration on these clips,
+        with the files ``needs`` beside it; a reused result is marked as used. Says why when not."""
+        if stored is None:
+            return False
+        if stored.get("key") != key:
+            logger.warning("%s was computed with another configuration (key %s, now %s): retraining",
+                           path, stored.get("key"), key)
+            return False
+        if stored.get("data") != data:
+            logger.warning("%s was computed on other clips: retraining", path)
+            return False
+        missing = [p for p in needs if not Path(p).is_file()]
+        if missing:
+            logger.warning("%s lacks %s: retraining", path, [p.name for p in missing])
+            return False
+        self.mark_used(path, *needs)
+        return True
+
+    @staticmethod
+    def mark_used(*paths: PathLike) -> None:
+        """Set the files' modification time to now: they belong to the current report."""
+        for path in paths:
+            try:
+                os.utime(path)
+            except OSError:
+                pass
+
+    def prune_unused(self, since: float) -> list[Path]:
+        """Delete the files of experiments (``<root>/<name>/...``) neither written nor reused since
+        ``since`` (a :func:`time.time`), and the folders left empty; returns the deleted files.
+
+        Files directly in the root (the comparison notebook's tables and kept model) are left to
+        the notebook that rewrites them. Once every training notebook has run, an older file
+        belongs to a configuration they no longer define (a search trial of a changed start, the
+        ensemble of a head count no longer chosen); left in place, it would show up in the tables.
+        """
+        removed = [p for p in self.root.glob("*/**/*") if p.is_file() and p.stat().st_mtime < since]
+        for path in removed:
+            path.unlink()
+        for folder in sorted((p for p in self.root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
+                             reverse=True):
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        return removed

@@ -1,0 +1,210 @@
+"""One experiment, fully described: which model, which features, how it is trained and augmented.
+
+An :class:`Experiment` is a composition of four typed configs, each with the kit's recipe as
+its defaults, so ``Experiment()`` is the kit's Architecture 1 and
+``Experiment(model=TransformerConfig())`` its Architecture 2 (with ``lr=1e-3``, see
+:mod:`audiolab.configs`):
+
+* ``model`` -- :class:`~audiolab.models.ConvConfig` (Architecture 1) or
+  :class:`~audiolab.models.TransformerConfig` (Architecture 2);
+* ``features`` -- :class:`~audiolab.features.FeatureConfig`, the log-mel front-end;
+* ``train`` -- :class:`~audiolab.train.TrainConfig`, the optimiser and schedule;
+* ``augment`` -- :class:`~audiolab.augment.AugmentConfig`, what changes each batch.
+
+Change any field with a dotted name, the one way the search, the CLI, the W&B sweeps and the
+benchmarks vary an experiment::
+
+    exp = Experiment().replace({"train.lr": 1e-3, "model.channels": (64, 64, 64)})
+    exp = exp.replace({"lr": 1e-3})          # a field name found in exactly one section also works
+    exp = exp.replace(name="arch1-small")    # plain fields as keyword arguments
+
+:meth:`Experiment.key` hashes everything that changes training, so two experiments with the
+same key train the same model and a stored result can be reused.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+from collections import abc
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, get_type_hints
+
+import torch
+
+from ._util import plain, tupled
+from .augment import AugmentConfig
+from .features import FeatureConfig
+from .models import ConvConfig, ModelConfig, TransformerConfig, build_model, model_config
+from .train import TrainConfig
+
+__all__ = ["Experiment", "SECTIONS", "parse_value"]
+
+#: The sections of an experiment that :meth:`Experiment.replace` reaches with dotted names.
+SECTIONS = ("model", "features", "train", "augment")
+
+_SECTION_TYPES = {"features": FeatureConfig, "train": TrainConfig, "augment": AugmentConfig}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A model config, a front-end, a training recipe and augmentations, with a name."""
+
+    name: str = "arch1"
+    model: ModelConfig = field(default_factory=ConvConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    description: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name or any(c in self.name for c in "/\\"):
+            raise ValueError(f"experiment name must be a non-empty string without slashes, got {self.name!r}")
+        if not isinstance(self.model, (ConvConfig, TransformerConfig)):
+            raise TypeError(f"model must be a ConvConfig or a TransformerConfig, got {type(self.model).__name__}")
+        for section, cls in _SECTION_TYPES.items():
+            if not isinstance(getattr(self, section), cls):
+                raise TypeError(f"{section} must be a {cls.__name__}, got {type(getattr(self, section)).__name__}")
+        # Build on the meta device: checks that the parts fit together without allocating weights.
+        with torch.device("meta"):
+            build_model(self.model, self.features.n_mels, 10)
+
+    @property
+    def arch(self) -> str:
+        """``"conv1d"`` (Architecture 1) or ``"transformer"`` (Architecture 2)."""
+        return self.model.arch
+
+    # -- serialisation -----------------------------------------------------------
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict; ``Experiment.from_dict(e.to_dict()) == e``."""
+        return {
+            "name": self.name,
+            "arch": self.arch,
+            "model": plain(self.model.to_dict()),
+            "features": plain(self.features.to_dict()),
+            "train": plain(self.train.to_dict()),
+            "augment": plain(self.augment.to_dict()),
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Experiment":
+        d = dict(d)
+        unknown = set(d) - {"name", "arch", "description", *SECTIONS}
+        if unknown:
+            raise ValueError(f"unknown Experiment field(s) {sorted(unknown)}; valid: name, arch, description, "
+                             f"{', '.join(SECTIONS)}")
+        sections = {s: _section(cls_, d.get(s) or {}, s) for s, cls_ in _SECTION_TYPES.items()}
+        return cls(name=d.get("name", "arch1"), model=model_config(d.get("arch", "conv1d"), d.get("model")),
+                   description=d.get("description", ""), **sections)
+
+    def key(self) -> str:
+        """12 hex digits of the sha256 of :meth:`to_dict` without name and description.
+
+        Two experiments with the same key train identically, so stored results are reused;
+        any change of architecture, model, features, recipe or augmentation changes it.
+        """
+        d = self.to_dict()
+        d.pop("name")
+        d.pop("description")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+    # -- variations ---------------------------------------------------------------
+    def replace(self, overrides: Optional[Mapping[str, Any]] = None, **fields) -> "Experiment":
+        """A copy with ``overrides`` (``{"section.field": value}``) and top-level ``fields`` changed.
+
+        A key without a dot names a field of exactly one section (``"lr"`` is ``"train.lr"``).
+        Values given as strings (from the command line or a sweep) are parsed to the field's type
+        (``"64,128"`` for a tuple, ``"true"`` for a bool, ``"none"`` for ``None``). An unknown key
+        or a bad value raises ``ValueError`` naming it and the valid choices.
+        """
+        changes: dict[str, dict] = {}
+        for key, value in dict(overrides or {}).items():
+            section, name = self.resolve(key)
+            changes.setdefault(section, {})[name] = self._coerce(section, name, value)
+        for section, values in changes.items():
+            try:
+                fields[section] = dataclasses.replace(getattr(self, section), **values)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"experiment {self.name!r}: bad {section} values {values}: {error}") from None
+        return dataclasses.replace(self, **fields)
+
+    def resolve(self, key: str) -> tuple[str, str]:
+        """``(section, field)`` of a dotted key (``"train.lr"``) or of a field name found in one section."""
+        if "." in key:
+            section, name = key.split(".", 1)
+            if section not in SECTIONS:
+                raise ValueError(f"unknown section {section!r} in {key!r}; sections: {', '.join(SECTIONS)}")
+            if name not in self._fields(section):
+                raise ValueError(f"{type(getattr(self, section)).__name__} has no field {name!r} ({key!r}); "
+                                 f"valid: {', '.join(self._fields(section))}")
+            return section, name
+        found = [s for s in SECTIONS if key in self._fields(s)]
+        if len(found) != 1:
+            valid = ", ".join(f"{s}.{f}" for s in SECTIONS for f in self._fields(s))
+            what = "is ambiguous" if found else "is not a field of any section"
+            raise ValueError(f"{key!r} {what}; use a dotted name, one of: {valid}")
+        return found[0], key
+
+    def get(self, key: str) -> Any:
+        """The current value of a dotted key (lists as tuples)."""
+        section, name = self.resolve(key)
+        return tupled(getattr(getattr(self, section), name))
+
+    def _fields(self, section: str) -> list[str]:
+        return [f.name for f in dataclasses.fields(getattr(self, section))]
+
+    def _coerce(self, section: str, name: str, value: Any) -> Any:
+        value = tupled(value)
+        if not isinstance(value, str):
+            return value
+        hint = get_type_hints(type(getattr(self, section))).get(name)
+        parsed = parse_value(value, hint)
+        if getattr(hint, "__origin__", None) is abc.Sequence and not isinstance(parsed, tuple):
+            parsed = (parsed,)  # "64" for a sequence field (channels) is one block, as "64," is
+        return parsed
+
+
+def parse_value(text: str, hint: Any = None) -> Any:
+    """A command-line string as the value of a config field of type ``hint``.
+
+    ``"none"`` -> ``None`` (for optional fields), ``"true"``/``"false"`` -> bools, ``"64,128"`` or
+    ``"(64, 128)"`` -> a tuple of numbers, numbers -> int or float; anything else stays a string.
+    """
+    raw = text.strip()
+    if raw.lower() in ("none", "null") and _allows_none(hint):
+        return None
+    if hint is bool or raw.lower() in ("true", "false"):
+        if raw.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return raw.lower() in ("true", "1")
+    if hint is str:
+        return raw
+    if "," in raw or raw[:1] in "([":
+        values = raw.strip("()[] ").split(",")
+        return tuple(_number(v.strip()) for v in values if v.strip())
+    return _number(raw)
+
+
+def _number(text: str) -> Any:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return text
+
+
+def _allows_none(hint: Any) -> bool:
+    return hint is None or type(None) in getattr(hint, "__args__", ())
+
+
+def _section(cls, values: Mapping[str, Any], section: str):
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(k for k in values if k not in valid)
+    if unknown:
+        raise ValueError(f"unknown {section} field(s) {unknown}; valid: {', '.join(valid)}")
+    return cls(**{k: tupled(v) for k, v in values.items()})
+

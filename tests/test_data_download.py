@@ -1,0 +1,318 @@
+"""Tests of audiolab.data.download: the sha256 manifest, verification, and download_esc10.
+
+The download tests run against a local HTTP server (never the internet).
+
+The server runs in a thread on 127.0.0.1 (port 0) and serves zips built here from
+the synthetic clips of conftest.py, with a manifest that matches them.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import shutil
+import stat
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from audiolab import data
+from audiolab.data import (
+    ESC10_CLASSES,
+    ESC10_COMMIT,
+    DownloadError,
+    IntegrityError,
+    download_esc10,
+    load_metadata,
+    metadata,
+    read_manifest,
+)
+from audiolab.data.download import _sha256
+
+from test_data_metadata import real_path, require
+
+TOP = f"ESC-10-{ESC10_COMMIT}/"
+
+
+class Server:
+    """Serves ``routes[path] = body`` (or ``(body, claimed_length)`` to drop the connection early)."""
+
+    def __init__(self):
+        self.routes: dict[str, object] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append(self.path)
+                route = server.routes.get(self.path)
+                if route is None:
+                    self.send_error(404, "Not Found")
+                    return
+                body, length = route if isinstance(route, tuple) else (route, None)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/zip")
+                self.send_header("Content-Length", str(length or len(body)))
+                self.end_headers()
+                self.wfile.write(body)  # with a larger claimed length, closing now truncates the download
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    srv = Server()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def clips(synthetic_esc10) -> dict[str, bytes]:
+    """``{relative path: bytes}`` of the synthetic clips."""
+    return {p.relative_to(synthetic_esc10).as_posix(): p.read_bytes() for p in synthetic_esc10.glob("0*/[0-9]*.ogg")}
+
+
+@pytest.fixture(scope="module")
+def manifest(clips) -> dict[str, str]:
+    import hashlib
+
+    return {rel: hashlib.sha256(body).hexdigest() for rel, body in clips.items()}
+
+
+def make_zip(files: dict[str, bytes], top: str = TOP, extra: dict = None) -> bytes:
+    """A zip like GitHub's: one top-level folder holding the class folders and a README."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(top, b"")
+        zf.writestr(top + "README.md", b"# ESC-10\n")
+        for rel, body in files.items():
+            zf.writestr(top + rel, body)
+        for info, body in (extra or {}).items():
+            zf.writestr(info, body)
+    return buffer.getvalue()
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_success_and_second_call_does_nothing(server, clips, manifest, tmp_path):
+    server.routes["/esc10.zip"] = make_zip(clips)
+    dest = tmp_path / "cache" / "ESC-10"
+    assert download_esc10(dest, server.url("/esc10.zip"), progress=False, manifest=manifest) == dest
+    assert leftovers(dest.parent) == ["ESC-10"]  # no temporary files
+    assert (dest / "README.md").is_file()
+    meta = load_metadata(dest, strict=False)
+    assert len(meta) == 50 and meta.attrs["layout"] == "esc10-tree"
+    assert data.verify_dataset(dest, manifest) == 50
+    assert server.requests == ["/esc10.zip"]
+
+    assert download_esc10(dest, server.url("/esc10.zip"), progress=False, manifest=manifest) == dest
+    assert server.requests == ["/esc10.zip"]  # complete: no network at all
+
+
+def test_any_single_top_level_folder_and_empty_dest(server, clips, manifest, tmp_path):
+    server.routes["/other.zip"] = make_zip(clips, top="ESC-10-master/")
+    dest = tmp_path / "ESC-10"
+    dest.mkdir()  # an empty folder is replaced
+    download_esc10(dest, server.url("/other.zip"), progress=False, manifest=manifest)
+    assert len(load_metadata(dest, strict=False)) == 50 and not (dest / "ESC-10-master").exists()
+
+
+def test_tampered_archive_is_refused_and_rerun_works(server, clips, manifest, tmp_path):
+    victim = sorted(clips)[7]
+    tampered = dict(clips)
+    tampered[victim] = clips[victim][:-10] + b"0123456789"
+    server.routes["/tampered.zip"] = make_zip(tampered)
+    server.routes["/good.zip"] = make_zip(clips)
+    dest = tmp_path / "cache" / "ESC-10"
+    with pytest.raises(DownloadError, match="checksum mismatch") as info:
+        download_esc10(dest, server.url("/tampered.zip"), progress=False, manifest=manifest)
+    assert victim in str(info.value) and "Nothing was installed" in str(info.value)
+    assert leftovers(dest.parent) == []
+    assert download_esc10(dest, server.url("/good.zip"), progress=False, manifest=manifest) == dest
+    assert len(load_metadata(dest, strict=False)) == 50
+
+
+def test_archive_missing_or_adding_clips_is_refused(server, clips, manifest, tmp_path):
+    fewer = dict(clips)
+    gone = sorted(fewer)[0]
+    del fewer[gone]
+    server.routes["/fewer.zip"] = make_zip(fewer)
+    server.routes["/more.zip"] = make_zip({**clips, "002 - Rain/9-999-A.ogg": b"OggS"})
+    with pytest.raises(DownloadError, match=f"missing 1: {gone}"):
+        download_esc10(tmp_path / "a" / "ESC-10", server.url("/fewer.zip"), progress=False, manifest=manifest)
+    with pytest.raises(DownloadError, match="not in manifest 1: 002 - Rain/9-999-A.ogg"):
+        download_esc10(tmp_path / "b" / "ESC-10", server.url("/more.zip"), progress=False, manifest=manifest)
+    assert leftovers(tmp_path / "a") == leftovers(tmp_path / "b") == []
+
+
+def test_bytes_damaged_in_transit_are_refused(server, clips, manifest, tmp_path):
+    body = bytearray(make_zip(clips))
+    middle = len(body) // 2
+    body[middle : middle + 8] = bytes(b ^ 0xFF for b in body[middle : middle + 8])
+    server.routes["/damaged.zip"] = bytes(body)
+    dest = tmp_path / "cache" / "ESC-10"
+    with pytest.raises(DownloadError):
+        download_esc10(dest, server.url("/damaged.zip"), progress=False, manifest=manifest)
+    assert leftovers(dest.parent) == []
+
+
+def symlink_member(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
+@pytest.mark.parametrize(
+    "member, reason",
+    [
+        (f"{TOP}../evil.ogg", "'..' in path"),
+        ("../evil.ogg", "'..' in path"),
+        ("/tmp/audiolab-evil.ogg", "absolute path"),
+        (symlink_member(f"{TOP}001 - Dog bark/link.ogg"), "symbolic link"),
+    ],
+    ids=["dotdot-inside", "dotdot-top", "absolute", "symlink"],
+)
+def test_unsafe_archives_are_refused(server, clips, manifest, tmp_path, member, reason):
+    server.routes["/evil.zip"] = make_zip(clips, extra={member: b"/etc/passwd"})
+    dest = tmp_path / "cache" / "ESC-10"
+    with pytest.raises(DownloadError, match="unsafe members") as info:
+        download_esc10(dest, server.url("/evil.zip"), progress=False, manifest=manifest)
+    assert reason in str(info.value)
+    assert leftovers(dest.parent) == [] and not (tmp_path / "evil.ogg").exists()
+    assert not Path("/tmp/audiolab-evil.ogg").exists()
+
+
+def test_truncated_download_is_refused_and_rerun_works(server, clips, manifest, tmp_path):
+    body = make_zip(clips)
+    server.routes["/cut.zip"] = (body[: len(body) // 3], len(body))
+    server.routes["/good.zip"] = body
+    dest = tmp_path / "cache" / "ESC-10"
+    with pytest.raises(DownloadError, match="interrupted: got"):
+        download_esc10(dest, server.url("/cut.zip"), progress=False, manifest=manifest)
+    assert leftovers(dest.parent) == []
+    download_esc10(dest, server.url("/good.zip"), progress=False, manifest=manifest)
+    assert len(load_metadata(dest, strict=False)) == 50
+
+
+def test_http_404_is_a_clear_error(server, manifest, tmp_path):
+    dest = tmp_path / "cache" / "ESC-10"
+    with pytest.raises(DownloadError, match="HTTP 404") as info:
+        download_esc10(dest, server.url("/missing.zip"), progress=False, manifest=manifest)
+    assert "AUDIOLAB_DATA" in str(info.value)
+    assert leftovers(dest.parent) == []
+
+
+def test_not_a_zip_is_a_clear_error(server, manifest, tmp_path):
+    server.routes["/page.zip"] = b"<html>rate limited</html>"
+    dest = tmp_path / "cache" / "ESC-10"
+    with pytest.raises(DownloadError, match="corrupt"):
+        download_esc10(dest, server.url("/page.zip"), progress=False, manifest=manifest)
+    assert leftovers(dest.parent) == []
+
+
+def test_unreachable_server_is_a_clear_error(manifest, tmp_path, server):
+    url = server.url("/esc10.zip")
+    server.close()  # nothing listens on that port any more
+    with pytest.raises(DownloadError, match="internet connection"):
+        download_esc10(tmp_path / "ESC-10", url, progress=False, manifest=manifest)
+    assert leftovers(tmp_path) == []
+    server.close = lambda: None
+
+
+def test_incomplete_existing_dest_is_left_alone(server, clips, manifest, tmp_path):
+    dest = tmp_path / "ESC-10"
+    (dest / "001 - Dog bark").mkdir(parents=True)
+    (dest / "001 - Dog bark" / "mine.ogg").write_bytes(b"keep me")
+    with pytest.raises(DownloadError, match="not a complete ESC-10 copy"):
+        download_esc10(dest, server.url("/esc10.zip"), progress=False, manifest=manifest)
+    assert (dest / "001 - Dog bark" / "mine.ogg").read_bytes() == b"keep me"
+    assert server.requests == []
+
+
+def test_load_metadata_download_goes_to_the_cache(server, clips, manifest, tmp_path, monkeypatch):
+    server.routes["/esc10.zip"] = make_zip(clips)
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
+    real = download_esc10
+    monkeypatch.setattr(
+        metadata, "download_esc10",
+        functools.partial(real, url=server.url("/esc10.zip"), progress=False, manifest=manifest),
+    )
+    meta = load_metadata(download=True, strict=False)
+    assert len(meta) == 50 and "downloaded" in meta.attrs["source"]
+    assert Path(meta.attrs["root"]) == (tmp_path / "cache" / "ESC-10").resolve()
+    meta = load_metadata(download=True, strict=False)
+    assert "cache folder" in meta.attrs["source"] and server.requests == ["/esc10.zip"]
+
+
+def test_data_command_download_failure_exits_2(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
+    real = download_esc10
+    monkeypatch.setattr(metadata, "download_esc10", functools.partial(real, url=server.url("/nope.zip"), progress=False))
+    assert data.data_command(download=True) == 2
+    assert "HTTP 404" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- manifest and verification
+
+
+def test_read_manifest_formats(tmp_path):
+    digest = "ab" * 32
+    path = tmp_path / "m.sha256"
+    path.write_text(f"{digest}  ./001 - Dog bark/1-1-A.ogg\n{digest.upper()} *002 - Rain/2-2-A.ogg\n\n")
+    assert read_manifest(path) == {"001 - Dog bark/1-1-A.ogg": digest, "002 - Rain/2-2-A.ogg": digest}
+    assert read_manifest({"./a.ogg": digest.upper()}) == {"a.ogg": digest}
+    path.write_text("not a checksum line\n")
+    with pytest.raises(ValueError, match="m.sha256:1"):
+        read_manifest(path)
+
+
+def test_packaged_manifest_covers_esc10():
+    manifest = read_manifest()
+    assert len(manifest) == 400
+    folders = {rel.split("/")[0] for rel in manifest}
+    assert folders == {f"{i + 1:03d} - {name}" for i, name in enumerate(ESC10_CLASSES)}
+
+
+def test_verify_dataset(synthetic_esc10, tmp_path):
+    root = shutil.copytree(synthetic_esc10, tmp_path / "ESC-10")
+    manifest = {p.relative_to(root).as_posix(): _sha256(p) for p in root.glob("0*/[0-9]*.ogg")}
+    assert data.verify_dataset(root, manifest) == 50
+    victim = sorted(manifest)[3]
+    with open(root / victim, "r+b") as handle:
+        handle.seek(200)
+        handle.write(b"\x00\x01\x02")
+    shutil.copy(root / victim, root / "002 - Rain" / "9-1-A.ogg")
+    with pytest.raises(IntegrityError) as info:
+        data.verify_dataset(root, manifest)
+    assert victim in str(info.value) and "002 - Rain/9-1-A.ogg" in str(info.value)
+
+
+# --------------------------------------------------------------------------- the real dataset
+
+
+@pytest.mark.realdata
+def test_packaged_manifest_matches_shared_copy():
+    shared = require(real_path("ESC-10.sha256"))
+    assert read_manifest(shared) == read_manifest()
+    assert len(read_manifest()) == 400

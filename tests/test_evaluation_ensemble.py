@@ -1,0 +1,50 @@
+"""audiolab.evaluation.ensemble: a seed ensemble averages its members, each an ordinary stored CV run."""
+import numpy as np
+import pytest
+
+from audiolab.evaluation import (ResultsStore, comparison_table, ensemble_table, run_cv, run_seed_ensemble, runner,
+                                 seed_members)
+
+from _tiny import ARCH1, features, meta  # noqa: F401 (fixtures)
+
+
+def test_members_are_the_experiment_and_its_other_seeds():
+    a, b = seed_members(ARCH1, [0, 1])
+    assert a is ARCH1 and b.name == "arch1-seed1" and b.train.seed == 1
+    assert b.replace({"train.seed": 0}).key() == a.key()  # nothing else differs
+
+
+def test_ensemble_averages_its_members_and_reuses_the_base_run(synthetic_esc10_meta, features, tmp_path, monkeypatch):
+    meta = synthetic_esc10_meta
+    run_cv(ARCH1, meta, features, tmp_path, wandb_mode="disabled", progress=False)
+    seeds = []
+    fit = runner.fit
+    monkeypatch.setattr(runner, "fit", lambda *a, **k: seeds.append(k["config"].seed) or fit(*a, **k))
+    ens = run_seed_ensemble(ARCH1, [0, 1, 1], meta, features, tmp_path, wandb_mode="disabled", progress=False)
+    assert seeds == [1] * 5  # seed 0 is ARCH1's own stored run; the repeated seed counts once
+    assert ens["seeds"] == [0, 1] and [m["name"] for m in ens["members"]] == ["arch1", "arch1-seed1"]
+
+    store = ResultsStore(tmp_path)
+    a, b = (store.load_oof(n).set_index("filename") for n in ("arch1", "arch1-seed1"))
+    cols = [c for c in a.columns if c.startswith("prob_")]
+    mean = (a[cols] + b.loc[a.index, cols]) / 2
+    correct = mean.to_numpy().argmax(1) == a["target"].to_numpy()
+    expected = [correct[(a["fold"] == k).to_numpy()].mean() for k in range(1, 6)]
+    assert [f["accuracy"] for f in ens["folds"]] == pytest.approx(expected)
+    assert ens["params_trainable_total"] == 2 * ens["params"]["trainable"]
+    assert store.read(store.ensemble_path("arch1"))["accuracy_mean"] == pytest.approx(np.mean(expected))
+
+
+def test_ensemble_table_and_the_comparison_list_the_ensemble_once(synthetic_esc10_meta, features, tmp_path):
+    run_seed_ensemble(ARCH1, [0, 1], synthetic_esc10_meta, features, tmp_path, folds=(1, 2), wandb_mode="disabled",
+                      progress=False)
+    assert list(comparison_table(tmp_path)["name"]) == ["arch1"]  # the extra seed is not a row of its own
+    row = ensemble_table(ResultsStore(tmp_path)).iloc[0]
+    assert row["name"] == "arch1" and row["seeds"] == 2
+    assert row["member_accuracy_min"] <= row["member_accuracy_mean"] <= row["member_accuracy_max"]
+
+
+def test_ensemble_needs_two_seeds(synthetic_esc10_meta, features, tmp_path):
+    with pytest.raises(ValueError, match="at least two seeds"):
+        run_seed_ensemble(ARCH1, [3, 3], synthetic_esc10_meta, features, tmp_path)
+    assert ensemble_table(tmp_path).empty

@@ -1,0 +1,133 @@
+"""audiolab.evaluation.search: trials scored on validation folds, never on the test fold; stored and resumed."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from audiolab.evaluation import best_experiment, chosen_trial, search, search_trials
+from audiolab.evaluation.search import search_splits
+
+from _tiny import ARCH1, CountingFit, features, meta  # noqa: F401 (fixtures)
+
+SPACE = {"train.lr": [1e-3, 3e-3], "model.kernel_size": [3, 5]}
+
+
+def run_search(meta, features, store, space=SPACE, **kwargs):
+    return search(ARCH1, space, meta, features, store, wandb_mode="disabled", progress=False, **kwargs)
+
+
+def _contains_any(seen, clips):
+    return (seen[:, None] == clips[None]).flatten(2).all(-1).any()
+
+
+def test_search_never_sees_the_test_fold(meta, features, tmp_path, monkeypatch):
+    fit = CountingFit(monkeypatch)
+    table = run_search(meta, features, tmp_path, n_trials=3)
+    assert len(fit.calls) == 3 and len(table) == 3
+    folds = meta["fold"].to_numpy()
+    for call in fit.calls:
+        assert not _contains_any(call["x_train"], features[folds == 5]), "a test-fold clip reached the training"
+        assert not _contains_any(call["x_eval"], features[folds == 5]), "a test-fold clip was scored"
+        assert len(call["x_train"]) == 30 and torch.equal(call["x_eval"], features[folds == 4])
+
+
+def test_the_table_is_ranked_and_starts_from_the_base(meta, features, tmp_path):
+    table = run_search(meta, features, tmp_path, n_trials=3)
+    assert list(table.columns) == ["trial", "train.lr", "model.kernel_size", "val_accuracy", "val_macro_f1", "val_auc",
+                                   "val_clips", "params_trainable", "seconds", "key"]
+    assert table["val_accuracy"].is_monotonic_decreasing and set(table["val_clips"]) == {10}
+    base_row = table[table["trial"] == 0].iloc[0]  # the base configuration is a trial
+    assert (base_row["train.lr"], base_row["model.kernel_size"]) == (ARCH1.train.lr, 3)
+    assert base_row["key"] == ARCH1.key()
+    out = tmp_path / "arch1" / "search"
+    assert list(pd.read_csv(out / "trials.csv")["key"]) == list(table["key"])
+    assert sorted(p.name for p in out.glob("trial-*.json")) == sorted(f"trial-{k}.json" for k in table["key"])
+    stored = json.loads((out / f"trial-{ARCH1.key()}.json").read_text())
+    assert stored["values"] == {"train.lr": ARCH1.train.lr, "model.kernel_size": 3} and stored["test_fold"] == 5
+
+
+def test_a_rerun_resumes_from_disk(meta, features, tmp_path, monkeypatch):
+    table = run_search(meta, features, tmp_path, n_trials=3)
+    fit = CountingFit(monkeypatch)
+    again = run_search(meta, features, tmp_path, n_trials=3)
+    assert fit.calls == []
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_the_chosen_trial_becomes_an_experiment(meta, features, tmp_path):
+    table = run_search(meta, features, tmp_path, n_trials=3)
+    on_disk = pd.read_csv(tmp_path / "arch1" / "search" / "trials.csv")
+    best, top = best_experiment(ARCH1, on_disk, name="arch1-tuned"), chosen_trial(table)
+    assert best.name == "arch1-tuned" and best.train.lr == top["train.lr"] and best.train.epochs == 2
+    assert best.model.kernel_size == top["model.kernel_size"] and isinstance(best.model.kernel_size, int)
+    assert best_experiment(ARCH1, on_disk, rule="best").train.lr == table.iloc[0]["train.lr"]
+
+
+def test_two_validation_folds_are_pooled(meta, features, tmp_path, monkeypatch):
+    fit = CountingFit(monkeypatch)
+    table = run_search(meta, features, tmp_path, space={"train.lr": [1e-3, 3e-3]}, n_trials=2, val_fold=(3, 4))
+    assert len(fit.calls) == 4 and len(table) == 2  # two trials x two validation folds
+    folds = meta["fold"].to_numpy()
+    assert set(table["val_clips"]) == {int(np.isin(folds, [3, 4]).sum())}  # what the standard error is computed on
+    for call, v in zip(fit.calls, [3, 4, 3, 4]):
+        assert torch.equal(call["x_eval"], features[folds == v])
+        assert torch.equal(call["x_train"], features[np.isin(folds, [f for f in (1, 2, 3, 4) if f != v])])
+    stored = json.loads(next((tmp_path / "arch1" / "search").glob("trial-*.json")).read_text())
+    assert stored["val_folds"] == [3, 4] and stored["metrics"]["n"] == int(np.isin(folds, [3, 4]).sum())
+    assert [r["val_fold"] for r in stored["per_fold"]] == [3, 4]
+
+
+@pytest.mark.parametrize("val_fold, test_fold", [((4, 5), 5), (4, 9), (7, 5), ((), 5)])
+def test_validation_and_test_folds_must_be_different_folds_of_the_table(meta, val_fold, test_fold):
+    with pytest.raises(ValueError, match="different folds"):
+        search_splits(meta, val_fold, test_fold)
+
+
+def test_splits_leave_the_test_fold_out(meta):
+    for v, train, val in search_splits(meta, (2, 4), 5):
+        assert set(meta["fold"].iloc[train]) == {1, 2, 3, 4} - {v} and set(meta["fold"].iloc[val]) == {v}
+
+
+def test_search_trials_covers_a_small_grid_base_first():
+    outside = ARCH1.replace({"train.lr": 1e-2})  # the base is not a grid point: base + the 4 grid points
+    grid = search_trials(outside, SPACE, n_trials=8)
+    assert len(grid) == 5 and grid[0] == {"train.lr": 1e-2, "model.kernel_size": 3}
+    assert len({json.dumps(t, sort_keys=True) for t in grid}) == 5
+    inside = search_trials(ARCH1, SPACE, n_trials=8)  # base (lr 3e-3, kernel 3) is a grid point: not repeated
+    assert len(inside) == 4 and inside[0] == {"train.lr": ARCH1.train.lr, "model.kernel_size": 3}
+    assert len(search_trials(outside, SPACE, n_trials=4)) == 4  # grid + base > n_trials: random draws
+
+
+def test_search_trials_draws_a_large_grid_deterministically():
+    big = {"train.lr": [1e-4, 3e-4, 1e-3, 3e-3], "model.kernel_size": [3, 5, 7],
+           "model.channels": [(8,), (8, 8), (8, 8, 8)]}
+    a = search_trials(ARCH1, big, n_trials=6, seed=1)
+    assert len(a) == 6 and a[0] == {"train.lr": ARCH1.train.lr, "model.kernel_size": 3, "model.channels": (8, 8, 8)}
+    assert len({json.dumps(t, sort_keys=True) for t in a}) == 6
+    assert a == search_trials(ARCH1, big, n_trials=6, seed=1) and a != search_trials(ARCH1, big, n_trials=6, seed=2)
+
+
+def test_field_names_without_a_section_work_too():
+    assert search_trials(ARCH1, {"lr": [3e-3, 1e-3]}, n_trials=2) == [{"lr": 3e-3}, {"lr": 1e-3}]
+
+
+@pytest.mark.parametrize("space, n_trials, message", [
+    ({"learning_rate": [1e-3]}, 8, r"'learning_rate' is not a field of any section.*train\.lr"),
+    ({"model.heads": [2]}, 8, "ConvConfig has no field 'heads'"),
+    ({"model.kernel_size": [0]}, 8, "bad model values"),
+    ({"train.lr": []}, 8, "has no values"),
+    ({}, 8, "empty"),
+    (SPACE, 0, "n_trials"),
+])
+def test_bad_spaces_fail_before_any_training(space, n_trials, message):
+    with pytest.raises(ValueError, match=message):
+        search_trials(ARCH1, space, n_trials=n_trials)
+
+
+def test_search_refuses_to_validate_on_the_test_fold(meta, features, tmp_path, monkeypatch):
+    fit = CountingFit(monkeypatch)
+    with pytest.raises(ValueError, match="different folds"):
+        run_search(meta, features, tmp_path, space={"train.lr": [1e-3]}, val_fold=(4, 5))
+    assert fit.calls == [] and not (tmp_path / "arch1").exists()

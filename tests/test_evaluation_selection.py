@@ -1,0 +1,77 @@
+"""audiolab.evaluation.selection: ranking trials and the one-standard-error rule."""
+import pandas as pd
+import pytest
+
+from audiolab.evaluation.selection import best_experiment, chosen_trial, describe_choice, ranked, validation_se
+from audiolab.experiment import Experiment
+from audiolab.models import ConvConfig
+
+ARCH1 = Experiment("arch1", ConvConfig(channels=(8, 8, 8), kernel_size=3, stride=1))
+
+
+def _trials(**columns) -> pd.DataFrame:
+    table = pd.DataFrame({"trial": [0, 1, 2, 3], "train.lr": [3e-3, 1e-3, 3e-4, 1e-2],
+                          "val_accuracy": [0.875, 0.88125, 0.8625, 0.80], "val_macro_f1": [0.87, 0.88, 0.85, 0.80],
+                          "val_auc": [0.98] * 4, "val_clips": [160] * 4,
+                          "params_trainable": [300_000, 900_000, 100_000, 50_000], "seconds": [1.0] * 4,
+                          "key": ["a", "b", "c", "d"]})
+    return table.assign(**columns)
+
+
+def test_ranked_by_accuracy_then_macro_f1_then_trial():
+    table = _trials(val_accuracy=[0.9, 0.9, 0.9, 0.8], val_macro_f1=[0.8, 0.9, 0.8, 0.9])
+    assert list(ranked(table)["trial"]) == [1, 0, 2, 3]
+
+
+def test_validation_se_is_the_best_trials_binomial_error():
+    assert validation_se(_trials()) == pytest.approx((0.88125 * (1 - 0.88125) / 160) ** 0.5)
+
+
+def test_one_standard_error_rule_takes_the_smallest_model_close_to_the_best():
+    table = _trials()  # se 2.6 points: trials 0, 1 and 2 are within it, trial 3 is not
+    assert chosen_trial(table, "best")["trial"] == 1
+    assert chosen_trial(table)["trial"] == 2  # 100k parameters, 0.8625 >= 0.88125 - 0.0256
+    assert chosen_trial(_trials(val_clips=[4000] * 4))["trial"] == 1  # a tight error: only the best is within it
+
+
+def test_best_experiment_applies_the_chosen_values():
+    table = _trials()
+    assert best_experiment(ARCH1, table).train.lr == 3e-4 and best_experiment(ARCH1, table).name == "arch1-best"
+    assert best_experiment(ARCH1, table, rule="best").train.lr == 1e-3
+    assert best_experiment(ARCH1, table, name="x").name == "x"
+
+
+def test_best_experiment_reads_a_trials_csv_back(tmp_path):
+    table = _trials(**{"model.channels": [(8, 8, 8), (16, 16), (4, 4, 4), (8,)], "model.kernel_size": [3, 5, 7, 3]})
+    table.to_csv(tmp_path / "trials.csv", index=False)
+    best = best_experiment(ARCH1, pd.read_csv(tmp_path / "trials.csv"))
+    assert best.model.channels == (4, 4, 4) and best.model.kernel_size == 7 and best.train.lr == 3e-4
+
+
+def test_integers_stored_as_floats_come_back_as_integers():
+    table = _trials(**{"train.batch_size": [16.0, 32.0, 64.0, 8.0]})
+    best = best_experiment(ARCH1, table)
+    assert best.train.batch_size == 64 and isinstance(best.train.batch_size, int)
+
+
+def test_describe_choice_names_both_trials_the_rule_and_the_change():
+    text = describe_choice(ARCH1, _trials(), {"train.lr": [3e-4, 1e-3]})
+    assert "**trial 1**" in text and "**trial 2**" in text and "one-standard-error" in text
+    assert "`train.lr` 0.003 → 0.0003" in text
+    same = describe_choice(ARCH1, _trials(val_clips=[4000] * 4), {"train.lr": []}, rule="best")
+    assert "The best trial is **trial 1**" in same
+
+
+def test_describe_choice_says_when_it_is_the_start():
+    text = describe_choice(ARCH1, _trials(val_accuracy=[0.9, 0.8, 0.8, 0.8]), {"train.lr": [3e-3]})
+    assert "the same trial" in text and "starting configuration itself" in text
+
+
+@pytest.mark.parametrize("table, rule, message", [
+    (_trials().drop(columns="val_clips"), "one_se", "rule='best'"),
+    (_trials(), "median", "unknown rule 'median'"),
+    (_trials().iloc[:0], "one_se", "run search"),
+])
+def test_choosing_a_trial_explains_bad_input(table, rule, message):
+    with pytest.raises(ValueError, match=message):
+        chosen_trial(table, rule)

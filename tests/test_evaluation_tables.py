@@ -1,0 +1,65 @@
+"""audiolab.evaluation.tables: the comparison table read back from the store."""
+import json
+
+import pandas as pd
+import pytest
+
+from audiolab.data import load_features
+from audiolab.evaluation import comparison_table, run_cv, run_holdout
+from audiolab.evaluation.tables import COMPARISON_COLUMNS
+
+from _tiny import ARCH1, ARCH2, FC
+
+
+@pytest.fixture(scope="module")
+def results(synthetic_esc10, tmp_path_factory):
+    """Two experiments cross-validated on two folds, Architecture 2 also on the held-out split."""
+    from audiolab.data import load_metadata
+
+    meta = load_metadata(synthetic_esc10, strict=False)
+    features = load_features(meta, FC, progress=False)
+    root = tmp_path_factory.mktemp("results")
+    for exp in (ARCH1, ARCH2):
+        run_cv(exp, meta, features, root, folds=(1, 2), wandb_mode="disabled", progress=False)
+    run_holdout(ARCH2, meta, features, root, wandb_mode="disabled", progress=False, save_model=False)
+    return root
+
+
+def test_one_row_per_experiment_with_every_column(results):
+    table = comparison_table(results)
+    assert list(table["name"]) == ["arch1", "arch2"] and list(table.columns) == COMPARISON_COLUMNS
+    for column in ["arch", "heads", "cv_accuracy_mean", "cv_accuracy_std", "cv_macro_f1_mean", "cv_macro_f1_std",
+                   "cv_auc_mean", "cv_auc_std", "test_accuracy", "test_macro_f1", "test_auc", "params_trainable",
+                   "params_non_trainable", "buffers", "train_seconds_total", "seconds_per_epoch", "accuracy"]:
+        assert column in table.columns
+    assert list(table["folds"]) == [2, 2] and list(table["arch"]) == ["conv1d", "transformer"]
+
+
+def test_heads_and_test_scores_only_where_they_exist(results):
+    arch1, arch2 = comparison_table(results).iloc[0], comparison_table(results).iloc[1]
+    assert pd.isna(arch1["heads"]) and arch2["heads"] == 2
+    assert pd.isna(arch1["test_accuracy"]) and 0.0 <= arch2["test_accuracy"] <= 1.0
+    assert arch1["params_trainable"] < arch2["params_trainable"]
+
+
+def test_accuracy_is_written_as_mean_plus_minus_std(results):
+    row = comparison_table(results).iloc[0]
+    assert row["accuracy"] == f"{row['cv_accuracy_mean'] * 100:.1f} ± {row['cv_accuracy_std'] * 100:.1f} %"
+
+
+def test_the_table_is_also_written_to_the_store(results):
+    table = comparison_table(results)
+    assert list(pd.read_csv(results / "comparison.csv")["name"]) == list(table["name"])
+    stored = json.loads((results / "comparison.json").read_text())
+    assert stored[1]["name"] == "arch2" and stored[0]["heads"] is None and stored[0]["test_accuracy"] is None
+
+
+def test_names_choose_and_order_the_rows(results):
+    assert list(comparison_table(results, names=["arch2", "arch1"])["name"]) == ["arch2", "arch1"]
+    with pytest.raises(FileNotFoundError, match="run_cv"):
+        comparison_table(results, names=["nothing"])
+
+
+def test_an_empty_store_gives_an_empty_table(tmp_path):
+    table = comparison_table(tmp_path / "none")
+    assert table.empty and list(table.columns) == COMPARISON_COLUMNS and not (tmp_path / "none").exists()
