@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="dataset folder (default: $AUDIOLAB_DATA, then the cache folder)")
     p.add_argument("--download", action="store_true", help="download ESC-10 into the cache folder if it is missing")
 
-    p = sub.add_parser("train", help="official cross-validation of one configuration, results as JSON")
+    p = sub.add_parser("train", help="cross-validate one configuration (or run one search trial), results as JSON")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="changes to the kit's configuration, e.g. train.lr=0.001 model.channels=64,64,64")
     p.add_argument("--arch", required=True, choices=["conv1d", "transformer"], help="Architecture 1 or 2")
@@ -58,7 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activation", choices=["relu", "gelu", "elu", "leaky_relu"])
     p.add_argument("--pool", choices=["max", "avg", "none"])
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--folds", type=_folds, default=(1, 2, 3, 4, 5), help="test folds, e.g. 1,2,3,4,5")
+    p.add_argument("--folds", type=_folds, default=(1, 2, 3, 4, 5), help="test folds, e.g. 1,2,3,4,5 (official protocol)")
+    p.add_argument("--protocol", choices=["official", "development", "search"], default="official",
+                   help="official: 5-fold CV; development: CV over folds 1-4 (the test fold never seen); "
+                        "search: one trial of the notebooks' search, scored on --val-folds (what a W&B sweep runs)")
+    p.add_argument("--val-folds", "--val_folds", type=_folds, default=(3, 4), dest="val_folds",
+                   help="validation folds of a search trial (default 3,4)")
+    p.add_argument("--test-fold", "--test_fold", type=int, default=5, dest="test_fold",
+                   help="the test fold: never trained on or scored by development runs and search trials")
+    p.add_argument("--results", help="results folder (default: <out stem>_runs next to --out)")
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", "--batch_size", type=int, dest="batch_size")
     p.add_argument("--seed", type=int, default=0)
@@ -115,24 +123,29 @@ def experiment_from_args(args):
             blocks = len(channels) if isinstance(channels, (tuple, list)) else 1
             overrides["model.stride"] = (stride[0],) + (stride[-1],) * (blocks - 1)
         exp = base.replace(overrides)
-        name = getattr(args, "name", None) or f"{'arch1' if args.arch == 'conv1d' else 'arch2'}-{exp.key()[:8]}"
+        short = "arch1" if args.arch == "conv1d" else "arch2"
+        # a search trial belongs to the search of the notebooks' starting configuration, named arch1/arch2
+        default = short if getattr(args, "protocol", "official") == "search" else f"{short}-{exp.key()[:8]}"
+        name = getattr(args, "name", None) or default
         return exp.replace(name=name, description="audiolab train")
     except (ValueError, TypeError) as error:
         raise _UserError(str(error)) from None
 
 
 def train_command(args) -> int:
-    """``audiolab train``: cross-validate one configuration and write the results as JSON.
+    """``audiolab train``: cross-validate one configuration (``--protocol official`` or ``development``),
+    or run one trial of the notebooks' search (``--protocol search``), and write the results as JSON.
 
-    Fold results go to ``<out stem>_runs/<name>/cv/`` next to ``--out``, so an interrupted command
-    resumes when rerun. The dataset is loaded with ``strict=False`` (a warning says when it is not
+    Results go to a results store (``--results``, default ``<out stem>_runs/`` next to ``--out``), so an
+    interrupted command resumes when rerun, and a search trial lands where :func:`audiolab.evaluation.search`
+    finds it. The dataset is loaded with ``strict=False`` (a warning says when it is not
     the full 400 clips). W&B: outside a sweep, one run per fold; under a sweep agent
     (``$WANDB_SWEEP_ID`` set) one run, the sweep's, with the per-fold metrics and the sweep metric.
     Returns 0, or 2 after printing the problem to stderr for user errors.
     """
     from . import data, tracking
-    from .evaluation import run_cv
-    from .sweeps import SWEEP_METRIC
+    from ._util import write_json
+    from .evaluation import ResultsStore, run_cv, run_dev_cv, run_trial
 
     sweep = bool(os.environ.get("WANDB_SWEEP_ID"))
     try:
@@ -151,43 +164,69 @@ def train_command(args) -> int:
         absent = [f for f in args.folds if f not in present]
         if absent:
             raise _UserError(f"--folds {','.join(map(str, absent))} not in the dataset (folds present: {present})")
+        if args.protocol != "official" and args.test_fold not in present:
+            raise _UserError(f"--test-fold {args.test_fold} not in the dataset (folds present: {present})")
+        bad = [f for f in args.val_folds if f not in present or f == args.test_fold]
+        if args.protocol == "search" and bad:
+            raise _UserError(f"--val-folds {','.join(map(str, bad))}: validation folds are folds of the dataset "
+                             f"other than the test fold {args.test_fold} (folds present: {present})")
         features = data.load_features(meta, exp.features)
     except (_UserError, OSError, ValueError) as error:
         print(f"audiolab train: error: {error}", file=sys.stderr)
         return 2
 
-    store = out.parent / f"{out.stem}_runs"
-    summary = run_cv(exp, meta, features, store, folds=args.folds, wandb_mode="disabled" if sweep else mode)
-    if sweep:
-        _log_sweep_run(tracking, exp, summary, mode, SWEEP_METRIC)
-    from ._util import write_json
-
-    write_json(out, {
-        "name": exp.name, "experiment": exp.to_dict(), "key": summary["key"], "folds": summary["folds"],
+    store = Path(args.results) if getattr(args, "results", None) else out.parent / f"{out.stem}_runs"
+    wandb_mode = "disabled" if sweep else mode
+    if args.protocol == "search":
+        trial = run_trial(exp, {}, meta, features, store, args.val_folds, args.test_fold, wandb_mode=wandb_mode)
+        result = {"name": exp.name, "experiment": exp.to_dict(), "key": trial["key"], "protocol": "search",
+                  "val_folds": trial["val_folds"], "test_fold": trial["test_fold"],
+                  **{f"val_{m}": trial["metrics"][k] for m, k in (("accuracy", "accuracy"), ("macro_f1", "macro_f1"),
+                                                                   ("auc", "auc_macro_ovr"))},
+                  "params": trial["params"], "train_seconds_total": trial["train_seconds"],
+                  "trial_file": str(ResultsStore(store).trial_path(exp.name, trial["key"]))}
+        if sweep:
+            _log_sweep_run(tracking, exp, result, [(v["val_fold"], v["metrics"]) for v in trial["per_fold"]], mode)
+        write_json(out, result)
+        print(f"{exp.name} (key {trial['key']}): validation accuracy {result['val_accuracy']:.3f} on folds "
+              f"{trial['val_folds']}; results: {out}")
+        return 0
+    cross_validate = run_cv if args.protocol == "official" else run_dev_cv
+    options = {"folds": args.folds} if args.protocol == "official" else {}
+    summary = cross_validate(exp, meta, features, store, test_fold=args.test_fold, wandb_mode=wandb_mode, **options)
+    result = {
+        "name": exp.name, "experiment": exp.to_dict(), "key": summary["key"], "protocol": summary["protocol"],
+        "folds": summary["folds"],
         **{m: {"mean": summary[f"{m}_mean"], "std": summary[f"{m}_std"]} for m in ("accuracy", "macro_f1", "auc")},
         "pooled": {k: summary["pooled"][k] for k in ("accuracy", "macro_f1", "auc_macro_ovr")},
         "params": summary["params"], "train_seconds_total": summary["train_seconds_total"],
         "seconds_per_epoch": summary["seconds_per_epoch"], "complete": summary["complete"],
-        "results_dir": str(store / exp.name / "cv"), "clips": int(len(meta)), "dataset": meta.attrs.get("root"),
-    })
+        "results_dir": str(store / exp.name / summary["protocol"]), "clips": int(len(meta)),
+        "dataset": meta.attrs.get("root"),
+    }
+    if sweep:
+        _log_sweep_run(tracking, exp, {**result, "cv_accuracy": summary["accuracy_mean"]},
+                       [(r["fold"], {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "auc_macro_ovr": r["auc"]})
+                        for r in summary["folds"]], mode)
+    write_json(out, result)
     _print_table(summary, out)
     return 0
 
 
-def _log_sweep_run(tracking, exp, summary: dict, mode: Optional[str], metric: str) -> None:
-    """The one W&B run of a sweep agent's process: per-fold metrics and the sweep metric in the summary."""
+def _log_sweep_run(tracking, exp, result: dict, folds: list, mode: Optional[str]) -> None:
+    """The one W&B run of a sweep agent's process: per-fold metrics, and the result (with the sweep
+    metric, :data:`audiolab.sweeps.SWEEP_METRIC`) in its summary."""
     run = tracking.start_run(project=os.environ.get("WANDB_PROJECT", "audiolab"), group=exp.name, job_type="sweep",
-                             config={"experiment": exp.to_dict(), "key": summary["key"]}, mode=mode,
-                             tags=[exp.arch, "sweep"])
+                             config={"experiment": exp.to_dict(), "key": result["key"]}, mode=mode,
+                             tags=[exp.arch, "sweep", result["protocol"]])
     with run:
-        for r in summary["folds"]:
-            run.log({"fold_accuracy": r["accuracy"], "fold_macro_f1": r["macro_f1"], "fold_auc": r["auc"]},
-                    step=r["fold"])
-        params = summary["params"]
-        run.summary({metric: summary["accuracy_mean"], "cv_accuracy_std": summary["accuracy_std"],
-                     "cv_macro_f1": summary["macro_f1_mean"], "cv_auc": summary["auc_mean"],
-                     "params_trainable": params["trainable"], "params_non_trainable": params["non_trainable"],
-                     "train_seconds_total": summary["train_seconds_total"]})
+        for step, (fold, metrics) in enumerate(folds, 1):
+            run.log({"fold": fold, "fold_accuracy": metrics["accuracy"], "fold_macro_f1": metrics["macro_f1"],
+                     "fold_auc": metrics["auc_macro_ovr"]}, step=step)
+        params = result["params"]
+        run.summary({k: v for k, v in result.items() if k.startswith(("val_", "cv_")) and not isinstance(v, list)}
+                    | {"params_trainable": params["trainable"], "params_non_trainable": params["non_trainable"],
+                       "train_seconds_total": result["train_seconds_total"]})
 
 
 def _print_table(summary: dict, out: Path) -> None:

@@ -8,6 +8,7 @@
 * :func:`baseline_experiments` -- the two configurations of the 2024 report;
 * :data:`ARCH1_SPACE`, :data:`ARCH2_SPACE`, :data:`SPACES` -- the search spaces (dotted keys,
   see :meth:`audiolab.experiment.Experiment.replace`), shared with the W&B sweeps;
+* :data:`ABLATIONS` -- the recipe's ingredients, each switched off, for the ablation;
 * :data:`PROFILES` -- ``full`` (the real 100-epoch, 5-fold run behind ``reports/``) and
   ``smoke`` (a check of a few minutes, used by the tests and CI);
 * :func:`load_dataset` -- metadata and cached features for a profile.
@@ -35,6 +36,7 @@ __all__ = [
     "ARCH1_SPACE",
     "ARCH2_SPACE",
     "SPACES",
+    "ABLATIONS",
     "load_dataset",
 ]
 
@@ -66,7 +68,7 @@ class Profile:
 
 PROFILES = {
     "full": Profile("full", epochs=100, folds=(1, 2, 3, 4, 5), search_trials=8, search_epochs=60),
-    "smoke": Profile("smoke", epochs=2, folds=(1, 2), search_trials=2, search_epochs=1, clips_per_class_fold=1,
+    "smoke": Profile("smoke", epochs=2, folds=(1, 5), search_trials=2, search_epochs=1, clips_per_class_fold=1,
                      ensemble_size=2),
 }
 
@@ -172,6 +174,15 @@ ARCH2_SPACE: dict[str, list] = {
     "train.lr": [3e-4, 1e-3, 3e-3],
 }
 """Architecture 2 search space; the notebooks and sweeps/arch2.yaml use it."""
+
+ABLATIONS: dict[str, dict] = {
+    "no-mixup": {"augment.mixup": False},
+    "no-random-eq": {"augment.random_eq": False},
+    "no-spec-augment": {"augment.spec_augment": False},
+}
+"""The recipe's main ingredients, each switched off on its own: the ablation the notebooks run on the
+development folds (:func:`audiolab.evaluation.run_ablation`). More variants (label smoothing, time
+shift, the -30 dB floor, kernel sizes, ...) are in ``benchmarks/recipe_ablation.py``."""
 
 SPACES: dict[str, tuple] = {"arch1": (arch1, ARCH1_SPACE), "arch2": (arch2, ARCH2_SPACE)}
 """Sweep name -> (starting configuration, space): what ``sweeps/<name>.yaml`` is generated from."""

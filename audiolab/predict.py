@@ -100,14 +100,12 @@ class Predictor:
     def _tta_shifts(self, beside: dict) -> int:
         """How many time shifts the model was evaluated with (``TrainConfig.tta_shifts``): predictions match it.
 
-        Looked up in the checkpoint's info, the JSON beside it, then the ``result.json`` of an
-        ``evaluation.run_holdout`` folder; 1 (no shifts) if none says.
+        Looked up in the checkpoint's info, then the JSON beside it; 1 (no shifts) if none says.
         """
         for source in (self.info, beside):
             if source.get("tta_shifts"):
                 return int(source["tta_shifts"])
-        train = self._json(self.checkpoint.parent / "result.json").get("experiment", {}).get("train", {})
-        return int(train.get("tta_shifts") or 1)
+        return 1
 
     def windows(self, path: PathLike) -> tuple[torch.Tensor, float]:
         """The decoded file cut into model-sized windows ``(windows, samples)``, and its duration in seconds."""

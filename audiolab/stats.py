@@ -5,6 +5,10 @@ Everything returned here is plain Python (``float``, ``int``, ``list``, ``dict``
 
 - :func:`summarize_folds` — mean ± sample std of metrics across cross-validation folds.
 - :func:`paired_fold_test` / :func:`mcnemar_test` — is configuration A really better than B?
+- :func:`corrected_resampled_ttest` — the difference of A and B over cross-validation folds with a
+  confidence interval that accounts for the folds' overlapping training sets (Nadeau & Bengio, 2003).
+- :func:`proportion_ci` — a Wilson interval for an accuracy on ``n`` clips.
+- :func:`describe_difference` — the kit's one rule for "within noise", in words.
 """
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from scipy import stats as scipy_stats
 
 from ._util import to_numpy
 
-__all__ = ["summarize_folds", "paired_fold_test", "mcnemar_test"]
+__all__ = ["summarize_folds", "paired_fold_test", "mcnemar_test", "corrected_resampled_ttest", "proportion_ci",
+           "within_noise", "describe_difference"]
 
 
 def _float_or_none(x: Any) -> float | None:
@@ -137,3 +142,57 @@ def mcnemar_test(y_true, pred_a, pred_b) -> dict:
         "p_value": min(p_value, 1.0),
         "n": int(y.size),
     }
+
+
+def corrected_resampled_ttest(diffs: Sequence[float], n_train: int, n_test: int, alpha: float = 0.05) -> dict:
+    """Mean of per-fold differences (A − B) with a ``1 - alpha`` confidence interval, corrected for
+    cross-validation (Nadeau & Bengio, "Inference for the generalization error", 2003).
+
+    The folds' training sets overlap, so their scores are correlated and the plain paired t-test's
+    variance ``s²/k`` is too small. The corrected variance is ``(1/k + n_test/n_train) s²``; the
+    statistic has ``k - 1`` degrees of freedom. Returns ``mean``, ``se`` (corrected), ``t``, ``df``,
+    ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n`` (folds); ``p``/``t`` are ``None`` when every
+    difference is equal (no spread to test against).
+    """
+    d = np.asarray(list(diffs), dtype=np.float64)
+    k = len(d)
+    if k < 2:
+        raise ValueError(f"the corrected t-test needs at least two folds, got {k}")
+    if n_train <= 0 or n_test <= 0:
+        raise ValueError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
+    mean, var = float(d.mean()), float(d.var(ddof=1))
+    se = math.sqrt((1.0 / k + n_test / n_train) * var)
+    q = float(scipy_stats.t.ppf(1 - alpha / 2, k - 1))
+    t = mean / se if se > 0 else None
+    p = float(2 * scipy_stats.t.sf(abs(t), k - 1)) if t is not None else None
+    return {"mean": mean, "se": se, "t": t, "df": k - 1, "p": p, "ci_low": mean - q * se, "ci_high": mean + q * se,
+            "n": k, "alpha": alpha}
+
+
+def proportion_ci(correct: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval for a proportion (an accuracy of ``correct`` out of ``n`` clips)."""
+    if n <= 0 or not 0 <= correct <= n:
+        raise ValueError(f"need 0 <= correct <= n and n > 0, got {correct} of {n}")
+    z = float(scipy_stats.norm.ppf(1 - alpha / 2))
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def within_noise(test: Mapping) -> bool:
+    """The kit's one rule: two configurations are *within noise* when the confidence interval of
+    their difference (:func:`corrected_resampled_ttest`) contains zero."""
+    return test["ci_low"] <= 0.0 <= test["ci_high"]
+
+
+def describe_difference(test: Mapping, a: str = "A", b: str = "B") -> str:
+    """The difference ``a − b`` in words and points, worded by :func:`within_noise`: "no evidence of
+    a difference (CI −1.2 to +2.0 points)" or "a is ahead by 2.5 points (CI +0.4 to +4.6)"."""
+    lo, hi, mean = 100 * test["ci_low"], 100 * test["ci_high"], 100 * test["mean"]
+    level = round(100 * (1 - test.get("alpha", 0.05)))
+    ci = f"{level} % CI {lo:+.1f} to {hi:+.1f} points"
+    if within_noise(test):
+        return f"no evidence of a difference between {a} and {b} ({a} − {b} = {mean:+.1f} points, {ci})"
+    ahead, behind = (a, b) if mean > 0 else (b, a)
+    return f"{ahead} is ahead of {behind} by {abs(mean):.1f} points ({a} − {b}, {ci})"

@@ -1,9 +1,9 @@
 """Recipe ablation: what each ingredient of the kit's recipe is worth, measured honestly.
 
 Each *variant* changes one thing about the kit's configuration of an architecture
-(``configs.arch1()`` or ``configs.arch2(heads)``) and is cross-validated on the
-official folds 1-4 with several seeds. Fold 5, the notebooks' held-out test fold, is
-never scored. The table gives each variant's mean accuracy and its *paired*
+(``configs.arch1()`` or ``configs.arch2(heads)``) and is cross-validated over the
+development folds 1-4 (``evaluation.run_dev_cv``: trained on three, scored on the fourth)
+with several seeds. Fold 5, the test fold, is never trained on nor scored. The table gives each variant's mean accuracy and its *paired*
 difference from the recipe: the same seeds and folds, so the luck of one seed
 cancels out. One fold has 80 clips, so one clip is 1.25 points; believe a difference
 only when it is larger than its spread over seeds.
@@ -13,7 +13,7 @@ only when it is larger than its spread over seeds.
         [--workers 1] [--device auto] [--root PATH] [--out ablation]
 
 Every run is stored under ``--out`` as an ordinary cross-validation result
-(``<out>/<arch>/<variant>-seed<s>/cv/``), so an interrupted ablation resumes where
+(``<out>/<arch>/<variant>-seed<s>/dev-cv/``), so an interrupted ablation resumes where
 it stopped. On a 2-core laptop CPU a 4-fold, 100-epoch run of Architecture 1 takes
 about 2 minutes; ``--workers`` runs several at once (on a GPU, or a CPU with many
 cores). ``--list`` prints the named and the parametric variants (``kernel-<k>``, ``channels-...``,
@@ -32,19 +32,18 @@ from typing import Callable
 import torch
 
 from audiolab import configs
-from audiolab.evaluation import run_cv
+from audiolab.data import TEST_FOLD
+from audiolab.evaluation import run_dev_cv
 from audiolab.experiment import Experiment
 
-FOLDS = (1, 2, 3, 4)  # fold 5 is the notebooks' held-out test fold: never scored here
+FOLDS = (1, 2, 3, 4)  # the development folds: fold 5, the test fold, is never trained on nor scored here
 
 #: variant name -> the overrides it applies (dotted keys, see Experiment.replace; the recipe itself is "recipe").
 VARIANTS: dict[str, dict] = {
     "recipe": {},
-    "no-random-eq": {"augment.random_eq": False},
-    "no-mixup": {"augment.mixup": False},
-    "no-spec-augment": {"augment.spec_augment": False},
-    "no-time-shift": {"augment.time_shift": False},
+    **configs.ABLATIONS,
     "no-label-smoothing": {"train.label_smoothing": 0.0},
+    "no-time-shift": {"augment.time_shift": False},
     "no-test-shifts": {"train.tta_shifts": 1},
     "no-floor": {"features.floor_db": None},
     "dropout-0": {"model.dropout": 0.0},
@@ -106,7 +105,7 @@ def _run(job) -> tuple[str, int, list[float]]:
     torch.set_num_threads(threads)
     exp = variant(base, name, seed, device)
     meta, features = configs.load_dataset(root=root, features=exp.features, strict=False)
-    summary = run_cv(exp, meta, features, out, folds=FOLDS, wandb_mode="disabled", progress=False)
+    summary = run_dev_cv(exp, meta, features, out, test_fold=TEST_FOLD, wandb_mode="disabled", progress=False)
     return name, seed, [row["accuracy"] for row in summary["folds"]]
 
 

@@ -1,12 +1,17 @@
-"""`audiolab train`: cross-validation from the command line, JSON results, clear errors."""
+"""`audiolab train`: cross-validation and search trials from the command line, JSON results, clear errors."""
 import json
 
+import numpy as np
 import pytest
+import torch
 
 from audiolab import configs, tracking
 from audiolab.cli import build_parser, experiment_from_args, main
-from audiolab.evaluation import runner
+from audiolab.data import load_features, load_metadata
+from audiolab.evaluation import ResultsStore, runner, search
 from audiolab.sweeps import SWEEP_METRIC
+
+from _tiny import CountingFit
 
 TINY = ["--channels", "8,8,8", "--kernel-size", "3", "--epochs", "2", "--batch-size", "16"]
 
@@ -67,6 +72,9 @@ def test_transformer_options_and_default_name(synthetic_esc10, tmp_path):
         (["--arch", "conv1d", "model.heads=2"], "ConvConfig has no field 'heads'"),
         (["--arch", "conv1d", "train.lr=fast"], "bad train values"),
         (["--arch", "conv1d", "--out", "r.csv"], "--out should name a .json file"),
+        (["--arch", "conv1d", "--protocol", "search", "--val-folds", "4,5"], "--val-folds 5: validation folds are"),
+        (["--arch", "conv1d", "--protocol", "search", "--val-folds", "7"], "--val-folds 7"),
+        (["--arch", "conv1d", "--protocol", "development", "--test-fold", "9"], "--test-fold 9 not in the dataset"),
     ],
 )
 def test_user_errors_exit_2_with_a_message(synthetic_esc10, tmp_path, capsys, args, message):
@@ -115,17 +123,66 @@ def test_under_a_sweep_agent_one_run_gets_the_sweep_metric(synthetic_esc10, tmp_
     monkeypatch.setenv("WANDB_SWEEP_ID", "abc123")
     monkeypatch.setenv("WANDB_MODE", "offline")
     out = tmp_path / "sweep.json"
-    # how a sweep agent calls it: ${args_no_hyphens} gives dotted KEY=VALUE overrides
-    code = main(["train", "--root", str(synthetic_esc10), "--out", str(out), "--arch=conv1d", "--folds", "1,2",
+    # how a sweep agent calls it (sweeps/*.yaml): ${args_no_hyphens} gives dotted KEY=VALUE overrides
+    code = main(["train", "--root", str(synthetic_esc10), "--out", str(out), "--arch=conv1d", "--protocol=search",
+                 "--name=arch1", "--epochs=2", "--val-folds=3,4", "--test-fold=5", f"--results={tmp_path / 'runs'}",
                  "train.lr=0.001", "train.batch_size=16", "model.kernel_size=3", "model.channels=8,8,8",
-                 "model.stride=1", "train.epochs=2"])
+                 "model.stride=1"])
     assert code == 0
     [run] = [r for r in started if r.kwargs["mode"] != "disabled"]  # no per-fold runs inside a sweep run
     assert run.kwargs["job_type"] == "sweep" and run.finished
     result = json.loads(out.read_text())
-    assert run.summaries[SWEEP_METRIC] == pytest.approx(result["accuracy"]["mean"])
-    assert [step for step, _ in run.logged] == [1, 2]
+    assert result["protocol"] == "search" and result["val_folds"] == [3, 4] and result["test_fold"] == 5
+    assert run.summaries[SWEEP_METRIC] == pytest.approx(result["val_accuracy"])
+    assert [step for step, _ in run.logged] == [1, 2] and [v["fold"] for _, v in run.logged] == [3, 4]
     assert result["experiment"]["train"]["lr"] == 0.001 and result["experiment"]["model"]["stride"] == 1
+
+
+def _search_trial(root, out, *extra):
+    return train(root, out, "--arch", "conv1d", "--protocol", "search", "--results", str(out.parent / "runs"),
+                 *TINY, *extra)
+
+
+def test_a_search_trial_never_trains_on_or_scores_the_test_fold(synthetic_esc10, tmp_path, monkeypatch):
+    fit = CountingFit(monkeypatch)
+    assert _search_trial(synthetic_esc10, tmp_path / "trial.json") == 0
+    meta = load_metadata(synthetic_esc10, strict=False)
+    folds, features = meta["fold"].to_numpy(), load_features(meta, configs.FEATURES, progress=False)
+    assert len(fit.calls) == 2  # one model per validation fold, 3 and 4
+    for call, v in zip(fit.calls, (3, 4)):
+        assert torch.equal(call["x_eval"], features[folds == v]) and call["eval_name"] == "val"
+        assert torch.equal(call["x_train"], features[np.isin(folds, [f for f in (1, 2, 3, 4) if f != v])])
+        assert not (call["x_train"][:, None] == features[folds == 5][None]).flatten(2).all(-1).any()
+
+
+def test_a_search_trial_from_the_command_line_is_reused_by_the_search(synthetic_esc10, tmp_path, monkeypatch):
+    out = tmp_path / "trial.json"
+    assert _search_trial(synthetic_esc10, out, "train.lr=0.001") == 0  # no --name: the notebooks' "arch1"
+    result = json.loads(out.read_text())
+    assert result["name"] == "arch1" and result["protocol"] == "search"
+    assert result["trial_file"] == str(ResultsStore(tmp_path / "runs").trial_path("arch1", result["key"]))
+
+    base = experiment_from_args(build_parser().parse_args(["train", "--out", "x.json", "--arch", "conv1d",
+                                                           "--protocol", "search", *TINY]))
+    assert base.name == "arch1" and base.train.lr != 0.001
+    meta = load_metadata(synthetic_esc10, strict=False)
+    features = load_features(meta, base.features, progress=False)
+    fit = CountingFit(monkeypatch)
+    table = search(base, {"train.lr": [0.001]}, meta, features, tmp_path / "runs", val_fold=(3, 4),
+                   wandb_mode="disabled", progress=False)  # trials: the base (trial 0), then lr 0.001 (trial 1)
+    assert len(fit.calls) == 2 and all(c["config"].lr == base.train.lr for c in fit.calls)  # only trial 0 trains
+    row = table.set_index("trial").loc[1]
+    assert row["key"] == result["key"] and row["val_accuracy"] == result["val_accuracy"]
+
+
+def test_the_development_protocol_never_scores_the_test_fold(synthetic_esc10, tmp_path):
+    out = tmp_path / "dev.json"
+    assert train(synthetic_esc10, out, "--arch", "conv1d", "--protocol", "development", "--name", "tiny", *TINY) == 0
+    result = json.loads(out.read_text())
+    assert result["protocol"] == "dev-cv" and [f["fold"] for f in result["folds"]] == [1, 2, 3, 4]
+    runs = tmp_path / "dev_runs" / "tiny"
+    assert result["results_dir"] == str(runs / "dev-cv") and (runs / "dev-cv" / "summary.json").is_file()
+    assert not (runs / "cv").exists() and not (runs / "dev-cv" / "fold5.json").exists()
 
 
 def test_defaults_are_the_kits_configurations():

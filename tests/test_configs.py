@@ -72,3 +72,15 @@ def test_load_dataset_keeps_every_fold_of_a_smoke_profile(synthetic_esc10):
     meta, X = configs.load_dataset(configs.PROFILES["smoke"], root=synthetic_esc10, features=features, strict=False)
     assert sorted(meta["fold"].unique()) == [1, 2, 3, 4, 5] and meta.groupby(["fold", "target"]).size().max() == 1
     assert X.shape == (len(meta), 16, features.num_frames)
+
+
+@pytest.mark.parametrize("variant", sorted(configs.ABLATIONS))
+def test_each_ablation_switches_off_one_ingredient_of_both_recipes(variant):
+    overrides = configs.ABLATIONS[variant]
+    assert variant.startswith("no-") and len(overrides) == 1
+    [(key, off)] = overrides.items()
+    for base in (configs.arch1(), configs.arch2(2)):
+        assert key == ".".join(base.resolve(key)) and base.get(key) not in (off, None)  # on in the recipe
+        changed = base.replace(overrides)
+        assert changed.get(key) == off and changed.key() != base.key()
+        assert changed.replace({key: base.get(key)}).key() == base.key()  # nothing else changes

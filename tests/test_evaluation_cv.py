@@ -1,19 +1,34 @@
-"""audiolab.evaluation.cv: k-fold cross-validation on the synthetic ESC-10, results on disk, resumable."""
+"""audiolab.evaluation.cv: the official cross-validation (its test-fold model kept as the held-out model) and
+the development cross-validation that never sees the test fold, on the synthetic ESC-10; stored and resumable."""
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from audiolab import tracking
-from audiolab.evaluation import ResultsStore, run_cv
+from audiolab.checkpoint import load_checkpoint
+from audiolab.evaluation import ResultsStore, run_cv, run_dev_cv
+from audiolab.train import predict_proba
 
-from _tiny import ARCH1, CountingFit, features, meta  # noqa: F401 (fixtures)
+from _tiny import ARCH1, ARCH2 as TINY_ARCH2, FC, CountingFit, features, meta  # noqa: F401 (fixtures)
+
+ARCH2 = TINY_ARCH2.replace({"train.tta_shifts": 2})
 
 
 def cv(exp, meta, features, tmp_path, **kwargs):
     kwargs.setdefault("wandb_mode", "disabled")
     return run_cv(exp, meta, features, tmp_path, progress=False, **kwargs)
+
+
+def dev_cv(exp, meta, features, tmp_path, **kwargs):
+    return run_dev_cv(exp, meta, features, tmp_path, wandb_mode="disabled", progress=False, **kwargs)
+
+
+def _contains_any(seen, clips):
+    """Whether any clip of ``clips`` is among ``seen`` (feature tensors compared clip by clip)."""
+    return bool((seen[:, None] == clips[None]).flatten(2).all(-1).any())
 
 
 def test_each_fold_is_stored_with_its_probabilities(meta, features, tmp_path):
@@ -119,3 +134,110 @@ def test_offline_wandb_run_per_fold(meta, features, tmp_path):
     cv(ARCH1, meta, features, tmp_path / "results", folds=(1, 2), wandb_mode="offline", wandb_dir=tmp_path)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 2 and all(list(r.glob("*.wandb")) for r in runs)
+
+
+# --------------------------------------------------------------------------- the test-fold model
+
+
+def test_the_test_fold_model_trains_on_the_other_folds_and_scores_the_test_fold(meta, features, tmp_path, monkeypatch):
+    fit = CountingFit(monkeypatch)
+    summary = cv(ARCH2, meta, features, tmp_path, folds=(5,), keep_test_model=True)
+    folds = meta["fold"].to_numpy()
+    [call] = fit.calls
+    assert torch.equal(call["x_train"], features[folds != 5]) and torch.equal(call["x_eval"], features[folds == 5])
+    [record] = summary["per_fold"]
+    assert record["fold"] == 5 and record["n_train"] == 40 and record["metrics"]["n"] == 10
+    assert "test_acc" in record["history"][0] and call["eval_name"] == "test"
+    assert ResultsStore(tmp_path).test_model("arch2") == tmp_path / "arch2" / "cv" / "fold5.pt"
+    assert (tmp_path / "arch2" / "cv" / "fold5.pt").is_file()
+
+
+def test_the_kept_test_fold_model_reproduces_the_folds_probabilities(meta, features, tmp_path):
+    cv(ARCH2, meta, features, tmp_path, folds=(5,), keep_test_model=True)
+    store = ResultsStore(tmp_path)
+    model, normalizer, info = load_checkpoint(store.test_model("arch2"))
+    assert info["arch"] == "transformer" and info["params"] == ARCH2.model.to_dict() and info["tta_shifts"] == 2
+    assert info["features"] == FC.to_dict() and len(info["classes"]) == 10 and info["trained_on_folds"] == [1, 2, 3, 4]
+    assert info["key"] == ARCH2.key() and info["experiment"] == "arch2"
+    stored = pd.read_csv(store.fold_paths("arch2", 5)[1])
+    test = np.flatnonzero(meta["fold"].to_numpy() == 5)
+    assert list(stored["filename"]) == list(meta["filename"].iloc[test])
+    probs = predict_proba(model, features[test], normalizer, shifts=info["tta_shifts"])
+    assert np.allclose(probs, stored[[f"prob_{c}" for c in range(10)]].to_numpy(), atol=1e-5)
+
+
+def test_only_the_test_fold_model_is_kept(meta, features, tmp_path):
+    cv(ARCH1, meta, features, tmp_path, folds=(1, 5), keep_test_model=True)
+    assert sorted(p.name for p in (tmp_path / "arch1" / "cv").glob("*.pt")) == ["fold5.pt"]
+    cv(ARCH1, meta, features, tmp_path / "other", folds=(1,), keep_test_model=True, test_fold=1)
+    assert sorted(p.name for p in (tmp_path / "other" / "arch1" / "cv").glob("*.pt")) == ["fold1.pt"]
+
+
+def test_a_kept_model_is_reused_until_its_file_is_gone(meta, features, tmp_path, monkeypatch):
+    first = cv(ARCH1, meta, features, tmp_path, folds=(5,), keep_test_model=True)
+    fit = CountingFit(monkeypatch)
+    again = cv(ARCH1, meta, features, tmp_path, folds=(5,), keep_test_model=True)
+    assert fit.calls == [] and again["per_fold"] == first["per_fold"]
+    model = ResultsStore(tmp_path).test_model("arch1")
+    model.unlink()
+    cv(ARCH1, meta, features, tmp_path, folds=(5,), keep_test_model=True)
+    assert len(fit.calls) == 1 and model.is_file()
+
+
+def test_without_keep_test_model_no_model_is_written_and_keeping_one_needs_it(meta, features, tmp_path, monkeypatch):
+    cv(ARCH1, meta, features, tmp_path, folds=(5,))
+    assert not list((tmp_path / "arch1" / "cv").glob("*.pt"))
+    fit = CountingFit(monkeypatch)
+    cv(ARCH1, meta, features, tmp_path, folds=(5,))
+    assert fit.calls == []  # no model asked for: the stored fold is reused
+    cv(ARCH1, meta, features, tmp_path, folds=(5,), keep_test_model=True)
+    assert len(fit.calls) == 1 and ResultsStore(tmp_path).test_model("arch1").is_file()  # the .pt was missing
+
+
+def test_the_official_summary_names_its_protocol_and_test_fold(meta, features, tmp_path):
+    summary = cv(ARCH1, meta, features, tmp_path, folds=(1, 2))
+    assert summary["protocol"] == "cv" and summary["test_fold"] == 5
+    assert ResultsStore(tmp_path).load_summary("arch1")["protocol"] == "cv"
+
+
+# --------------------------------------------------------------------------- development folds
+
+
+def test_development_cv_never_trains_on_or_scores_the_test_fold(meta, features, tmp_path, monkeypatch):
+    fit = CountingFit(monkeypatch)
+    dev_cv(ARCH1, meta, features, tmp_path)
+    folds = meta["fold"].to_numpy()
+    test_clips = features[folds == 5]
+    assert len(fit.calls) == 4
+    for call in fit.calls:
+        assert not _contains_any(call["x_train"], test_clips), "a test-fold clip reached the training"
+        assert not _contains_any(call["x_eval"], test_clips), "a test-fold clip was scored"
+    # each development fold is scored once, by a model trained on the other three
+    for call, v in zip(fit.calls, (1, 2, 3, 4)):
+        assert torch.equal(call["x_eval"], features[folds == v])
+        assert torch.equal(call["x_train"], features[np.isin(folds, [f for f in (1, 2, 3, 4) if f != v])])
+
+
+def test_development_cv_is_stored_apart_with_val_history(meta, features, tmp_path):
+    summary = dev_cv(ARCH1, meta, features, tmp_path)
+    assert summary["protocol"] == "dev-cv" and summary["test_fold"] == 5 and summary["complete"]
+    assert [f["fold"] for f in summary["folds"]] == [1, 2, 3, 4]
+    record = json.loads((tmp_path / "arch1" / "dev-cv" / "fold1.json").read_text())
+    assert "val_acc" in record["history"][0] and "test_acc" not in record["history"][0]
+    assert record["scored_as"] == "val" and record["n_train"] == 30
+    store = ResultsStore(tmp_path)
+    assert store.load_summary("arch1", "dev-cv")["accuracy_mean"] == summary["accuracy_mean"]
+    oof = store.load_oof("arch1", "dev-cv")
+    assert len(oof) == 40 and 5 not in set(oof["fold"])
+    assert not (tmp_path / "arch1" / "cv").exists()
+    assert store.summaries() == [] and store.summaries("dev-cv") == ["arch1"]
+
+
+def test_development_cv_resumes_and_leaves_out_another_test_fold(meta, features, tmp_path, monkeypatch):
+    first = dev_cv(ARCH1, meta, features, tmp_path)
+    fit = CountingFit(monkeypatch)
+    assert dev_cv(ARCH1, meta, features, tmp_path)["per_fold"] == first["per_fold"] and fit.calls == []
+    other = dev_cv(ARCH1, meta, features, tmp_path / "other", test_fold=3)
+    assert [f["fold"] for f in other["folds"]] == [1, 2, 4, 5] and other["test_fold"] == 3
+    with pytest.raises(ValueError, match="test fold 9"):
+        dev_cv(ARCH1, meta, features, tmp_path, test_fold=9)

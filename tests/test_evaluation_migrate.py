@@ -196,9 +196,49 @@ def test_legacy_defaults_and_switched_off_augmentations():
     assert upgrade_experiment(baseline).key() == configs.baseline_experiments()["arch1-baseline-2024"].key()
 
 
+def _holdout_and_fold(root, name="arch1", fold=5, key="k", probs="filename,fold,target,prob_0\n1-1-A.ogg,5,0,1.0\n"):
+    """Today's official cross-validation fold ``fold`` of ``name`` and a held-out folder of audiolab 0.1 beside it."""
+    cv, holdout = root / name / "cv", root / name / "holdout"
+    _write(cv / f"fold{fold}.json", {"fold": fold, "key": "k", "metrics": {"accuracy": 1.0, "n": 1}})
+    (cv / f"fold{fold}.csv").write_text("filename,fold,target,prob_0\n1-1-A.ogg,5,0,1.0\n")
+    _write(holdout / "result.json", {"split": {"test_fold": fold, "val_fold": 4}, "key": key, "model": "model.pt"})
+    (holdout / "probs.csv").write_text(probs)
+    torch.save({"info": {"key": key}, "model": {"w": torch.arange(3.0)}}, holdout / "model.pt")
+    return cv, holdout, (holdout / "model.pt").read_bytes()
+
+
+def test_a_held_out_copy_of_the_test_fold_becomes_its_model(tmp_path):
+    cv, holdout, model = _holdout_and_fold(tmp_path)
+    assert migrate_results(tmp_path) == {"holdout:arch1": "cv"}
+    assert (cv / "fold5.pt").read_bytes() == model and not holdout.exists()
+    assert migrate_results(tmp_path) == {}  # once
+
+
+@pytest.mark.parametrize("change", [{"key": "other"}, {"probs": "filename,fold,target,prob_0\n1-1-A.ogg,5,0,0.9\n"}])
+def test_a_held_out_split_that_differs_from_the_test_fold_is_left_alone(tmp_path, caplog, change):
+    cv, holdout, _ = _holdout_and_fold(tmp_path, **change)
+    before = _snapshot(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="audiolab"):
+        assert migrate_results(tmp_path) == {}
+    assert _snapshot(tmp_path) == before and not (cv / "fold5.pt").exists()
+    assert "not a copy of a cross-validation fold" in caplog.text
+
+
 def test_the_committed_results_are_already_migrated(tmp_path):
+    """Nothing in reports/results changes key; a held-out folder (if any is left) is a copy of its
+    cross-validation's test fold and becomes that fold's model."""
     root = tmp_path / "results"
-    shutil.copytree(REPO / "reports" / "results", root)
+    shutil.copytree(REPO / "reports" / "results", root, ignore=shutil.ignore_patterns("*.tmp"))
     before = _snapshot(root)
-    assert migrate_results(root) == {}
-    assert _snapshot(root) == before
+    holdouts = sorted(p.parent.parent.name for p in root.glob("*/holdout/result.json"))
+    assert migrate_results(root) == {f"holdout:{name}": "cv" for name in holdouts}  # no key of today changes
+    after = _snapshot(root)
+    moved = {}
+    for name in holdouts:
+        fold = json.loads(before[Path(name, "holdout", "result.json")])["split"]["test_fold"]
+        assert not (root / name / "holdout").exists()
+        if Path(name, "holdout", "model.pt") in before:
+            moved[Path(name, "cv", f"fold{fold}.pt")] = before[Path(name, "holdout", "model.pt")]
+    kept = {p: b for p, b in before.items() if p.parts[1:2] != ("holdout",)}
+    assert after == {**kept, **moved}  # every other file is byte for byte what it was
+    assert migrate_results(root) == {} and _snapshot(root) == after

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from audiolab.evaluation import best_experiment, chosen_trial, search, search_trials
+from audiolab.evaluation import best_experiment, chosen_trial, run_trial, search, search_trials
 from audiolab.evaluation.search import search_splits
 
 from _tiny import ARCH1, CountingFit, features, meta  # noqa: F401 (fixtures)
@@ -15,11 +15,18 @@ SPACE = {"train.lr": [1e-3, 3e-3], "model.kernel_size": [3, 5]}
 
 
 def run_search(meta, features, store, space=SPACE, **kwargs):
+    kwargs.setdefault("val_fold", 4)  # one validation fold keeps these tests small (the default is 3 and 4)
     return search(ARCH1, space, meta, features, store, wandb_mode="disabled", progress=False, **kwargs)
 
 
 def _contains_any(seen, clips):
     return (seen[:, None] == clips[None]).flatten(2).all(-1).any()
+
+
+def test_the_default_validation_folds_are_three_and_four(meta, features, tmp_path):
+    table = search(ARCH1, {"train.lr": [3e-3]}, meta, features, tmp_path, n_trials=1, wandb_mode="disabled",
+                   progress=False)
+    assert list(table["val_folds"]) == ["3,4"] and list(table["test_fold"]) == [5]
 
 
 def test_search_never_sees_the_test_fold(meta, features, tmp_path, monkeypatch):
@@ -36,8 +43,9 @@ def test_search_never_sees_the_test_fold(meta, features, tmp_path, monkeypatch):
 def test_the_table_is_ranked_and_starts_from_the_base(meta, features, tmp_path):
     table = run_search(meta, features, tmp_path, n_trials=3)
     assert list(table.columns) == ["trial", "train.lr", "model.kernel_size", "val_accuracy", "val_macro_f1", "val_auc",
-                                   "val_clips", "params_trainable", "seconds", "key"]
+                                   "val_clips", "val_folds", "test_fold", "params_trainable", "seconds", "key"]
     assert table["val_accuracy"].is_monotonic_decreasing and set(table["val_clips"]) == {10}
+    assert set(table["val_folds"]) == {"4"} and set(table["test_fold"]) == {5}  # what the guard of chosen_trial reads
     base_row = table[table["trial"] == 0].iloc[0]  # the base configuration is a trial
     assert (base_row["train.lr"], base_row["model.kernel_size"]) == (ARCH1.train.lr, 3)
     assert base_row["key"] == ARCH1.key()
@@ -76,7 +84,26 @@ def test_two_validation_folds_are_pooled(meta, features, tmp_path, monkeypatch):
         assert torch.equal(call["x_train"], features[np.isin(folds, [f for f in (1, 2, 3, 4) if f != v])])
     stored = json.loads(next((tmp_path / "arch1" / "search").glob("trial-*.json")).read_text())
     assert stored["val_folds"] == [3, 4] and stored["metrics"]["n"] == int(np.isin(folds, [3, 4]).sum())
-    assert [r["val_fold"] for r in stored["per_fold"]] == [3, 4]
+    assert [r["val_fold"] for r in stored["per_fold"]] == [3, 4] and set(table["val_folds"]) == {"3,4"}
+
+
+def test_a_trial_run_on_its_own_is_reused_by_the_search(meta, features, tmp_path, monkeypatch):
+    alone = run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, tmp_path, val_fold=(3, 4), test_fold=5,
+                      wandb_mode="disabled", progress=False)
+    assert alone["key"] == ARCH1.replace({"train.lr": 1e-3}).key() and alone["test_fold"] == 5
+    assert (tmp_path / "arch1" / "search" / f"trial-{alone['key']}.json").is_file()
+    fit = CountingFit(monkeypatch)
+    table = run_search(meta, features, tmp_path, space={"train.lr": [3e-3, 1e-3]}, n_trials=2, val_fold=(3, 4))
+    assert len(fit.calls) == 2 and all(c["config"].lr == 3e-3 for c in fit.calls)  # only the other trial trains
+    row = table[table["train.lr"] == 1e-3].iloc[0]
+    assert row["key"] == alone["key"] and row["val_accuracy"] == alone["metrics"]["accuracy"]
+
+
+def test_a_trial_stored_for_other_validation_folds_is_retrained(meta, features, tmp_path, monkeypatch):
+    run_trial(ARCH1, {}, meta, features, tmp_path, val_fold=4, wandb_mode="disabled", progress=False)
+    fit = CountingFit(monkeypatch)
+    again = run_trial(ARCH1, {}, meta, features, tmp_path, val_fold=(3, 4), wandb_mode="disabled", progress=False)
+    assert len(fit.calls) == 2 and again["val_folds"] == [3, 4]
 
 
 @pytest.mark.parametrize("val_fold, test_fold", [((4, 5), 5), (4, 9), (7, 5), ((), 5)])

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from audiolab.data import load_features
-from audiolab.evaluation import comparison_table, run_cv, run_holdout
+from audiolab.evaluation import comparison_table, run_cv
 from audiolab.evaluation.tables import COMPARISON_COLUMNS
 
 from _tiny import ARCH1, ARCH2, FC
@@ -13,15 +13,14 @@ from _tiny import ARCH1, ARCH2, FC
 
 @pytest.fixture(scope="module")
 def results(synthetic_esc10, tmp_path_factory):
-    """Two experiments cross-validated on two folds, Architecture 2 also on the held-out split."""
+    """Two experiments cross-validated on two folds, Architecture 2 also on the test fold (its held-out score)."""
     from audiolab.data import load_metadata
 
     meta = load_metadata(synthetic_esc10, strict=False)
     features = load_features(meta, FC, progress=False)
     root = tmp_path_factory.mktemp("results")
-    for exp in (ARCH1, ARCH2):
-        run_cv(exp, meta, features, root, folds=(1, 2), wandb_mode="disabled", progress=False)
-    run_holdout(ARCH2, meta, features, root, wandb_mode="disabled", progress=False, save_model=False)
+    run_cv(ARCH1, meta, features, root, folds=(1, 2), wandb_mode="disabled", progress=False)
+    run_cv(ARCH2, meta, features, root, folds=(1, 2, 5), wandb_mode="disabled", progress=False)
     return root
 
 
@@ -32,13 +31,16 @@ def test_one_row_per_experiment_with_every_column(results):
                    "cv_auc_mean", "cv_auc_std", "test_accuracy", "test_macro_f1", "test_auc", "params_trainable",
                    "params_non_trainable", "buffers", "train_seconds_total", "seconds_per_epoch", "accuracy"]:
         assert column in table.columns
-    assert list(table["folds"]) == [2, 2] and list(table["arch"]) == ["conv1d", "transformer"]
+    assert list(table["folds"]) == [2, 3] and list(table["arch"]) == ["conv1d", "transformer"]
 
 
 def test_heads_and_test_scores_only_where_they_exist(results):
     arch1, arch2 = comparison_table(results).iloc[0], comparison_table(results).iloc[1]
     assert pd.isna(arch1["heads"]) and arch2["heads"] == 2
     assert pd.isna(arch1["test_accuracy"]) and 0.0 <= arch2["test_accuracy"] <= 1.0
+    # the test columns are the cross-validation's test fold (fold 5), whose model is the held-out model
+    fold5 = json.loads((results / "arch2" / "cv" / "fold5.json").read_text())["metrics"]
+    assert (arch2["test_accuracy"], arch2["test_auc"]) == (fold5["accuracy"], fold5["auc_macro_ovr"])
     assert arch1["params_trainable"] < arch2["params_trainable"]
 
 

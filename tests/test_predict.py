@@ -12,7 +12,7 @@ import torch
 from audiolab import predict
 from audiolab.data import ESC10_CLASSES
 from audiolab.features import FeatureConfig, Normalizer
-from audiolab.checkpoint import save_checkpoint
+from audiolab.checkpoint import load_checkpoint, save_checkpoint
 from audiolab.models import ConvConfig, build_model
 
 # A small front-end keeps the test fast: 8 kHz, 16 mel bands, 5-s windows.
@@ -137,8 +137,8 @@ def test_predictions_use_the_test_time_shifts_of_the_evaluation(checkpoint, audi
     got = predictor.predict(audio_files[1], top=10)["probs"]
     assert np.allclose([got[c] for c in ESC10_CLASSES], expected, atol=1e-6)
 
-    holdout = tmp_path / "arch1" / "holdout"  # an evaluation.run_holdout folder: model.pt + result.json
-    holdout.mkdir(parents=True)
-    (holdout / "model.pt").write_bytes(checkpoint.read_bytes())
-    (holdout / "result.json").write_text(json.dumps({"experiment": {"train": {"tta_shifts": 8}}}))
-    assert predict.load_predictor(holdout / "model.pt").tta_shifts == 8
+    # a test-fold model kept by run_cv (<name>/cv/fold5.pt) carries its shifts in its own info
+    model, normalizer, info = load_checkpoint(checkpoint)
+    kept = save_checkpoint(tmp_path / "arch1" / "cv" / "fold5.pt", model, normalizer, 1, {**info, "tta_shifts": 8})
+    assert predict.load_predictor(kept).tta_shifts == 8
+    assert predict.load_predictor(checkpoint).tta_shifts == 1  # no info, nothing beside it: no shifts

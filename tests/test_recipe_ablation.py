@@ -1,4 +1,5 @@
-"""benchmarks/recipe_ablation.py: variants of the recipe, paired with it seed by seed, never scoring fold 5."""
+"""benchmarks/recipe_ablation.py: variants of the recipe, paired with it seed by seed, never training on or
+scoring fold 5."""
 import importlib.util
 import json
 import statistics
@@ -66,10 +67,13 @@ def test_runs_folds_1_to_4_and_resumes(ablation, synthetic_esc10, tmp_path, caps
             "--root", str(synthetic_esc10), "--out", str(tmp_path)]
     results = ablation.main(argv)
     assert set(results) == {("recipe", 0), ("no-mixup", 0)}
-    stored = tmp_path / "arch1" / "no-mixup-seed0" / "cv"
+    stored = tmp_path / "arch1" / "no-mixup-seed0" / "dev-cv"  # development cross-validation: run_dev_cv
     assert sorted(p.name for p in stored.glob("fold*.json")) == [f"fold{k}.json" for k in (1, 2, 3, 4)]
     summary = json.loads((stored / "summary.json").read_text())
     assert [row["fold"] for row in summary["folds"]] == [1, 2, 3, 4]  # fold 5 is never scored
+    assert summary["protocol"] == "dev-cv" and summary["test_fold"] == 5
+    fold = json.loads((stored / "fold1.json").read_text())
+    assert fold["n_train"] == 30  # folds 2-4 of the synthetic tree: fold 5 is never trained on either
     assert summary["experiment"]["augment"]["mixup"] is False
     assert "vs recipe (paired)" in capsys.readouterr().out
 

@@ -20,3 +20,25 @@ def test_comparison_markdown_shows_mean_pm_std():
     assert "| 4 |" in lines[3] and "866,826" in lines[2] and "1 h 02 min" in lines[2] and "59 s" in lines[3]
     assert readme.markdown_table(pd.DataFrame({"a_mean": [0.5], "a_std": [0.25], "b": ["x|y"]})).splitlines()[2] == \
         "| 0.500 ± 0.250 | x\\|y |"
+
+
+def test_headline_and_ablation_sections_read_the_notebooks_outputs(tmp_path):
+    import json
+
+    results = tmp_path / "results"
+    results.mkdir()
+    row = {"seeds": 3, "official_cv_mean": 0.9, "official_cv_min": 0.89, "official_cv_max": 0.91, "dev_cv_mean": 0.88,
+           "test_accuracy": 0.9, "test_ci_low": 0.81, "test_ci_high": 0.95, "test_clips": 80}
+    comparison = {"official": {"mean": 0.01, "ci_low": -0.03, "ci_high": 0.05, "p": 0.5},
+                  "development": {"mean": 0.0, "ci_low": -0.02, "ci_high": 0.02, "p": 0.9},
+                  "text": "no evidence of a difference", "a": "arch2-heads2", "b": "arch1", "shipped": "arch1"}
+    (results / "headline.json").write_text(json.dumps({"arch1": row, "arch2-heads2": row, "comparison": comparison}))
+    text = readme._headline_section(results)
+    assert "| arch1 | 3 | 90.0 % (89.0 %–91.0 %) | 88.0 % | 90.0 % (81.0 %–95.0 %) on 80 clips |" in text
+    assert "official CV +1.0 points, 95 % CI -3.0 to +5.0" in text and "**arch1**" in text
+    pd.DataFrame([{"variant": "recipe", "seeds": 3, "dev_accuracy": 88.0},
+                  {"variant": "no-mixup", "seeds": 3, "dev_accuracy": 86.5, "difference": -1.5, "se": 0.5,
+                   "ci_low": -3.65, "ci_high": 0.65}]).to_csv(results / "ablation-arch1.csv", index=False)
+    table = readme._ablation_section(results)
+    assert "| no-mixup | 3 | 86.50 % | -1.50 ± 0.50 | -3.65 to +0.65 |" in table and "| recipe | 3 | 88.00 % |  |  |" in table
+    assert readme._headline_section(tmp_path) is None and readme._ablation_section(tmp_path) is None

@@ -166,7 +166,7 @@ def _result_files(results: Path) -> dict:
     """Files that exist only because something was trained (summaries are rewritten on every run), by
     content: a retrained result differs at least in its training seconds. (Modification times change on
     reuse: that is how a run marks the results it used.)"""
-    patterns = ("*/cv/fold*.json", "*/cv/fold*.csv", "*/holdout/result.json", "*/holdout/model.pt",
+    patterns = ("*/cv/fold*.json", "*/cv/fold*.csv", "*/cv/fold*.pt", "*/dev-cv/fold*.json", "*/dev-cv/fold*.csv",
                 "*/search/trial-*.json")
     files = sorted(p for pattern in patterns for p in results.glob(pattern))
     return {p.relative_to(results).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
@@ -201,8 +201,8 @@ def test_pipeline_writes_notebooks_html_figures_results_readme(smoke_report):
     assert "## Seed ensembles" in readme and "| arch1 | 2 |" in readme  # smoke: a 2-seed ensemble per architecture
     assert "arch1-seed1" not in readme.split("## Seed ensembles")[0]  # extra seeds are no comparison rows
     spent = ResultsStore(results).training_seconds()
-    assert spent["cv"] > 0 and spent["holdout"] > 0 and spent["search"] > 0
-    assert spent["total"] == pytest.approx(spent["cv"] + spent["holdout"] + spent["search"])
+    assert spent["cv"] > 0 and spent["dev_cv"] > 0 and spent["search"] > 0
+    assert spent["total"] == pytest.approx(spent["cv"] + spent["dev_cv"] + spent["search"])
     assert "## Training behind these results" in readme
     run = json.loads((output / "run.json").read_text())
     assert [n["notebook"] for n in run["notebooks"]] == [Path(n).name for n in reports.NOTEBOOKS]

@@ -14,12 +14,39 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("name", sorted(configs.SPACES))
 def test_committed_sweeps_match_the_spaces(name, tmp_path):
     factory, space = configs.SPACES[name]
-    generated = export_sweep(factory(), space, tmp_path / f"{name}.yaml")
+    generated = export_sweep(factory(name=name), space, tmp_path / f"{name}.yaml")
     committed = REPO / "sweeps" / f"{name}.yaml"
     assert committed.read_text() == generated.read_text(), (
         f"sweeps/{name}.yaml is stale: regenerate it with audiolab.sweeps.export_sweep("
-        f"configs.SPACES[{name!r}][0](), configs.SPACES[{name!r}][1], 'sweeps/{name}.yaml')"
+        f"configs.SPACES[{name!r}][0](name={name!r}), configs.SPACES[{name!r}][1], 'sweeps/{name}.yaml')"
     )
+
+
+def _command_args(config):
+    """What ``audiolab train`` makes of a sweep's fixed options."""
+    fixed = [c for c in config["command"] if c.startswith("--")]
+    return build_parser().parse_args(["train", *fixed])
+
+
+@pytest.mark.parametrize("name", sorted(configs.SPACES))
+def test_a_sweep_runs_search_trials_that_never_see_the_test_fold(name):
+    config = yaml.safe_load((REPO / "sweeps" / f"{name}.yaml").read_text())
+    args = _command_args(config)
+    assert args.protocol == "search" and args.name == name
+    assert args.test_fold == 5 and args.val_folds == (3, 4) and args.test_fold not in args.val_folds
+    assert args.epochs == configs.PROFILES["full"].search_epochs  # the notebooks' search's epochs
+    assert config["metric"] == {"name": "val_accuracy", "goal": "maximize"} and SWEEP_METRIC == "val_accuracy"
+
+
+@pytest.mark.parametrize("name", sorted(configs.SPACES))
+def test_a_sweep_run_of_the_starting_point_is_the_notebooks_first_trial(name):
+    config = yaml.safe_load((REPO / "sweeps" / f"{name}.yaml").read_text())
+    factory, space = configs.SPACES[name]
+    base = factory(name=name).replace({"train.epochs": configs.PROFILES["full"].search_epochs})
+    start = [f"{k}={cli_value(base.get(k))}" for k in space]  # trial 0 of the search: the base itself
+    fixed = [c for c in config["command"] if c.startswith("--")]
+    exp = experiment_from_args(build_parser().parse_args(["train", *fixed, *start]))
+    assert exp.key() == base.key() and exp.name == name  # same key, same folder: evaluation.search reuses it
 
 
 @pytest.mark.parametrize("name", sorted(configs.SPACES))

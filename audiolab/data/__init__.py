@@ -6,7 +6,8 @@ One concept per file. Read these:
   where the data is (:func:`resolve_root`: ``root=``, ``$AUDIOLAB_DATA``, the cache folder,
   then a download), the two layouts (ESC-10 tree, ESC-50 release) and the clip table
   (:func:`load_metadata`), :func:`verify_dataset`;
-* :mod:`~audiolab.data.splits` -- the official folds (:func:`cv_folds`, :func:`holdout_split`).
+* :mod:`~audiolab.data.splits` -- the official folds (:func:`cv_folds`, :func:`development_folds`,
+  :func:`holdout_split`, :data:`TEST_FOLD`).
 
 Plumbing you may skip:
 
@@ -45,7 +46,7 @@ from audiolab.data.metadata import (
 from audiolab.data.summary import data_command, format_summary, summarize
 from audiolab.data.audio import AudioDecodeError, ESC10Dataset, load_audio
 from audiolab.data.cache import load_features
-from audiolab.data.splits import cv_folds, holdout_split
+from audiolab.data.splits import TEST_FOLD, cv_folds, development_folds, holdout_split
 
 # Also reachable as ``audiolab.data.<name>``, as before the split, but not part of ``__all__``.
 from audiolab.data.paths import PathLike  # noqa: F401
@@ -78,6 +79,8 @@ __all__ = [
     "load_features",
     "cv_folds",
     "holdout_split",
+    "development_folds",
+    "TEST_FOLD",
     "summarize",
     "format_summary",
     "data_command",

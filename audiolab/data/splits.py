@@ -5,6 +5,8 @@ fold. Evaluate on whole folds, never on a random split of clips, or the scores
 are inflated by near-duplicate clips in training and test.
 
 * :func:`cv_folds` -- five-fold cross-validation, one fold held out at a time;
+* :func:`development_folds` -- cross-validation inside the development folds: the test fold is
+  neither trained on nor scored;
 * :func:`holdout_split` -- one fold for test, one for validation, the rest to train.
 
 Both return positional indices into the metadata table (``meta.iloc[idx]``, or
@@ -15,7 +17,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["cv_folds", "holdout_split"]
+__all__ = ["cv_folds", "development_folds", "holdout_split", "TEST_FOLD"]
+
+#: The fold kept for the final test: never trained on by a model whose score chooses anything.
+TEST_FOLD = 5
 
 
 def _folds(meta: pd.DataFrame) -> np.ndarray:
@@ -32,6 +37,22 @@ def cv_folds(meta: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]]:
     if len(present) < 2:
         raise ValueError(f"cross-validation needs at least two folds, the table has {present}")
     return [(f, np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in present]
+
+
+def development_folds(meta: pd.DataFrame, test_fold: int = TEST_FOLD) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Cross-validation over the development folds (all but ``test_fold``): ``[(val_fold, train_idx, val_idx)]``.
+
+    Each development fold is scored once by a model trained on the other development folds;
+    ``test_fold`` appears in no training set and is never scored.
+    """
+    folds = _folds(meta)
+    present = sorted(int(f) for f in np.unique(folds))
+    if test_fold not in present:
+        raise ValueError(f"test fold {test_fold} is not in the table (folds present: {present})")
+    dev = [f for f in present if f != test_fold]
+    if len(dev) < 2:
+        raise ValueError(f"development cross-validation needs two folds besides test fold {test_fold}, got {dev}")
+    return [(f, np.flatnonzero((folds != f) & (folds != test_fold)), np.flatnonzero(folds == f)) for f in dev]
 
 
 def holdout_split(meta: pd.DataFrame, test_fold: int = 5, val_fold: int = 4) -> dict[str, np.ndarray]:

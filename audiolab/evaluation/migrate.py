@@ -9,7 +9,10 @@ than retrain, :func:`migrate_results` rewrites each stored result once:
 * the experiment becomes the same configuration in today's form, and its key today's key
   (trial files are renamed, ``trials.csv`` columns take dotted names);
 * a cross-validation fold's history calls the fold it scores ``test_*`` (it was ``val_*``);
-* model checkpoints get today's full model parameters.
+* model checkpoints get today's full model parameters;
+* a held-out split (``<name>/holdout/``) that is a copy of the official cross-validation's test
+  fold (same key, byte-identical predictions) is folded into it: its model becomes the test-fold
+  model ``<name>/cv/fold<k>.pt`` and the copy is removed.
 
 Training is unchanged by this: the same configuration trains the same model. Augmentations that
 are switched off take today's default parameters (they never ran), and fields that no longer
@@ -21,13 +24,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Optional
 
 import pandas as pd
 import torch
 
-from .._util import PathLike, atomic_write, write_csv, write_json
+from .._util import PathLike, atomic_write, read_json, write_csv, write_json
 from ..augment import AugmentConfig
 from ..experiment import Experiment
 from ..features import FeatureConfig
@@ -126,8 +131,27 @@ def _upgrade_trials_csv(path: Path, keys: dict) -> bool:
     return True
 
 
+def _fold_holdout_into_cv(holdout: Path) -> bool:
+    """Replace ``<name>/holdout/`` by the test-fold model of ``<name>/cv/`` when it is a copy of that fold."""
+    result = read_json(holdout / "result.json") or {}
+    fold = (result.get("split") or {}).get("test_fold")
+    cv = holdout.parent / "cv"
+    record = read_json(cv / f"fold{fold}.json") or {}
+    same = (fold is not None and record.get("key") == result.get("key") and (holdout / "probs.csv").is_file()
+            and (cv / f"fold{fold}.csv").is_file()
+            and (holdout / "probs.csv").read_bytes() == (cv / f"fold{fold}.csv").read_bytes())
+    if not same:
+        logger.warning("left %s as it is: it is not a copy of a cross-validation fold", holdout)
+        return False
+    if (holdout / "model.pt").is_file():
+        os.replace(holdout / "model.pt", cv / f"fold{fold}.pt")
+    shutil.rmtree(holdout)
+    return True
+
+
 def migrate_results(root: PathLike, keys: Optional[dict] = None) -> dict:
-    """Upgrade every audiolab 0.1 result under ``root`` in place; returns ``{old key: new key}``.
+    """Upgrade every audiolab 0.1 result under ``root`` in place; returns ``{old key: new key}`` (and
+    ``"holdout:<name>": "cv"`` for each held-out split folded into its cross-validation).
 
     Idempotent: a folder already in today's form is left untouched (and ``{}`` returned).
     """
@@ -153,4 +177,7 @@ def migrate_results(root: PathLike, keys: Optional[dict] = None) -> dict:
         _upgrade_trials_csv(path, keys)
     for path in sorted(root.rglob("*.pt")):
         _upgrade_checkpoint(path, keys)
+    for holdout in sorted(p.parent for p in root.glob("*/holdout/result.json")):
+        if _fold_holdout_into_cv(holdout):
+            keys.setdefault(f"holdout:{holdout.parent.name}", "cv")
     return keys

@@ -8,7 +8,7 @@ never breaks training).
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -97,13 +97,12 @@ def train_and_score(
     run_args: Mapping[str, Any],
     progress: bool = True,
     description: str = "training",
-    monitor: Optional[tuple[str, np.ndarray]] = None,
 ):
     """``(TrainResult, probabilities of eval_idx, record)`` for one split.
 
     ``eval_name`` names the scored clips in the history and in W&B: ``"test"`` for a
-    cross-validation test fold, ``"val"`` for a validation fold. The history scores them after
-    every epoch, or the clips of ``monitor = (name, indices)`` when given. ``run_args`` go to
+    cross-validation test fold, ``"val"`` for a validation fold; the history scores them after every
+    epoch. ``run_args`` go to
     :func:`audiolab.tracking.start_run`; the run is finished (as failed if training raises).
     """
     try:
@@ -115,9 +114,8 @@ def train_and_score(
         seed_everything(exp.train.seed)  # the initial weights depend on the seed too
         model = build_model(exp.model, exp.features.n_mels, len(classes))
         params = count_parameters(model)
-        watch_name, watch_idx = monitor if monitor is not None else (eval_name, eval_idx)
-        result = fit(model, features[train_idx], y[train_idx], features[watch_idx], y[watch_idx], config=exp.train,
-                     augment=exp.augment, eval_name=watch_name, on_epoch=lambda row: run.log(row, step=row["epoch"]),
+        result = fit(model, features[train_idx], y[train_idx], features[eval_idx], y[eval_idx], config=exp.train,
+                     augment=exp.augment, eval_name=eval_name, on_epoch=lambda row: run.log(row, step=row["epoch"]),
                      progress=progress, description=description)
         probs = predict_proba(result.model, features[eval_idx], result.normalizer, exp.train.eval_batch_size,
                               exp.train.tta_shifts)

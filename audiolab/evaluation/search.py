@@ -24,7 +24,7 @@ from .runner import check_inputs, class_names, train_and_score
 from .selection import TRIAL_RESULT_COLUMNS, ranked
 from .store import ResultsStore, data_fingerprint
 
-__all__ = ["search", "search_trials", "search_splits"]
+__all__ = ["search", "search_trials", "search_splits", "run_trial"]
 
 
 def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int = 8, seed: int = 0) -> list[dict]:
@@ -111,7 +111,7 @@ def search(
     store: "ResultsStore | PathLike",
     n_trials: int = 8,
     seed: int = 0,
-    val_fold: Union[int, Sequence[int]] = 4,
+    val_fold: Union[int, Sequence[int]] = (3, 4),
     test_fold: int = 5,
     wandb_mode: Optional[str] = None,
     progress: bool = True,
@@ -128,35 +128,48 @@ def search(
     from tqdm.auto import tqdm
 
     store = ResultsStore.of(store)
-    y = check_inputs(base, meta, features)
-    resolve_mode(wandb_mode)
-    classes = class_names(meta)
-    splits = search_splits(meta, val_fold, test_fold)
-    n_val = int(sum(len(val) for _, _, val in splits))
     points = search_trials(base, space, n_trials=n_trials, seed=seed)
-    data = data_fingerprint(meta, *[idx for _, train, val in splits for idx in (train, val)])
     rows = []
     bar = tqdm(list(enumerate(points)), desc=f"{base.name} search", unit="trial", disable=not progress)
     for i, values in bar:
-        exp = base.replace(values) if i == 0 else base.replace(values, name=f"{base.name}-trial{i}")
-        key = exp.key()
-        path = store.trial_path(base.name, key)
-        stored = store.read(path)
-        if not store.reusable(stored, key, data, path):
-            stored = _run_trial(exp, base.name, i, values, splits, features, y, classes, wandb_mode, wandb_dir,
-                                progress)
-            stored.update(test_fold=int(test_fold), experiment=exp.to_dict(), key=key, data=data)
-            store.write_json(path, stored)
+        stored = run_trial(base, values, meta, features, store, val_fold, test_fold, index=i, wandb_mode=wandb_mode,
+                           progress=progress, wandb_dir=wandb_dir)
         metrics = stored["metrics"]
         rows.append({"trial": i, **values, "val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"],
-                     "val_auc": metrics["auc_macro_ovr"], "val_clips": n_val,
+                     "val_auc": metrics["auc_macro_ovr"], "val_clips": int(metrics["n"]),
+                     "val_folds": ",".join(str(v) for v in stored["val_folds"]), "test_fold": int(test_fold),
                      "params_trainable": stored["params"]["trainable"], "seconds": stored["train_seconds"],
-                     "key": key})
+                     "key": stored["key"]})
         bar.set_postfix(best=f"{max(r['val_accuracy'] for r in rows):.3f}")
     bar.close()
     table = ranked(pd.DataFrame(rows, columns=["trial", *space, *TRIAL_RESULT_COLUMNS]))
     store.write_csv(store.search_dir(base.name) / "trials.csv", table)
     return table
+
+
+def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame, features: torch.Tensor,
+              store: "ResultsStore | PathLike", val_fold: Union[int, Sequence[int]] = (3, 4), test_fold: int = 5,
+              index: Optional[int] = None, wandb_mode: Optional[str] = None, progress: bool = True,
+              wandb_dir: Optional[PathLike] = None) -> dict:
+    """One trial of ``base``'s search: ``base`` with ``values`` (dotted keys) applied, trained once per
+    validation fold and scored on them pooled; stored as ``<base.name>/search/trial-<key>.json``, where
+    :func:`search` finds it (a W&B sweep agent runs exactly this, see :mod:`audiolab.sweeps`). A trial
+    already stored for the same configuration and clips is loaded. Returns the stored record."""
+    store = ResultsStore.of(store)
+    y = check_inputs(base, meta, features)
+    resolve_mode(wandb_mode)
+    splits = search_splits(meta, val_fold, test_fold)
+    data = data_fingerprint(meta, *[idx for _, train, val in splits for idx in (train, val)])
+    exp = base.replace(values) if index == 0 else base.replace(values, name=f"{base.name}-trial{index or 'x'}")
+    key = exp.key()
+    path = store.trial_path(base.name, key)
+    stored = store.read(path)
+    if not store.reusable(stored, key, data, path):
+        stored = _run_trial(exp, base.name, index, values, splits, features, y, class_names(meta), wandb_mode,
+                            wandb_dir, progress)
+        stored.update(test_fold=int(test_fold), experiment=exp.to_dict(), key=key, data=data)
+        store.write_json(path, stored)
+    return stored
 
 
 def _run_trial(exp, base_name, i, values, splits, features, y, classes, wandb_mode, wandb_dir, progress) -> dict:

@@ -1,9 +1,14 @@
-"""Choosing a configuration from a search's trials: the one-standard-error rule.
+"""Every choice the kit makes, and the guard that keeps the test fold out of them.
 
-With a few hundred validation clips the top of a search's ranking is mostly noise, so the
-rule (Hastie, Tibshirani and Friedman, *The Elements of Statistical Learning*, 7.10) treats
-every trial within one standard error of the best as equally good and keeps the one with the
-fewest trainable parameters.
+* :func:`chosen_trial` -- a search's pick, by the one-standard-error rule: with a few hundred
+  validation clips the top of a ranking is mostly noise, so every trial within one standard
+  error of the best is as good (Hastie, Tibshirani and Friedman, *The Elements of Statistical
+  Learning*, 7.10) and the one with the fewest trainable parameters is kept;
+* :func:`choose_by_development` -- a pick among configurations (the number of heads, the shipped
+  model) by their mean development-fold accuracy over seeds.
+
+Both refuse scores of the test fold with :class:`TestFoldError`: a search trial must have been
+scored on validation folds, a configuration on the development folds (:func:`run_dev_cv`).
 """
 from __future__ import annotations
 
@@ -16,13 +21,59 @@ import pandas as pd
 from .._util import plain, tupled
 from ..experiment import Experiment
 
-__all__ = ["RULES", "TRIAL_RESULT_COLUMNS", "ranked", "validation_se", "chosen_trial", "describe_choice",
-           "best_experiment"]
+__all__ = ["RULES", "TRIAL_RESULT_COLUMNS", "TestFoldError", "ranked", "validation_se", "chosen_trial",
+           "describe_choice", "best_experiment", "choose_by_development"]
 
 RULES = ("one_se", "best")
 
 #: The columns of a search's trials table after the trial number and its searched values.
-TRIAL_RESULT_COLUMNS = ("val_accuracy", "val_macro_f1", "val_auc", "val_clips", "params_trainable", "seconds", "key")
+TRIAL_RESULT_COLUMNS = ("val_accuracy", "val_macro_f1", "val_auc", "val_clips", "val_folds", "test_fold",
+                        "params_trainable", "seconds", "key")
+
+
+class TestFoldError(ValueError):
+    """A choice was handed scores of the test fold; choices are made on the development folds only."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
+
+def _check_trials(trials: pd.DataFrame) -> None:
+    """Raise :class:`TestFoldError` if any trial was scored on (or did not say it kept out) the test fold."""
+    if "val_folds" not in trials.columns or "test_fold" not in trials.columns:
+        raise TestFoldError("the trials table does not say which folds scored it ('val_folds', 'test_fold'): "
+                            "choose only from a table written by audiolab.evaluation.search")
+    for folds, test in zip(trials["val_folds"], trials["test_fold"]):
+        scored = {int(f) for f in str(folds).split(",") if f.strip()}
+        if int(test) in scored:
+            raise TestFoldError(f"a trial was scored on the test fold {int(test)} (validation folds {sorted(scored)}): "
+                                "a search scores validation folds inside the development folds, never the test fold")
+
+
+def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]], test_fold: int = 5) -> tuple[Any, pd.DataFrame]:
+    """The candidate with the highest mean development-fold accuracy over its seeds, and the table behind it.
+
+    ``candidates`` maps a label (a number of heads, an experiment name) to the development
+    cross-validation summaries of its seeds (:func:`~audiolab.evaluation.run_dev_cv`). Ties go to the
+    first candidate. Any summary that is not a development cross-validation, or that scored the test
+    fold, raises :class:`TestFoldError`: the choice would have looked at the test fold.
+    """
+    rows = {}
+    for label, summaries in candidates.items():
+        if not summaries:
+            raise ValueError(f"candidate {label!r} has no results")
+        for summary in summaries:
+            scored = [int(r["fold"]) for r in summary["folds"]]
+            if summary.get("protocol") != "dev-cv" or test_fold in scored:
+                raise TestFoldError(
+                    f"{summary.get('name')!r}: its scores cover folds {scored} of a {summary.get('protocol', 'cv')!r} "
+                    f"run; choices use development-fold cross-validation (run_dev_cv), which never trains on or "
+                    f"scores the test fold {test_fold}")
+        accs = [s["accuracy_mean"] for s in summaries]
+        rows[label] = {"seeds": len(accs), "dev_accuracy_mean": float(sum(accs) / len(accs)),
+                       "dev_accuracy_min": float(min(accs)), "dev_accuracy_max": float(max(accs))}
+    table = pd.DataFrame(rows).T.rename_axis("candidate")
+    best = max(rows, key=lambda label: rows[label]["dev_accuracy_mean"])  # max keeps the first of equals
+    return best, table
 
 
 def ranked(trials: pd.DataFrame) -> pd.DataFrame:
@@ -49,6 +100,7 @@ def chosen_trial(trials: pd.DataFrame, rule: str = "one_se") -> pd.Series:
     error of the best; ties: higher accuracy)."""
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; choose one of {RULES}")
+    _check_trials(trials)
     table = ranked(trials)
     if rule == "best":
         return table.iloc[0]

@@ -6,9 +6,10 @@ Nothing else in audiolab builds a results path by hand: ask a :class:`ResultsSto
 
 Layout under ``root`` (``reports/results`` for the full profile)::
 
-    <name>/cv/fold<k>.json, fold<k>.csv   one cross-validation fold: record + per-clip probabilities
+    <name>/cv/fold<k>.json, fold<k>.csv   one fold of the official cross-validation: record + probabilities
     <name>/cv/summary.json, oof.csv       mean ± std over folds, pooled out-of-fold predictions
-    <name>/holdout/result.json, probs.csv, model.pt    the held-out split and its model
+    <name>/cv/fold5.pt                    the model trained for the test fold (when kept)
+    <name>/dev-cv/...                     the same for cross-validation over the development folds
     <name>/search/trial-<key>.json, trials.csv         hyperparameter search trials
     <name>-ensemble/summary.json          a seed ensemble of <name>
     comparison.csv|json, best_model.pt|json            the comparison notebook's outputs
@@ -33,7 +34,7 @@ import pandas as pd
 
 from .._util import PathLike, atomic_write, plain, read_json, repo_root, write_csv, write_json
 
-__all__ = ["ResultsStore", "data_fingerprint", "BEST_MODEL", "RESULTS_ENV"]
+__all__ = ["ResultsStore", "data_fingerprint", "BEST_MODEL", "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
 
 logger = logging.getLogger("audiolab")
 
@@ -41,6 +42,8 @@ logger = logging.getLogger("audiolab")
 BEST_MODEL = "best_model.pt"
 #: Environment variable that moves the results of every profile.
 RESULTS_ENV = "AUDIOLAB_RESULTS"
+#: The two cross-validation protocols (folder names): official (all folds), development (all but the test fold).
+OFFICIAL_CV, DEV_CV = "cv", "dev-cv"
 
 
 def data_fingerprint(meta: pd.DataFrame, *index_sets: np.ndarray) -> str:
@@ -79,15 +82,23 @@ class ResultsStore:
         return cls(Path(tempfile.gettempdir()) / f"audiolab-{profile_name}" / "results")
 
     # -- where things are ------------------------------------------------------------
-    def cv_dir(self, name: str) -> Path:
-        return self.root / name / "cv"
+    def cv_dir(self, name: str, kind: str = OFFICIAL_CV) -> Path:
+        """The folder of ``name``'s cross-validation, official (``"cv"``) or development (``"dev-cv"``)."""
+        if kind not in (OFFICIAL_CV, DEV_CV):
+            raise ValueError(f"kind must be {OFFICIAL_CV!r} or {DEV_CV!r}, got {kind!r}")
+        return self.root / name / kind
 
-    def fold_paths(self, name: str, fold: int) -> tuple[Path, Path]:
-        """``(record json, probabilities csv)`` of cross-validation fold ``fold``."""
-        return self.cv_dir(name) / f"fold{fold}.json", self.cv_dir(name) / f"fold{fold}.csv"
+    def fold_paths(self, name: str, fold: int, kind: str = OFFICIAL_CV) -> tuple[Path, Path]:
+        """``(record json, probabilities csv)`` of one cross-validation fold."""
+        return self.cv_dir(name, kind) / f"fold{fold}.json", self.cv_dir(name, kind) / f"fold{fold}.csv"
 
-    def holdout_dir(self, name: str) -> Path:
-        return self.root / name / "holdout"
+    def fold_model(self, name: str, fold: int, kind: str = OFFICIAL_CV) -> Path:
+        """Where the model trained for one cross-validation fold is kept."""
+        return self.cv_dir(name, kind) / f"fold{fold}.pt"
+
+    def test_model(self, name: str, test_fold: int = 5) -> Path:
+        """The model of ``name``'s official cross-validation trained for the test fold: the held-out model."""
+        return self.fold_model(name, test_fold)
 
     def search_dir(self, name: str) -> Path:
         return self.root / name / "search"
@@ -98,10 +109,6 @@ class ResultsStore:
     def ensemble_path(self, name: str) -> Path:
         return self.root / f"{name}-ensemble" / "summary.json"
 
-    def holdout_model(self, name: str) -> Path:
-        """The saved model of ``name``'s held-out split."""
-        return self.holdout_dir(name) / "model.pt"
-
     @property
     def best_model(self) -> Path:
         """The model ``audiolab predict`` uses (written by the comparison notebook)."""
@@ -111,11 +118,12 @@ class ResultsStore:
         """What the comparison notebook wrote beside :attr:`best_model` (``experiment``, scores, ...), or ``None``."""
         return read_json(self.best_model.with_suffix(".json"))
 
-    def keep_best_model(self, name: str, about: dict) -> Path:
-        """Copy ``name``'s held-out model to :attr:`best_model`, with ``about`` beside it as JSON."""
-        source = self.holdout_model(name)
+    def keep_best_model(self, name: str, about: dict, test_fold: int = 5) -> Path:
+        """Copy ``name``'s test-fold model to :attr:`best_model`, with ``about`` beside it as JSON."""
+        source = self.test_model(name, test_fold)
         if not source.is_file():
-            raise FileNotFoundError(f"no held-out model at {source}: run run_holdout() for {name!r} first")
+            raise FileNotFoundError(f"no test-fold model at {source}: run run_cv(..., keep_test_model=True) "
+                                    f"for {name!r} first")
         atomic_write(self.best_model, lambda handle: handle.write(source.read_bytes()), binary=True)
         text = json.dumps(plain(about), indent=1) + "\n"
         atomic_write(self.best_model.with_suffix(".json"), lambda handle: handle.write(text))
@@ -126,34 +134,40 @@ class ResultsStore:
         """The JSON at ``path`` (``None`` when missing or damaged)."""
         return read_json(path)
 
-    def load_summary(self, name: str) -> dict:
-        """The cross-validation summary of experiment ``name``."""
-        path = self.cv_dir(name) / "summary.json"
+    def load_summary(self, name: str, kind: str = OFFICIAL_CV) -> dict:
+        """The cross-validation summary of experiment ``name`` (official, or ``kind="dev-cv"``)."""
+        path = self.cv_dir(name, kind) / "summary.json"
         summary = read_json(path)
         if summary is None:
-            raise FileNotFoundError(f"no cross-validation summary at {path}: run run_cv() for {name!r} first")
+            what = "run_cv()" if kind == OFFICIAL_CV else "run_dev_cv()"
+            raise FileNotFoundError(f"no {kind} summary at {path}: run {what} for {name!r} first")
         return summary
 
-    def load_oof(self, name: str) -> pd.DataFrame:
+    def load_oof(self, name: str, kind: str = OFFICIAL_CV) -> pd.DataFrame:
         """The out-of-fold probabilities of ``name``: filename, fold, target, prob_0.., pred."""
-        path = self.cv_dir(name) / "oof.csv"
+        path = self.cv_dir(name, kind) / "oof.csv"
         if not path.is_file():
-            raise FileNotFoundError(f"no out-of-fold predictions at {path}: run run_cv() for {name!r} first")
+            raise FileNotFoundError(f"no out-of-fold predictions at {path}: run the cross-validation of {name!r} first")
         return pd.read_csv(path)
 
-    def load_holdout(self, name: str) -> Optional[dict]:
-        """The held-out result of ``name``, or ``None``."""
-        return read_json(self.holdout_dir(name) / "result.json")
+    def load_fold(self, name: str, fold: int, kind: str = OFFICIAL_CV) -> dict:
+        """The stored record of one cross-validation fold (the test fold's is the held-out result)."""
+        path = self.fold_paths(name, fold, kind)[0]
+        record = read_json(path)
+        if record is None:
+            raise FileNotFoundError(f"no result at {path}: run the cross-validation of {name!r} first")
+        return record
 
-    def summaries(self) -> list[str]:
-        """Names of the experiments with a cross-validation summary, sorted."""
-        return sorted(p.parent.parent.name for p in self.root.glob("*/cv/summary.json"))
+    def summaries(self, kind: str = OFFICIAL_CV) -> list[str]:
+        """Names of the experiments with a cross-validation summary of ``kind``, sorted."""
+        return sorted(p.parent.parent.name for p in self.root.glob(f"*/{kind}/summary.json"))
 
     def training_seconds(self) -> dict:
-        """Seconds of training behind the store, by kind: ``cv`` folds, ``holdout`` models and ``search``
-        trials (seed-ensemble members are ``cv`` runs of their own), plus ``total``. Unlike the wall
+        """Seconds of training behind the store, by kind: official ``cv`` folds, ``dev_cv`` folds and
+        ``search`` trials (seed-ensemble members are runs of their own), plus ``total``. Unlike the wall
         time of one ``audiolab reports`` run, this does not shrink when finished results are reused."""
-        patterns = {"cv": "*/cv/fold*.json", "holdout": "*/holdout/result.json", "search": "*/search/trial-*.json"}
+        patterns = {"cv": f"*/{OFFICIAL_CV}/fold*.json", "dev_cv": f"*/{DEV_CV}/fold*.json",
+                    "search": "*/search/trial-*.json"}
         sums = {kind: sum(float((read_json(p) or {}).get("train_seconds") or 0.0) for p in self.root.glob(pattern))
                 for kind, pattern in patterns.items()}
         sums["total"] = sum(sums.values())

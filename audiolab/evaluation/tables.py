@@ -22,11 +22,19 @@ def _pm(mean, std) -> Optional[str]:
     return None if mean is None else f"{mean * 100:.1f} ± {(std or 0.0) * 100:.1f} %"
 
 
-def comparison_table(store: "ResultsStore | PathLike", names: Optional[Sequence[str]] = None) -> pd.DataFrame:
-    """One row per experiment with a cross-validation summary: CV mean ± std, held-out test, sizes, times.
+def _test_fold_metrics(store: ResultsStore, name: str, summary: dict) -> dict:
+    """The metrics of the official cross-validation's test fold (its model is the held-out model), if run."""
+    test_fold = summary.get("test_fold", 5)
+    if test_fold not in [row["fold"] for row in summary["folds"]]:
+        return {}
+    return store.load_fold(name, test_fold)["metrics"]
 
-    Columns: :data:`COMPARISON_COLUMNS` (``heads`` for Architecture 2 only; ``test_*`` when the
-    experiment has a held-out result; ``accuracy`` as ``"91.2 ± 2.3 %"``). Also written to the
+
+def comparison_table(store: "ResultsStore | PathLike", names: Optional[Sequence[str]] = None) -> pd.DataFrame:
+    """One row per experiment with an official cross-validation: CV mean ± std, test fold, sizes, times.
+
+    Columns: :data:`COMPARISON_COLUMNS` (``heads`` for Architecture 2 only; ``test_*``: the scores of
+    the cross-validation's test fold, i.e. of the held-out model; ``accuracy`` as ``"91.2 ± 2.3 %"``). Also written to the
     store's ``comparison.csv`` and ``comparison.json``. By default every experiment is listed except
     the extra seeds of a seed ensemble (``<name>-seed<s>``, see
     :func:`~audiolab.evaluation.ensemble_table`).
@@ -38,7 +46,7 @@ def comparison_table(store: "ResultsStore | PathLike", names: Optional[Sequence[
     rows = []
     for name in names:
         s = store.load_summary(name)
-        test = (store.load_holdout(name) or {}).get("metrics", {})
+        test = _test_fold_metrics(store, name, s)
         params = s.get("params", {})
         rows.append({
             "name": name,

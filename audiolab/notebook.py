@@ -1,0 +1,77 @@
+"""The one setup line of every notebook: ``ws = audiolab.notebook.setup(profile=profile, ...)``.
+
+A :class:`Workspace` holds what a chapter needs: the run profile, the results store, the data and
+its features, where figures go, and the W&B mode. Paths it prints are relative to the repository
+(or ``~``), so no output of a notebook names the machine that ran it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import torch
+
+from . import configs
+from ._util import PathLike, repo_root
+from .evaluation.store import ResultsStore
+
+__all__ = ["Workspace", "setup", "shown_path"]
+
+
+def shown_path(path: PathLike) -> str:
+    """``path`` relative to the repository, or to ``~``, or just its name: never the machine's absolute path."""
+    path = Path(path).absolute()
+    for base, prefix in ((repo_root(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return f"…/{path.name}"
+
+
+@dataclass
+class Workspace:
+    """What a notebook works with; made by :func:`setup`."""
+
+    profile: configs.Profile
+    store: ResultsStore
+    figures: Path
+    meta: pd.DataFrame
+    X: torch.Tensor
+    wandb_mode: Optional[str] = None
+    progress: bool = True
+    seed: int = 0
+    classes: list = field(default_factory=list)
+
+    @property
+    def run(self) -> dict:
+        """Keyword arguments of every training call: ``wandb_mode`` and ``progress``."""
+        return {"wandb_mode": self.wandb_mode, "progress": self.progress}
+
+    def show(self, fig, name: str) -> None:
+        """Save a figure as ``<figures>/<name>.png`` and show it in the notebook."""
+        from IPython.display import Image, display
+
+        from .plots import save
+
+        display(Image(filename=str(save(fig, self.figures / name))))
+
+    def __repr__(self) -> str:
+        return (f"Workspace(profile={self.profile.name!r}, epochs={self.profile.epochs}, clips={len(self.meta)}, "
+                f"features={tuple(self.X.shape)}, results={shown_path(self.store.root)!r}, "
+                f"wandb={self.wandb_mode or os.environ.get('WANDB_MODE') or 'auto'!r})")
+
+
+def setup(profile: str = "full", data_root: Optional[PathLike] = None, results_dir: Optional[PathLike] = None,
+          figures_dir: Optional[PathLike] = None, epochs: Optional[int] = None, folds=None,
+          search_trials: Optional[int] = None, wandb_mode: Optional[str] = None, seed: int = 0,
+          progress: bool = True) -> Workspace:
+    """Load the data and features of ``profile`` (with its fields overridden where given) and open its results."""
+    P = configs.get_profile(profile, epochs=epochs, folds=folds, search_trials=search_trials)
+    store = ResultsStore.for_profile(P.name, results_dir)
+    figures = Path(figures_dir) if figures_dir else store.root.parent / "figures"
+    meta, X = configs.load_dataset(P, root=data_root)
+    return Workspace(P, store, figures, meta, X, wandb_mode, progress, seed, list(meta.attrs["classes"]))
