@@ -36,6 +36,7 @@ def test_headline_and_ablation_sections_read_the_notebooks_outputs(tmp_path):
     text = readme._headline_section(results)
     assert "| arch1 | 3 | 90.0 % (89.0 %–91.0 %) | 88.0 % | 90.0 % (81.0 %–95.0 %) on 80 clips |" in text
     assert "official CV +1.0 points, 95 % CI -3.0 to +5.0" in text and "**arch1**" in text
+    assert "The verdict: no evidence of a difference." in text
     pd.DataFrame([{"variant": "recipe", "seeds": 3, "dev_accuracy": 88.0},
                   {"variant": "no-mixup", "seeds": 3, "dev_accuracy": 86.5, "difference": -1.5, "se": 0.5,
                    "ci_low": -3.65, "ci_high": 0.65}]).to_csv(results / "ablation-arch1.csv", index=False)

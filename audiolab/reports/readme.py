@@ -204,8 +204,8 @@ def _headline_section(results: Path) -> Optional[str]:
                      f"{pct(h['official_cv_max'])}) | {pct(h['dev_cv_mean'])} | {test} |")
     o, d = comparison["official"], comparison["development"]
     ci = lambda t: f"{100 * t['mean']:+.1f} points, 95 % CI {100 * t['ci_low']:+.1f} to {100 * t['ci_high']:+.1f}"  # noqa: E731
-    lines += ["", f"{comparison['a']} − {comparison['b']}, mean over seeds: official CV {ci(o)}; development CV "
-              f"{ci(d)} (corrected resampled t-test). In words: {comparison['text']}.", "",
+    lines += ["", f"{comparison['a']} − {comparison['b']}, mean over seeds (corrected resampled t-test): official CV "
+              f"{ci(o)}; development CV {ci(d)}. The verdict: {comparison['text'].split(' (')[0]}.", "",
               f"Shipped model (`audiolab predict`): **{comparison['shipped']}**, chosen on the development folds."]
     return "\n".join(lines)
 

@@ -218,6 +218,14 @@ def _execute(notebook: Path, executed: Path, parameters: dict, kernel_name: str,
         # the kernel's own log (e.g. "running over TCP without encryption") is noise on the terminal
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
+    import nbformat
+
+    done = nbformat.read(str(executed), as_version=4)  # papermill records where the notebook was: say it relatively
+    info = done.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if info.get(key):
+            info[key] = _from_repo(Path(info[key]))
+    nbformat.write(done, str(executed))
 
 
 def _export_html(executed: Path, html: Path) -> None:
@@ -264,9 +272,9 @@ def run_reports(
     params = {"progress": False, **dict(parameters or {})}  # progress bars are noise in a saved notebook
     params.update(
         profile=profile,
-        data_root=str(Path(root).expanduser().absolute()) if root is not None else params.get("data_root"),
-        results_dir=str(staging / "results"),
-        figures_dir=str(staging / "figures"),
+        data_root=_from_repo(Path(root).expanduser()) if root is not None else params.get("data_root"),
+        results_dir=_from_repo(staging / "results"),
+        figures_dir=_from_repo(staging / "figures"),
     )
     if progress and resumed:
         print(f"resuming from {staging}", file=sys.stderr)
@@ -326,6 +334,16 @@ def run_reports(
     (staging / "README.md").write_text(_readme(staging, run), encoding="utf-8")
     _swap_into_place(staging, output)
     return output
+
+
+def _from_repo(path: Path) -> str:
+    """``path`` relative to the repository (where the notebooks run) when inside it, so that the executed
+    notebooks, whose parameters cell shows it, name no folder of the machine that ran them."""
+    path = path.absolute()
+    try:
+        return path.relative_to(repo_root()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _first_line(error: BaseException) -> str:
