@@ -99,24 +99,31 @@ def roc_curves(roc: Mapping[str, Mapping], title: str | None = None) -> Figure:
         title: figure title.
 
     The legend has one entry per class, ``"<class> (AUC 0.97)"``; the chance line
-    is not in the legend.
+    is not in the legend. Good classifiers crowd their curves into the top-left corner, so a
+    second panel zooms into it (false positive rate up to 0.2, true positive rate from 0.6).
     """
-    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
-    ax = fig.subplots()
-    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="_chance")
+    fig = Figure(figsize=(11, 5), layout="constrained")
+    full, zoom = fig.subplots(1, 2)
     colors = _palette(max(len(roc), 1))
-    for color, (name, curve) in zip(colors, roc.items()):
-        auc = curve.get("auc")
-        auc_text = f"{auc:.2f}" if auc is not None and math.isfinite(auc) else "n/a"
-        ax.plot(curve["fpr"], curve["tpr"], color=color, linewidth=1.5, label=f"{name} (AUC {auc_text})")
-    ax.set_xlim(-0.01, 1.01)
-    ax.set_ylim(-0.01, 1.01)
-    ax.set_aspect("equal")
-    ax.set_xlabel("False positive rate")
-    ax.set_ylabel("True positive rate")
-    ax.set_title(title or "ROC curves (one vs rest)")
+    for ax in (full, zoom):
+        ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="_chance")
+        for color, (name, curve) in zip(colors, roc.items()):
+            auc = curve.get("auc")
+            auc_text = f"{auc:.2f}" if auc is not None and math.isfinite(auc) else "n/a"
+            ax.plot(curve["fpr"], curve["tpr"], color=color, linewidth=1.5, label=f"{name} (AUC {auc_text})")
+        ax.set_xlabel("False positive rate")
+        ax.set_ylabel("True positive rate")
+        ax.grid(alpha=0.3)
+    full.set_xlim(-0.01, 1.01)
+    full.set_ylim(-0.01, 1.01)
+    full.set_aspect("equal")
+    full.set_title("all thresholds")
+    zoom.set_xlim(0.0, 0.2)
+    zoom.set_ylim(0.6, 1.005)
+    zoom.set_title("zoom: the top-left corner")
+    fig.suptitle(title or "ROC curves (one vs rest)")
     if roc:
-        ax.legend(loc="lower right", fontsize=8)
+        full.legend(loc="lower right", fontsize=8)
     return fig
 
 

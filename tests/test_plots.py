@@ -51,7 +51,8 @@ def test_confusion_matrix_shape_mismatch():
 
 def test_roc_curves_legend(result):
     fig = plots.roc_curves(result["roc"])
-    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert isinstance(fig, Figure) and len(fig.axes) == 2  # all thresholds, and the zoomed top-left corner
+    assert fig.axes[1].get_xlim() == (0.0, 0.2) and fig.axes[1].get_legend() is None
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert len(legend) == 3
     for name, entry in zip(NAMES, legend):
