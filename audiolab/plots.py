@@ -22,6 +22,7 @@ __all__ = [
     "confusion_matrix",
     "roc_curves",
     "training_curves",
+    "fold_curves",
     "attention_map",
     "fold_metrics",
     "save",
@@ -199,6 +200,35 @@ def training_curves(history, title: str | None = None) -> Figure:
         ax_loss.legend(handles, labels, fontsize=8)
     if ax_acc.get_legend_handles_labels()[0]:
         ax_acc.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def fold_curves(records: Sequence[Mapping], title: str | None = None) -> Figure:
+    """Accuracy per epoch of every cross-validation fold, one small panel each, on shared axes.
+
+    ``records`` are stored fold records (``{"fold", "history"}``); each panel shows the training
+    accuracy and the scored fold's (``test_acc`` or ``val_acc``), and names the fold's final score.
+    """
+    if not records:
+        raise ValueError("no fold records to plot")
+    fig = Figure(figsize=(2.6 * len(records) + 0.6, 2.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(records), sharey=True))
+    train_color, scored_color = _palette(2)
+    for ax, record in zip(axes, records):
+        rows = list(record["history"])
+        epochs = _column(rows, "epoch")
+        scored = "test_acc" if any("test_acc" in r for r in rows) else "val_acc"
+        ax.plot(epochs, _column(rows, "train_acc"), color=train_color, linewidth=1, label="train")
+        ax.plot(epochs, _column(rows, scored), color=scored_color, linewidth=1,
+                label="test fold" if scored == "test_acc" else "validation fold")
+        final = record.get("metrics", {}).get("accuracy")
+        ax.set_title(f"fold {record['fold']}" + (f": {final:.3f}" if final is not None else ""), fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend(fontsize=7, loc="lower right")
     if title:
         fig.suptitle(title)
     return fig

@@ -124,3 +124,13 @@ def test_save_writes_png(tmp_path, result):
     assert path == tmp_path / "nested" / "dir" / "roc.png"
     data = path.read_bytes()
     assert len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fold_curves_one_panel_per_fold_titled_with_its_score():
+    history = [{"epoch": e, "train_acc": 0.1 * e, "test_acc": 0.2 * e} for e in (1, 2, 3)]
+    records = [{"fold": k, "history": history, "metrics": {"accuracy": 0.5 + k / 10}} for k in (1, 2)]
+    fig = plots.fold_curves(records, title="t")
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "fold 2: 0.700"
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["train", "test fold"]
+    with pytest.raises(ValueError, match="no fold records"):
+        plots.fold_curves([])
