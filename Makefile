@@ -13,8 +13,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,test]'  # requirements.txt + the two extras
 	touch $@
 
 install: $(VENV)/.installed
