@@ -17,8 +17,11 @@ measurement averages 10 of them (the much slower naive side averages 2).
 
     python benchmarks/epoch_speed.py [--root PATH] [--epochs 10] [--naive-epochs 2] [--repeats 3]
 
-Prints seconds per epoch and the speed-up ratios. Timings depend on the machine (and on
-anything else it runs meanwhile); the ratios are what to compare.
+Prints seconds per epoch and the speed-up ratios, then what fraction of this CPU's peak the kit's
+training reaches: the model's floating-point operations per epoch (forward and backward, counted by
+``torch.utils.flop_counter``) divided by the epoch's seconds, against the FLOP/s of a large float32
+matrix multiplication measured in the same run with the same threads. Timings depend on the machine
+(and on anything else it runs meanwhile); the ratios are what to compare.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ import time
 
 import torch
 from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
 
 from audiolab import configs
 from audiolab.data import ESC10Dataset, load_features, load_metadata
@@ -72,6 +76,31 @@ def audiolab_epoch_seconds(exp, x, y, epochs: int, augment: bool = True) -> floa
     return sum(row["seconds"] for row in result.history[1:]) / epochs
 
 
+def training_flops_per_clip(model: torch.nn.Module, batch: torch.Tensor) -> float:
+    """Floating-point operations to train ``model`` on one clip: a forward and a backward pass over
+    ``batch`` counted by :class:`torch.utils.flop_counter.FlopCounterMode` (a multiply-add counts 2),
+    divided by the batch size. Augmentation and the optimiser step are not counted: they are cheap
+    element-wise work next to the convolutions and matrix products."""
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        model(batch).float().sum().backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / len(batch)
+
+
+def matmul_flops_per_second(n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of an ``n`` x ``n`` float32 matrix product, the best of ``repeats`` (after one warm-up):
+    what this CPU reaches on the friendliest possible work, with torch's current number of threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", help="dataset folder (default: $AUDIOLAB_DATA or the cache)")
@@ -85,10 +114,15 @@ def main() -> None:
     y = torch.tensor(train_meta["target"].to_numpy())
     print(f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"{len(train_meta)} training clips per epoch; medians of {args.repeats} measurements\n")
+    peak = matmul_flops_per_second()
+    print(f"peak: a 2048 x 2048 float32 matmul runs at {peak / 1e9:.1f} GFLOP/s\n")
     print(f"{'':<16}{'naive':>8}{'cached, same work':>28}{'kit recipe':>24}")
     print(f"{'architecture':<16}{'s/epoch':>8}{'s/epoch':>18}{'speed-up':>10}{'s/epoch':>14}{'speed-up':>10}")
+    fractions = []
     for exp in (configs.arch1(), configs.arch2(heads=4)):
         x = load_features(train_meta, exp.features)  # the experiment's front-end (cached on disk)
+        model = build_model(exp.model, exp.features.n_mels, 10)
+        flops = training_flops_per_clip(model, x[: exp.train.batch_size]) * len(x)
         naive, same, recipe = [], [], []
         for _ in range(args.repeats):
             naive.append(naive_epoch_seconds(exp, train_meta, args.naive_epochs))
@@ -96,6 +130,10 @@ def main() -> None:
             recipe.append(audiolab_epoch_seconds(exp, x, y, args.epochs))
         n, a, r = (statistics.median(v) for v in (naive, same, recipe))
         print(f"{exp.name:<16}{n:>8.2f}{a:>18.2f}{n / a:>9.1f}x{r:>14.2f}{n / r:>9.1f}x", flush=True)
+        fractions.append((exp.name, flops, r))
+    print(f"\n{'architecture':<16}{'GFLOP/epoch':>12}{'GFLOP/s':>10}{'of peak':>9}")
+    for name, flops, seconds in fractions:
+        print(f"{name:<16}{flops / 1e9:>12.2f}{flops / seconds / 1e9:>10.1f}{flops / seconds / peak:>9.1%}")
 
 
 if __name__ == "__main__":
