@@ -25,6 +25,7 @@ __all__ = [
     "fold_curves",
     "attention_map",
     "fold_metrics",
+    "experiment_color",
     "save",
 ]
 
@@ -39,6 +40,33 @@ def _to_numpy(x: Any) -> np.ndarray:
 
 def _palette(n: int) -> list:
     return sns.color_palette("tab10" if n <= 10 else "husl", n)
+
+
+# One colour per experiment in every figure of the course: Architecture 1 blue, Architecture 2 orange
+# (its head counts in shades around it), the 2024 baselines grey. Seeds share their experiment's colour.
+_EXPERIMENT_COLORS = {
+    "arch1": "#1f77b4",
+    "arch2-heads1": "#ffbb78",
+    "arch2-heads2": "#ff7f0e",
+    "arch2-heads4": "#d62728",
+    "arch2": "#ff7f0e",
+    "arch1-baseline-2024": "#7f7f7f",
+    "arch2-baseline-2024": "#b0b0b0",
+}
+_OTHER_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+
+
+def experiment_color(name: str) -> str:
+    """The colour of experiment ``name`` in every figure (``"arch1-seed2"`` is ``"arch1"``'s colour);
+    names the kit does not know get a colour from a fixed list, the same one every time."""
+    base = str(name)
+    for suffix in ("-ensemble",):
+        base = base.removesuffix(suffix)
+    if "-seed" in base:
+        base = base[: base.rindex("-seed")]
+    if base in _EXPERIMENT_COLORS:
+        return _EXPERIMENT_COLORS[base]
+    return _OTHER_COLORS[sum(base.encode()) % len(_OTHER_COLORS)]
 
 
 def confusion_matrix(cm, class_names: Sequence[str], normalize: bool = False, title: str | None = None) -> Figure:
@@ -295,7 +323,7 @@ def attention_map(weights, tokens: Sequence[str] | None = None, title: str | Non
 
 
 def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
-    """Grouped bars: ``metric`` per fold for each configuration, with its mean.
+    """One dot per fold for each configuration, joined by a line, with its mean dashed.
 
     Args:
         per_fold: ``{config_name: [fold dicts with "fold" and metric]}`` (a plain
@@ -303,8 +331,9 @@ def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
             numbered 1, 2, ... in order; missing/``None`` values are skipped.
         metric: which key to plot.
 
-    Each configuration's mean is a dashed line; the legend reads
-    ``"<config> (mean ± std)"`` with the sample std across folds.
+    Dots, not bars: a bar must start at 0, and then the 1-3 point gaps between good models vanish;
+    here the axis spans the data. Each configuration keeps its colour (:func:`experiment_color`)
+    from figure to figure; the legend reads ``"<config> (mean ± std)"`` with the sample std across folds.
     """
     if not isinstance(per_fold, Mapping):
         per_fold = {"model": list(per_fold)}
@@ -323,29 +352,27 @@ def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
         raise ValueError(f"No fold has a value for {metric!r}; available keys are the fold dicts' keys.")
 
     n_cfg = len(series)
-    width = 0.8 / n_cfg
     x = np.arange(len(fold_ids), dtype=np.float64)
-    fig = Figure(figsize=(max(6.0, 1.2 * len(fold_ids) * max(1, n_cfg / 2) + 2), 4.5), layout="constrained")
+    offsets = (np.arange(n_cfg) - (n_cfg - 1) / 2) * min(0.12, 0.6 / n_cfg)  # side by side, never on top
+    fig = Figure(figsize=(max(6.0, 1.1 * len(fold_ids) + 3.5), 4.0), layout="constrained")
     ax = fig.subplots()
-    all_values = []
-    for j, (color, (config, values)) in enumerate(zip(_palette(n_cfg), series.items())):
+    for offset, (config, values) in zip(offsets, series.items()):
+        color = experiment_color(config)
         ys = np.array([values.get(k, np.nan) for k in fold_ids])
         defined = ys[np.isfinite(ys)]
-        all_values.extend(defined)
         mean = float(defined.mean()) if defined.size else float("nan")
         std = float(defined.std(ddof=1)) if defined.size > 1 else 0.0
-        ax.bar(x - 0.4 + width * (j + 0.5), ys, width=width * 0.92, color=color,
-               label=f"{config} ({mean:.3f} ± {std:.3f})")
+        ax.plot(x + offset, ys, color=color, marker="o", markersize=6, linewidth=1, alpha=0.9,
+                label=f"{config} ({mean:.3f} ± {std:.3f})")
         if defined.size:
             ax.axhline(mean, color=color, linestyle="--", linewidth=1)
     ax.set_xticks(x)
     ax.set_xticklabels([f"fold {k}" for k in fold_ids])
-    ax.set_ylabel(metric)
-    if all_values and 0.0 <= min(all_values) and max(all_values) <= 1.0:
-        ax.set_ylim(0.0, 1.05)
+    ax.set_xlim(-0.5, len(fold_ids) - 0.5)
+    ax.set_ylabel(f"{metric} (axis does not start at 0)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title(f"{metric} per fold")
+    ax.set_title(f"{metric} per fold (dashed: mean over folds)")
     return fig
 
 

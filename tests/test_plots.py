@@ -104,18 +104,30 @@ def test_attention_map_per_head():
         plots.attention_map(w, tokens=tokens[:2])
 
 
-def test_fold_metrics_grouped_bars():
+def test_fold_metrics_one_dot_per_fold_in_the_experiments_colour():
     per_fold = {
-        "conv1d": [{"fold": k, "accuracy": 0.7 + 0.02 * k} for k in range(1, 6)],
-        "transformer": [{"fold": k, "accuracy": 0.75 + 0.01 * k} for k in range(1, 6)],
+        "arch1": [{"fold": k, "accuracy": 0.7 + 0.02 * k} for k in range(1, 6)],
+        "arch2-heads2": [{"fold": k, "accuracy": 0.75 + 0.01 * k} for k in range(1, 6)],
     }
     fig = plots.fold_metrics(per_fold)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     ax = fig.axes[0]
-    assert len(ax.patches) == 10
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert [len(line.get_xdata()) for line in lines] == [5, 5]
+    assert lines[0].get_color() == plots.experiment_color("arch1") != plots.experiment_color("arch2-heads2")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend[0].startswith("conv1d (0.760 ± ") and legend[1].startswith("transformer (0.780")
+    assert legend[0].startswith("arch1 (0.760 ± ") and legend[1].startswith("arch2-heads2 (0.780")
     assert [t.get_text() for t in ax.get_xticklabels()] == [f"fold {k}" for k in range(1, 6)]
+    low, high = ax.get_ylim()
+    assert 0.6 < low and high < 0.9  # the axis spans the data, so small gaps stay visible
+
+
+def test_experiment_colors_are_stable_across_seeds_and_figures():
+    assert plots.experiment_color("arch1-seed2") == plots.experiment_color("arch1")
+    assert plots.experiment_color("arch2-heads2-ensemble") == plots.experiment_color("arch2-heads2")
+    assert len({plots.experiment_color(n) for n in ("arch1", "arch2-heads1", "arch2-heads2", "arch2-heads4",
+                                                    "arch1-baseline-2024", "arch2-baseline-2024")}) == 6
+    assert plots.experiment_color("my-own") == plots.experiment_color("my-own-seed1")
 
 
 def test_save_writes_png(tmp_path, result):
