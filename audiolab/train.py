@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import status
 from .augment import AugmentConfig, augment_batch
 from .features import Normalizer
 
@@ -178,6 +179,7 @@ def fit(
     start = time.perf_counter()
     bar = tqdm(range(1, config.epochs + 1), desc=description, disable=not progress, leave=False, unit="epoch")
     for epoch in bar:
+        status.report(f"{description} · epoch {epoch}/{config.epochs}", force=epoch in (1, config.epochs))
         t0 = time.perf_counter()
         model.train()
         order = torch.randperm(len(x_train), generator=generator)

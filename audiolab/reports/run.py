@@ -204,19 +204,23 @@ def _current_python_kernel():
                 os.environ["JUPYTER_PATH"] = before
 
 
-def _execute(notebook: Path, executed: Path, parameters: dict, kernel_name: str, cwd: Path, progress: bool = False) -> None:
+def _execute(notebook: Path, executed: Path, parameters: dict, kernel_name: str, cwd: Path,
+             label: Optional[str] = None) -> None:
+    """Run ``notebook`` into ``executed``; with a ``label``, show the progress line (see :mod:`.progress`)."""
     import papermill as pm
+
+    from .progress import papermill_options
 
     pm.execute_notebook(
         str(notebook),
         str(executed),
         parameters=parameters,
         kernel_name=kernel_name,
-        progress_bar={"leave": False, "desc": f"  {notebook.stem} cells"} if progress else False,
         log_output=False,
         cwd=str(cwd),
         # the kernel's own log (e.g. "running over TCP without encryption") is noise on the terminal
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        **papermill_options(label),
     )
     import nbformat
 
@@ -254,14 +258,13 @@ def run_reports(
         parameters: more papermill parameters (``epochs``, ``folds``, ``search_trials``, ``seed``,
             ``wandb_mode``, ``progress``: default off); ``results_dir`` and ``figures_dir`` are always the
             report's own.
-        progress: show a progress bar over the notebooks.
+        progress: show one console line, updated in place: the notebook, its cell, and what is training
+            (``01_architecture1 (2/4) · cell 25/37 · arch1 cv fold 3 · epoch 57/100``).
         notebooks: the notebooks to run (default :data:`NOTEBOOKS`, names relative to ``notebooks/``).
 
     Raises :class:`ReportError` when a notebook fails: ``output`` is then left as it
     was and ``<output>.partial/`` is kept, so the next run resumes from it.
     """
-    from tqdm.auto import tqdm
-
     configs.get_profile(profile)  # an unknown profile fails here, before anything runs
     output = (Path(output).expanduser() if output is not None else default_output(profile)).absolute()
     staging = _staging_for(output)
@@ -291,20 +294,18 @@ def run_reports(
     timings, pruned = [], 0
     t_total = time.perf_counter()
     with _current_python_kernel() as kernel_name:
-        bar = tqdm(paths, desc="notebooks", unit="notebook", disable=not progress)
-        for notebook in bar:
-            bar.set_postfix_str(notebook.name)
+        for number, notebook in enumerate(paths, 1):
             if notebook.name == COMPARISON_NOTEBOOK and trainers is not None and trainers <= {t["notebook"] for t in timings}:
                 # every training notebook ran in this run: what none of them used is stale
                 pruned = len(store.prune_unused(marks_since))
                 if progress and pruned:
-                    bar.write(f"removed {pruned} result files of configurations the notebooks no longer define")
+                    print(f"removed {pruned} result files of configurations the notebooks no longer define", file=sys.stderr)
             executed = staging / "notebooks" / notebook.name
             t0 = time.perf_counter()
             try:
-                _execute(notebook, executed, params, kernel_name, repo_root(), progress)
+                _execute(notebook, executed, params, kernel_name, repo_root(),
+                         f"{notebook.stem} ({number}/{len(paths)})" if progress else None)
             except Exception as error:
-                bar.close()
                 raise ReportError(
                     f"notebook {notebook.name} failed ({type(error).__name__}): {_first_line(error)}\n"
                     f"the executed notebook with the error: {executed}\n"
@@ -315,8 +316,7 @@ def run_reports(
             _export_html(executed, staging / "html" / (notebook.stem + ".html"))
             timings.append({"notebook": notebook.name, "seconds": round(time.perf_counter() - t0, 2)})
             if progress:
-                bar.write(f"{notebook.name}: done in {_duration(timings[-1]['seconds'])}")
-        bar.close()
+                print(f"{notebook.name}: done in {_duration(timings[-1]['seconds'])}", file=sys.stderr)
     total = time.perf_counter() - t_total
 
     run = {
