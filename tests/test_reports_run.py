@@ -70,14 +70,15 @@ def test_default_output_is_never_the_committed_reports_for_smoke():
 
 
 def test_command_without_output_uses_the_profile_folder(monkeypatch, capsys, tmp_path):
-    calls = []
+    calls, checked = [], []
     monkeypatch.setattr(reports_run, "run_reports", lambda **kw: calls.append(kw) or Path(kw["output"]))
+    monkeypatch.setattr(reports_run, "ensure_dataset", checked.append)  # see test_reports_data.py
     assert reports.reports_command(SimpleNamespace(profile="smoke", output=None, root=None)) == 0
     assert reports.reports_command(SimpleNamespace(profile="full", output=None, root="/data")) == 0
     assert reports.reports_command(SimpleNamespace(profile="smoke", output=str(tmp_path / "x"), root=None)) == 0
     assert [Path(c["output"]) for c in calls] == [
         reports.default_output("smoke"), reports.default_output("full"), tmp_path / "x"]
-    assert calls[1]["root"] == "/data"
+    assert calls[1]["root"] == "/data" and checked == [None, "/data", None]
 
     def fail(**kw):
         raise reports.ReportError("notebook 01 failed\nthe executed notebook with the error: /somewhere/01.ipynb")
@@ -131,6 +132,7 @@ def test_failing_notebook_leaves_the_output_untouched(tmp_path, monkeypatch, cap
                    "import sys\nfrom pathlib import Path\nPath(results_dir, 'ok.txt').write_text(profile + ' ' + sys.executable)")
     bad = _notebook(tmp_path / "bad.ipynb", "raise RuntimeError('this notebook is broken')")
     monkeypatch.setattr(reports_run, "NOTEBOOKS", [str(ok), str(bad)])
+    monkeypatch.setattr(reports_run, "ensure_dataset", lambda root: None)  # these notebooks read no data
     args = SimpleNamespace(profile="smoke", output=str(output), root=None)
     assert reports.reports_command(args) == 1
 

@@ -46,6 +46,7 @@ from .. import configs
 from .._util import PathLike, repo_root
 from ..evaluation.migrate import migrate_results
 from ..evaluation.store import ResultsStore
+from .dataset import ensure_dataset
 from .readme import _duration, _readme, hardware_info
 
 __all__ = ["NOTEBOOKS", "ReportError", "notebooks_dir", "default_output", "run_reports", "reports_command"]
@@ -359,12 +360,14 @@ def _first_line(error: BaseException) -> str:
 
 
 def reports_command(args) -> int:
-    """``audiolab reports [--profile full|smoke] [--root PATH] [--output DIR]``: 0 on success, 1 if a notebook failed."""
+    """``audiolab reports [--profile full|smoke] [--root PATH] [--output DIR]``: 0 on success, 1 if a notebook failed
+    or there is no dataset (with none anywhere, ESC-10 is downloaded first: :func:`.dataset.ensure_dataset`)."""
     profile = getattr(args, "profile", "full") or "full"
     output = getattr(args, "output", None)
     if output is None:  # a smoke run never overwrites the committed reports/
         output = default_output(profile)
     try:
+        ensure_dataset(getattr(args, "root", None))
         path = run_reports(profile=profile, output=output, root=getattr(args, "root", None))
     except ReportError as error:
         print(f"audiolab reports: error: {error}", file=sys.stderr)
