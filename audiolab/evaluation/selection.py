@@ -150,7 +150,7 @@ def describe_choice(base: Experiment, trials: pd.DataFrame, space: Mapping[str, 
         se = validation_se(table)
         text = (f"The highest validation accuracy is {trial(top)}. On {int(top['val_clips'])} validation clips "
                 f"its standard error is {100 * se:.1f} points, so every trial above "
-                f"{top['val_accuracy'] - se:.3f} is as good as this search can tell. Of those we take the one with "
+                f"{top['val_accuracy'] - se:.3f} cannot be told apart from the best by this search. Of those we take the one with "
                 f"the fewest parameters (the *one-standard-error rule*): ")
         text += "the same trial." if int(pick["trial"]) == int(top["trial"]) else f"{trial(pick)}."
     changes = {k: (base.get(k), _from_cell(pick[k])) for k in space}
