@@ -30,6 +30,7 @@ __all__ = [
     "evaluate",
     "count_parameters",
     "parameter_table",
+    "top_confusions",
 ]
 
 # Row sums of ``probs`` may deviate from 1 by this much (float16/float32 softmax).
@@ -237,3 +238,16 @@ def parameter_table(model, depth: int = 1) -> pd.DataFrame:
     add("total", type(model).__name__, count_parameters(model))
     table = pd.DataFrame(rows, columns=["module", "type", "trainable", "non_trainable", "buffers"])
     return table.astype({"trainable": "int64", "non_trainable": "int64", "buffers": "int64"})
+
+
+def top_confusions(confusion_matrix, class_names: Sequence[str], n: int = 3) -> pd.DataFrame:
+    """The ``n`` largest off-diagonal cells of a confusion matrix (rows: true class, columns: predicted):
+    a table with columns ``true``, ``predicted``, ``clips``, largest first (ties in row-major order)."""
+    cm = np.asarray(confusion_matrix)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(class_names):
+        raise ValueError(f"expected a square confusion matrix with one row per class ({len(class_names)}), "
+                         f"got shape {cm.shape}")
+    cells = [(int(cm[i, j]), i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j] > 0]
+    cells.sort(key=lambda c: -c[0])
+    return pd.DataFrame([{"true": class_names[i], "predicted": class_names[j], "clips": count}
+                         for count, i, j in cells[:n]], columns=["true", "predicted", "clips"])

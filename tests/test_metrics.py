@@ -135,3 +135,13 @@ def test_parameter_table_depth_two():
     table = metrics.parameter_table(WithToken(), depth=2)
     assert list(table["module"]) == ["(direct)", "body.0", "body.1", "head.0", "head.1", "total"]
     assert table.set_index("module").loc["head.0", "non_trainable"] == 2
+
+
+def test_top_confusions_lists_the_largest_mistakes_first():
+    cm = np.array([[5, 0, 2], [3, 4, 0], [1, 0, 6]])
+    table = metrics.top_confusions(cm, ["a", "b", "c"], n=2)
+    assert table.to_dict("records") == [{"true": "b", "predicted": "a", "clips": 3},
+                                        {"true": "a", "predicted": "c", "clips": 2}]
+    assert len(metrics.top_confusions(np.eye(3), ["a", "b", "c"])) == 0  # no mistakes, no rows
+    with pytest.raises(ValueError, match="one row per class"):
+        metrics.top_confusions(cm, ["a", "b"])
