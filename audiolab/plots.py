@@ -26,6 +26,7 @@ __all__ = [
     "attention_map",
     "fold_metrics",
     "experiment_color",
+    "differences",
     "save",
 ]
 
@@ -373,6 +374,39 @@ def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(f"{metric} per fold (dashed: mean over folds)")
+    return fig
+
+
+def differences(comparisons: Mapping[str, Mapping], xlabel: str = "difference in accuracy (points)",
+                title: str | None = None) -> Figure:
+    """Paired differences with their intervals, one row per comparison.
+
+    ``comparisons`` maps a row label to a result of :func:`audiolab.evaluation.compare_configurations`
+    (its ``per_fold["difference"]`` and ``test`` with ``mean``, ``ci_low``, ``ci_high``, all fractions).
+    Each fold's difference is a grey dot, the mean a dot with its 95 % interval; the line at 0 is
+    "no difference". An interval that crosses it is no evidence either way, not equality.
+    """
+    if not comparisons:
+        raise ValueError("comparisons is empty; pass {label: compare_configurations(...) result}")
+    rows = list(comparisons.items())
+    fig = Figure(figsize=(7.5, 1.0 + 0.7 * len(rows)), layout="constrained")
+    ax = fig.subplots()
+    for row, (label, result) in enumerate(reversed(rows)):
+        d = 100 * np.asarray(result["per_fold"]["difference"], dtype=float)
+        ax.scatter(d, np.full(len(d), row, dtype=float), color="0.65", s=22, zorder=2,
+                   label="one fold (mean over seeds)" if row == 0 else None)
+        t = result["test"]
+        mean, low, high = (100 * float(t[k]) for k in ("mean", "ci_low", "ci_high"))
+        ax.errorbar(mean, row, xerr=[[mean - low], [high - mean]], fmt="o", color="#1f77b4", capsize=4, zorder=3,
+                    label="mean, 95 % interval" if row == 0 else None)
+    ax.axvline(0, color="0.3", linewidth=1)
+    ax.set_yticks(range(len(rows)), [label for label, _ in reversed(rows)])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if title:
+        ax.set_title(title)
     return fig
 
 

@@ -146,3 +146,22 @@ def test_fold_curves_one_panel_per_fold_titled_with_its_score():
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["train", "test fold"]
     with pytest.raises(ValueError, match="no fold records"):
         plots.fold_curves([])
+
+
+def test_differences_one_row_per_comparison_with_its_interval():
+    import pandas as pd
+
+    def result(diffs, low, high):
+        return {"per_fold": pd.DataFrame({"difference": diffs}),
+                "test": {"mean": sum(diffs) / len(diffs), "ci_low": low, "ci_high": high}}
+
+    fig = plots.differences({"official CV": result([0.01, -0.02, 0.03], -0.03, 0.04),
+                             "development CV": result([0.0, 0.01], -0.05, 0.06)})
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["development CV", "official CV"]  # first row on top
+    dots = [c for c in ax.collections if c.get_offsets().shape[0] in (2, 3)]
+    assert sorted(c.get_offsets().shape[0] for c in dots) == [2, 3]  # every fold's difference is drawn
+    low, high = ax.get_xlim()
+    assert low <= -5 and high >= 6  # the intervals, in points, fit on the axis
+    with pytest.raises(ValueError, match="empty"):
+        plots.differences({})
