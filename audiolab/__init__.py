@@ -30,6 +30,9 @@ Plumbing a student may skip:
 - :mod:`audiolab.tracking` -- Weights & Biases runs that never break training
 - :mod:`audiolab.sweeps` -- the search as W&B sweeps
 - :mod:`audiolab.reports` -- regenerating ``reports/`` with papermill
+- :mod:`audiolab.status` -- the one-line status (experiment, fold, epoch) a notebook's kernel shows on
+  the ``audiolab reports`` console
+- :mod:`audiolab.colab` -- Google Colab: the repository's address in one place, ``colab.setup()``
 - :mod:`audiolab.predict` and :mod:`audiolab.cli` -- the ``audiolab`` command
 - :mod:`audiolab._util` -- small shared helpers
 """
