@@ -10,7 +10,7 @@ Read first -- the machine learning:
   Architecture 2 (``transformer``)
 - :mod:`audiolab.train` -- the training loop (``fit``) and prediction with test-time shifts
 - :mod:`audiolab.metrics` and :mod:`audiolab.stats` -- scoring one model; comparing two
-- :mod:`audiolab.plots` -- confusion matrices, ROC curves, training curves, attention maps
+- :mod:`audiolab.plots` -- figures: one model's results (confusion, ROC, curves, attention), comparisons of several
 
 Then -- how an experiment is described and evaluated:
 
