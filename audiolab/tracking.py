@@ -5,10 +5,12 @@ One W&B run per (experiment, configuration, fold)::
     from audiolab import tracking
 
     with tracking.start_run(group="cv-conv1d", name=f"{config}-fold{k}", config=cfg) as run:
+        run.define_metric("val/*", step_metric="epoch")
         for epoch in ...:
-            run.log({"train_loss": ..., "val_acc": ...}, step=epoch)
-        run.log_figure("confusion_matrix", fig)
-        run.summary({"test_acc": ...})
+            run.log({"epoch": epoch, "train/loss": ..., "val/accuracy": ...}, step=epoch)
+        run.summary({"val/accuracy": ...})
+
+What audiolab's training runs log, and under which names: :mod:`audiolab.evaluation.run_log`.
 
 Where runs go: see :func:`resolve_mode`. ``"offline"`` writes files under ``./wandb/``
 (upload them later with ``wandb sync wandb/offline-run-*``); ``"disabled"`` does nothing
@@ -238,6 +240,15 @@ class Run:
                 self._run.log({name: image}, step=int(at))
 
         self._guard("log_figure", do)
+
+    def define_metric(self, name: str, step_metric: str | None = None, **options: Any) -> None:
+        """How W&B charts ``name`` (or a glob such as ``"val/*"``): e.g. against ``step_metric``, or ``hidden=True``."""
+        self._guard("define_metric", lambda: self._run.define_metric(name, step_metric=step_metric, **options))
+
+    def with_wandb(self, what: str, fn) -> None:
+        """``fn(wandb, run)`` with the ``wandb`` module and the real run, for what this class does not wrap (plots,
+        tables, artifacts): skipped like every method when the run is off, its W&B errors swallowed."""
+        self._guard(what, fn, self._wandb, self._run)
 
     def summary(self, values: Mapping[str, Any]) -> None:
         """Set final/best values shown in the runs table (``run.summary.update``)."""

@@ -10,11 +10,16 @@ import torch
 from audiolab import tracking
 from audiolab.checkpoint import load_checkpoint
 from audiolab.evaluation import ResultsStore, run_cv, run_dev_cv
+from audiolab.evaluation.run_log import MAX_AUDIO_CLIPS
 from audiolab.train import predict_proba
+from audiolab.wandb_runs import find_runs, read_run
 
 from _tiny import ARCH1, ARCH2 as TINY_ARCH2, FC, CountingFit, features, meta  # noqa: F401 (fixtures)
 
+import _wandb
+
 ARCH2 = TINY_ARCH2.replace({"train.tta_shifts": 2})
+offline_wandb = _wandb.offline_wandb  # the fixture
 
 
 def cv(exp, meta, features, tmp_path, **kwargs):
@@ -129,11 +134,62 @@ def test_tracking_errors_never_break_training(meta, features, tmp_path, monkeypa
     assert summary["folds"][0]["fold"] == 1
 
 
-def test_offline_wandb_run_per_fold(meta, features, tmp_path):
-    pytest.importorskip("wandb")
-    cv(ARCH1, meta, features, tmp_path / "results", folds=(1, 2), wandb_mode="offline", wandb_dir=tmp_path)
-    runs = list((tmp_path / "wandb").glob("offline-run-*"))
-    assert len(runs) == 2 and all(list(r.glob("*.wandb")) for r in runs)
+def test_an_offline_run_of_a_fold_holds_its_epochs_plots_predictions_and_files(meta, features, tmp_path,
+                                                                                 offline_wandb):
+    store = ResultsStore(tmp_path / "results")
+    cv(ARCH1, meta, features, store, folds=(1, 2), wandb_mode="offline", wandb_dir=offline_wandb)
+    assert len(find_runs(offline_wandb, group="arch1", job_type="cv")) == 2  # one run per fold
+    run = read_run(find_runs(offline_wandb, name="arch1-cv-fold1")[0], wait=20)
+    record, probs = store.load_fold("arch1", 1), pd.read_csv(store.fold_paths("arch1", 1)[1])
+    assert run.finished and run.exit_code == 0 and run.config["fold"] == 1 and run.config["key"] == ARCH1.key()
+
+    # every epoch, under names that say what they measure, charted against the epoch
+    history = run.history
+    assert history["epoch"].tolist() == [1, 2] == [r["epoch"] for r in record["history"]]
+    for wandb_name, name in [("train/loss", "train_loss"), ("train/accuracy", "train_acc"), ("test/loss", "test_loss"),
+                             ("test/accuracy", "test_acc")]:
+        assert history[wandb_name].tolist() == pytest.approx([r[name] for r in record["history"]])
+    assert not [c for c in history if c.startswith("val/") or c in ("train_loss", "test_acc")]
+    assert run.metrics["train/*"]["step_metric"] == run.metrics["test/*"]["step_metric"] == "epoch"
+
+    # the last-epoch model's scores in the summary
+    assert run.summary["test/accuracy"] == pytest.approx(record["metrics"]["accuracy"])
+    assert run.summary["test/macro_f1"] == pytest.approx(record["metrics"]["macro_f1"])
+    assert run.summary["test/auc"] == pytest.approx(record["metrics"]["auc_macro_ovr"])
+    assert run.summary["params/trainable"] == record["params"]["trainable"]
+
+    # W&B's own confusion matrix and ROC, counted from the fold's predictions
+    assert {"test/confusion_matrix", "test/roc"} <= set(run.plots)
+    matrix = run.table("test/confusion_matrix_table")
+    predicted = probs[[f"prob_{c}" for c in range(10)]].to_numpy().argmax(axis=1)
+    assert matrix["nPredictions"].sum() == len(probs) == 10
+    assert matrix.loc[matrix["Actual"] == matrix["Predicted"], "nPredictions"].sum() == (predicted == probs["target"]).sum()
+
+    # the prediction table: one row per clip of the fold, audio only for the mistakes
+    table = run.table("test/predictions")
+    assert table["filename"].tolist() == probs["filename"].tolist() and (table["fold"] == 1).all()
+    assert table["correct"].tolist() == (predicted == probs["target"]).tolist()
+    heard, wrong = table["audio"].notna(), ~table["correct"]
+    assert 0 < heard.sum() == min(wrong.sum(), MAX_AUDIO_CLIPS) and not (heard & ~wrong).any()
+    assert table.loc[heard, "confidence"].min() >= np.max(table.loc[wrong & ~heard, "confidence"].to_numpy(), initial=0)
+
+    # the fold's result files, as the store wrote them, in an artifact
+    artifact = run.artifact("cv-fold")
+    assert artifact.name == "arch1-cv-fold1" and artifact.metadata["key"] == ARCH1.key()
+    assert sorted(artifact.files) == ["arch1/cv/fold1.csv", "arch1/cv/fold1.json"]
+    for name, copy in artifact.files.items():
+        assert copy.read_bytes() == (store.root / name).read_bytes()
+
+
+def test_development_runs_log_the_validation_fold_as_val(meta, features, tmp_path, offline_wandb):
+    run_dev_cv(ARCH1, meta, features, tmp_path, wandb_mode="offline", wandb_dir=offline_wandb, progress=False)
+    paths = find_runs(offline_wandb, group="arch1", job_type="dev-cv")
+    assert len(paths) == 4 and not find_runs(offline_wandb, name="arch1-dev-cv-fold5")
+    run = read_run(find_runs(offline_wandb, name="arch1-dev-cv-fold3")[0], wait=20)
+    assert {"val/loss", "val/accuracy"} <= set(run.history) and not [c for c in run.history if c.startswith("test/")]
+    assert run.summary["val/accuracy"] == pytest.approx(ResultsStore(tmp_path).load_fold("arch1", 3, "dev-cv")[
+        "metrics"]["accuracy"])
+    assert sorted(run.artifact("dev-cv-fold").files) == ["arch1/dev-cv/fold3.csv", "arch1/dev-cv/fold3.json"]
 
 
 # --------------------------------------------------------------------------- the test-fold model

@@ -6,10 +6,14 @@ import pandas as pd
 import pytest
 import torch
 
-from audiolab.evaluation import best_experiment, chosen_trial, run_trial, search, search_trials
-from audiolab.evaluation.search import search_splits
+from audiolab.evaluation import ResultsStore, best_experiment, chosen_trial, run_trial, search, search_trials
+from audiolab.evaluation.search import TRIAL_ARTIFACT, search_splits
+from audiolab.wandb_runs import find_runs, read_run
 
 from _tiny import ARCH1, CountingFit, features, meta  # noqa: F401 (fixtures)
+import _wandb
+
+offline_wandb = _wandb.offline_wandb  # the fixture
 
 SPACE = {"train.lr": [1e-3, 3e-3], "model.kernel_size": [3, 5]}
 
@@ -97,6 +101,30 @@ def test_a_trial_run_on_its_own_is_reused_by_the_search(meta, features, tmp_path
     assert len(fit.calls) == 2 and all(c["config"].lr == 3e-3 for c in fit.calls)  # only the other trial trains
     row = table[table["train.lr"] == 1e-3].iloc[0]
     assert row["key"] == alone["key"] and row["val_accuracy"] == alone["metrics"]["accuracy"]
+
+
+def test_a_trial_is_one_run_logging_every_epoch_of_its_folds_then_its_file(meta, features, tmp_path, offline_wandb):
+    store = ResultsStore(tmp_path / "results")
+    trial = run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, store, val_fold=(3, 4), index=1, wandb_mode="offline",
+                      wandb_dir=offline_wandb, progress=False)
+    [path] = find_runs(offline_wandb)  # one run for the trial, not one per validation fold
+    run = read_run(path, wait=20)
+    assert (run.name, run.group, run.job_type) == ("arch1-trial1", "arch1-search", "search") and run.exit_code == 0
+    assert run.config["key"] == trial["key"] and run.config["val_folds"] == [3, 4]
+    history = run.history
+    assert history["epoch"].tolist() == [1, 2, 3, 4]  # counts on across the folds
+    assert history["fold"].tolist() == [3, 3, 4, 4] and history["fold_epoch"].tolist() == [1, 2, 1, 2]
+    per_epoch = [row["val_acc"] for fold in trial["per_fold"] for row in fold["history"]]
+    assert history["val/accuracy"].tolist() == pytest.approx(per_epoch)
+    assert run.summary["val/accuracy"] == pytest.approx(trial["metrics"]["accuracy"])  # pooled, not the last epoch
+    assert run.summary["val/auc"] == pytest.approx(trial["metrics"]["auc_macro_ovr"])
+    assert {"val/confusion_matrix", "val/roc"} <= set(run.plots)
+    predictions = run.table("val/predictions")
+    assert sorted(predictions["fold"].unique()) == [3, 4] and len(predictions) == trial["metrics"]["n"]
+    artifact = run.artifact(TRIAL_ARTIFACT)
+    relative = store.trial_path("arch1", trial["key"]).relative_to(store.root).as_posix()
+    assert list(artifact.files) == [relative] and artifact.metadata["key"] == trial["key"]
+    assert artifact.files[relative].read_bytes() == (store.root / relative).read_bytes()
 
 
 def test_a_trial_stored_for_other_validation_folds_is_retrained(meta, features, tmp_path, monkeypatch):

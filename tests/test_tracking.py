@@ -1,11 +1,7 @@
 """audiolab.tracking: offline runs reach the files, disabled/failed runs are no-ops."""
-import json
-import struct
 import subprocess
 import sys
-import time
 import warnings
-import zlib
 
 import matplotlib
 
@@ -15,6 +11,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from audiolab import tracking  # noqa: E402
+from audiolab.wandb_runs import find_runs, read_run  # noqa: E402
 
 EPOCHS = [
     {"train_loss": 1.25, "train_acc": 0.5, "val_loss": 1.5, "val_acc": 0.4},
@@ -22,73 +19,6 @@ EPOCHS = [
     {"train_loss": 0.5, "train_acc": 0.875, "val_loss": 0.875, "val_acc": 0.65},
 ]
 ENV = ("WANDB_MODE", "WANDB_API_KEY", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_BASE_URL", "NETRC")
-
-
-def read_transaction_log(path):
-    """Records of a ``.wandb`` file, parsed with wandb's own protobuf schema.
-
-    The file is a LevelDB-style log (7-byte header ``:W&B`` + magic 0xBEE1 + version,
-    then 32 KiB blocks of records: crc32 (uint32), length (uint16), type (uint8:
-    1 full, 2 first, 3 middle, 4 last), data). wandb >= 0.2x no longer ships a Python
-    reader (``wandb.sdk.internal.datastore`` is gone), so this mirrors its format.
-    """
-    from wandb.proto import wandb_internal_pb2
-
-    data = path.read_bytes()
-    ident, magic, version = struct.unpack("<4sHB", data[:7])
-    assert (ident, magic, version) == (b":W&B", 0xBEE1, 0)
-    block, pos, pending, records = 32768, 7, b"", []
-    while pos + 7 <= len(data):
-        if block - pos % block < 7:  # block trailer padding
-            pos += block - pos % block
-            continue
-        checksum, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
-        chunk = data[pos + 7 : pos + 7 + length]
-        pos += 7 + length
-        if kind == 0:
-            continue
-        assert zlib.crc32(chunk, zlib.crc32(bytes([kind]))) & 0xFFFFFFFF == checksum
-        pending = chunk if kind in (1, 2) else pending + chunk
-        if kind in (1, 4):
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(pending)
-            records.append(record)
-    return records
-
-
-def read_finished_log(path, timeout=20.0):
-    """The records once the ``exit`` record is on disk: wandb-core writes the file
-    asynchronously, so ``finish()`` can return a moment before it is complete."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            records = read_transaction_log(path)
-            if any(r.WhichOneof("record_type") == "exit" for r in records):
-                return records
-        except (AssertionError, struct.error):  # caught mid-write
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} has no exit record after {timeout} s")
-        time.sleep(0.05)
-
-
-def history_rows(records):
-    rows = []
-    for record in records:
-        if record.WhichOneof("record_type") == "history":
-            rows.append(
-                {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
-            )
-    return rows
-
-
-def final_summary(records):
-    summary = {}
-    for record in records:
-        if record.WhichOneof("record_type") == "summary":
-            for item in record.summary.update:
-                summary[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
-    return summary
 
 
 @pytest.fixture
@@ -112,8 +42,9 @@ def offline_run(tmp_path_factory):
             config={"lr": 0.001, "epochs": 3}, mode="offline", dir=root, tags=["test"],
         )
         assert run.enabled and run.mode == "offline"
+        run.define_metric("val_*", step_metric="epoch")
         for epoch, metrics in enumerate(EPOCHS, start=1):
-            run.log(metrics, step=epoch)
+            run.log({"epoch": epoch, **metrics}, step=epoch)
         run.log_figure("confusion_matrix", fig)
         run.summary({"best_val_acc": 0.65, "test_acc": 0.7})
         run.finish()
@@ -122,29 +53,47 @@ def offline_run(tmp_path_factory):
 
 def test_offline_run_writes_history_summary_and_media(offline_run):
     root, run = offline_run
-    run_dirs = list((root / "wandb").glob("offline-run-*"))
-    assert run_dirs == [run.dir]
-    (wandb_file,) = run.dir.glob("run-*.wandb")
-    records = read_finished_log(wandb_file)
-    kinds = {r.WhichOneof("record_type") for r in records}
-    assert {"run", "history", "summary", "exit"} <= kinds
-    (run_record,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
-    assert (run_record.display_name, run_record.run_group, run_record.job_type) == ("conv1d-fold1", "cv", "cv")
-    config = {item.key: json.loads(item.value_json) for item in run_record.config.update}
-    assert config["lr"] == 0.001 and config["epochs"] == 3
+    assert list((root / "wandb").glob("offline-run-*")) == [run.dir] == find_runs(root, name="conv1d-fold1")
+    logged = read_run(run.dir, wait=20)
+    assert logged.finished and logged.exit_code == 0
+    assert (logged.name, logged.group, logged.job_type, logged.project) == ("conv1d-fold1", "cv", "cv", "audiolab-test")
+    assert logged.config["lr"] == 0.001 and logged.config["epochs"] == 3
 
-    rows = history_rows(records)
-    assert [row["_step"] for row in rows] == [1, 2, 3]  # the figure joined the last epoch
-    for row, expected in zip(rows, EPOCHS):
+    assert logged.history["_step"].tolist() == [1, 2, 3]  # the figure joined the last epoch
+    for (_, row), expected in zip(logged.history.iterrows(), EPOCHS):
         for key, value in expected.items():
             assert row[key] == pytest.approx(value)
-    assert rows[-1]["confusion_matrix/_type"] == "image-file"  # nested keys joined by "/"
+    assert logged.media["confusion_matrix"]["_type"] == "image-file"
     assert list((run.dir / "files" / "media" / "images").glob("confusion_matrix_*.png"))
 
     # offline runs keep the summary only in the transaction log (wandb-summary.json is written on sync)
-    summary = final_summary(records)
-    assert summary["best_val_acc"] == 0.65 and summary["test_acc"] == 0.7
-    assert summary["train_loss"] == pytest.approx(0.5)
+    assert logged.summary["best_val_acc"] == 0.65 and logged.summary["test_acc"] == 0.7
+    assert logged.summary["train_loss"] == pytest.approx(0.5)
+
+
+def test_define_metric_and_with_wandb_reach_the_real_run():
+    calls = []
+
+    class Recorder:
+        def define_metric(self, name, step_metric=None, **options):
+            calls.append(("define_metric", name, step_metric, options))
+
+        def finish(self, exit_code=None):
+            pass
+
+    import wandb
+
+    run = tracking.Run(Recorder(), mode="offline", wandb=wandb)
+    run.define_metric("val/*", step_metric="epoch")
+    run.define_metric("epoch", hidden=True)
+    run.with_wandb("table", lambda module, raw: calls.append(("with_wandb", module, raw)))
+    assert calls == [("define_metric", "val/*", "epoch", {}), ("define_metric", "epoch", None, {"hidden": True}),
+                     ("with_wandb", wandb, run._run)]
+    with pytest.warns(tracking.TrackingWarning, match="artifact failed .*ZeroDivisionError"):
+        run.with_wandb("artifact", lambda module, raw: 1 / 0)  # swallowed like every W&B error
+    run.finish()
+    run.with_wandb("table", lambda module, raw: calls.append("after finish"))
+    assert calls[-1] != "after finish"
 
 
 def test_finished_run_ignores_further_calls(offline_run):

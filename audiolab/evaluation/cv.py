@@ -27,6 +27,7 @@ from ..experiment import Experiment
 from ..metrics import evaluate
 from ..stats import summarize_folds
 from ..tracking import resolve_mode
+from .run_log import open_run_log
 from .runner import check_inputs, class_names, prob_columns, probs_table, train_and_score
 from .store import DEV_CV, OFFICIAL_CV, ResultsStore, data_fingerprint
 
@@ -57,7 +58,8 @@ def run_cv(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, store: "
     fold, then ``summary.json`` (mean ± std over folds, pooled out-of-fold metrics, parameter counts,
     seconds) and ``oof.csv``. With ``keep_test_model`` the model trained for ``test_fold`` is saved as
     ``fold<test_fold>.pt`` (:meth:`ResultsStore.test_model`). Returns the summary with ``"per_fold"``,
-    the fold records as stored. W&B: one run per fold (job type ``cv``), the scored fold as ``test/*``.
+    the fold records as stored. W&B: one run per fold (job type ``cv``), the scored fold as ``test/*``, with
+    the fold's two files as an artifact of type ``cv-fold`` (:mod:`audiolab.evaluation.run_log`).
     """
     splits = {k: (train, test) for k, train, test in cv_folds(meta)}
     return _cross_validate(exp, meta, features, ResultsStore.of(store), splits, folds, OFFICIAL_CV, "test",
@@ -68,7 +70,8 @@ def run_dev_cv(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, stor
                test_fold: int = TEST_FOLD, wandb_mode: Optional[str] = None, progress: bool = True,
                wandb_dir: Optional[PathLike] = None) -> dict:
     """Cross-validation of ``exp`` over the development folds (all but ``test_fold``), stored under
-    ``<name>/dev-cv/`` like :func:`run_cv`. The scores every choice of the kit is made on."""
+    ``<name>/dev-cv/`` like :func:`run_cv`. The scores every choice of the kit is made on. W&B: job type
+    ``dev-cv``, the scored fold as ``val/*``, artifacts of type ``dev-cv-fold``."""
     splits = {k: (train, val) for k, train, val in development_folds(meta, test_fold)}
     return _cross_validate(exp, meta, features, ResultsStore.of(store), splits, None, DEV_CV, "val", None, test_fold,
                            wandb_mode, progress, wandb_dir)
@@ -99,17 +102,24 @@ def _cross_validate(exp, meta, features, store: ResultsStore, splits: dict, fold
             continue
         run_args = dict(name=f"{exp.name}-{kind}-fold{k}", group=exp.name, job_type=kind, mode=wandb_mode,
                         dir=wandb_dir, config={**exp.to_dict(), "fold": k, "key": key}, tags=[exp.arch, kind])
-        result, probs, record = train_and_score(exp, features, y, train_idx, scored_idx, classes, scored_as, run_args,
-                                                progress, f"{exp.name} {kind} fold {k}")
-        record = {"fold": k, "scored_as": scored_as, **record, "experiment": exp.to_dict(), "key": key, "data": data}
-        store.write_csv(csv_path, probs_table(meta, scored_idx, probs))
-        if model_path:
-            info = {"arch": exp.arch, "params": exp.model.to_dict(), "n_mels": exp.features.n_mels,
-                    "classes": list(classes), "features": exp.features.to_dict(), "experiment": exp.name,
-                    "key": key, "tta_shifts": exp.train.tta_shifts, "trained_on_folds": sorted(
-                        int(f) for f in meta["fold"].iloc[train_idx].unique())}
-            save_checkpoint(model_path, result.model.cpu(), result.normalizer.cpu(), record["returned_epoch"], info)
-        store.write_json(json_path, record)  # written last: a fold json means the fold is complete
+        with open_run_log(run_args, scored_as) as log:  # open until the fold's files are written and logged
+            result, probs, record = train_and_score(exp, features, y, train_idx, scored_idx, classes, scored_as, log,
+                                                    progress, f"{exp.name} {kind} fold {k}")
+            log.scored(y[scored_idx], probs, record["metrics"], classes, record["params"], clips=meta.iloc[scored_idx],
+                       features=exp.features)
+            record = {"fold": k, "scored_as": scored_as, **record, "experiment": exp.to_dict(), "key": key,
+                      "data": data}
+            store.write_csv(csv_path, probs_table(meta, scored_idx, probs))
+            if model_path:
+                info = {"arch": exp.arch, "params": exp.model.to_dict(), "n_mels": exp.features.n_mels,
+                        "classes": list(classes), "features": exp.features.to_dict(), "experiment": exp.name,
+                        "key": key, "tta_shifts": exp.train.tta_shifts, "trained_on_folds": sorted(
+                            int(f) for f in meta["fold"].iloc[train_idx].unique())}
+                save_checkpoint(model_path, result.model.cpu(), result.normalizer.cpu(), record["returned_epoch"],
+                                info)
+            store.write_json(json_path, record)  # written last: a fold json means the fold is complete
+            log.result_files(f"{exp.name}-{kind}-fold{k}", f"{kind}-fold", store.root, [json_path, csv_path],
+                             metadata={"experiment": exp.name, "key": key, "fold": k, "protocol": kind})
         per_fold.append(store.read(json_path))  # what a rerun will load, so both return the same objects
         bar.set_postfix(acc=f"{record['metrics']['accuracy']:.3f}")
     bar.close()

@@ -2,30 +2,25 @@
 
 :func:`train_and_score` seeds, builds the experiment's model, fits it on the training clips
 (scoring ``eval_idx`` after each epoch for the history only), evaluates the **last-epoch**
-model on ``eval_idx`` and logs everything to one W&B run (:mod:`audiolab.tracking`, which
-never breaks training).
+model on ``eval_idx`` and logs it to W&B (:mod:`audiolab.evaluation.run_log`, which never
+breaks training).
 """
 from __future__ import annotations
 
-import logging
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .. import tracking
 from ..data import ESC10_CLASSES
 from ..experiment import Experiment
 from ..metrics import count_parameters, evaluate
 from ..models import build_model
 from ..train import fit, predict_proba, seed_everything
+from .run_log import WANDB_PROJECT, RunLog, open_run_log
 
 __all__ = ["train_and_score", "check_inputs", "class_names", "probs_table", "prob_columns", "WANDB_PROJECT"]
-
-logger = logging.getLogger("audiolab")
-
-WANDB_PROJECT = "audiolab"
 
 
 def class_names(meta: pd.DataFrame) -> tuple[str, ...]:
@@ -71,19 +66,30 @@ def prob_columns(table: pd.DataFrame) -> list[str]:
     return sorted((c for c in table.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
 
 
-def _log_result(run, metrics: dict, classes: Sequence[str], prefix: str) -> None:
-    """Summary metrics plus confusion-matrix and ROC figures (only built when the run is real)."""
-    run.summary({f"{prefix}_accuracy": metrics["accuracy"], f"{prefix}_macro_f1": metrics["macro_f1"],
-                 f"{prefix}_auc": metrics["auc_macro_ovr"]})
-    if not run.enabled:
-        return
-    try:
-        from .. import plots
-
-        run.log_figure("confusion_matrix", plots.confusion_matrix(metrics["confusion_matrix"], classes))
-        run.log_figure("roc_curves", plots.roc_curves(metrics["roc"]))
-    except Exception as error:  # figures are a nicety: never lose a trained model over them
-        logger.warning("W&B figures failed (%s); continuing", error)
+def _fit_and_score(exp: Experiment, features: torch.Tensor, y: np.ndarray, train_idx: np.ndarray,
+                   eval_idx: np.ndarray, classes: Sequence[str], eval_name: str, on_epoch, progress: bool,
+                   description: str):
+    """Seed, build, fit, score the last-epoch model: ``(TrainResult, probabilities of eval_idx, record)``."""
+    seed_everything(exp.train.seed)  # the initial weights depend on the seed too
+    model = build_model(exp.model, exp.features.n_mels, len(classes))
+    params = count_parameters(model)
+    result = fit(model, features[train_idx], y[train_idx], features[eval_idx], y[eval_idx], config=exp.train,
+                 augment=exp.augment, eval_name=eval_name, on_epoch=on_epoch, progress=progress,
+                 description=description)
+    probs = predict_proba(result.model, features[eval_idx], result.normalizer, exp.train.eval_batch_size,
+                          exp.train.tta_shifts)
+    record = {
+        "metrics": evaluate(y[eval_idx], probs, classes),
+        "history": result.history,
+        "params": params,
+        "train_seconds": float(result.seconds),
+        "epochs": len(result.history),
+        "returned_epoch": int(result.best_epoch),
+        "device": result.device,
+        "n_train": int(len(train_idx)),
+        "n_eval": int(len(eval_idx)),
+    }
+    return result, probs, record
 
 
 def train_and_score(
@@ -94,46 +100,30 @@ def train_and_score(
     eval_idx: np.ndarray,
     classes: Sequence[str],
     eval_name: str,
-    run_args: Mapping[str, Any],
+    run_args: "Mapping[str, Any] | RunLog",
     progress: bool = True,
     description: str = "training",
+    meta: Optional[pd.DataFrame] = None,
 ):
     """``(TrainResult, probabilities of eval_idx, record)`` for one split.
 
     ``eval_name`` names the scored clips in the history and in W&B: ``"test"`` for a
     cross-validation test fold, ``"val"`` for a validation fold; the history scores them after every
-    epoch. ``run_args`` go to
-    :func:`audiolab.tracking.start_run`; the run is finished (as failed if training raises).
+    epoch. W&B (:mod:`audiolab.evaluation.run_log`), through ``run_args``, either:
+
+    * the arguments of :func:`audiolab.tracking.start_run` for a run of this split alone: it gets every
+      epoch and the scored result (with the prediction table when ``meta``, the table ``features`` were
+      computed from, is given), and is finished here (as failed if training raises); or
+    * a :class:`~audiolab.evaluation.run_log.RunLog` the caller opened: it gets the epochs only, and the
+      caller logs the result (:meth:`RunLog.scored`) and the result files, then finishes it. This is how
+      the result files become an artifact of the run, and how a search trial's folds share one run.
     """
-    try:
-        run = tracking.start_run(project=WANDB_PROJECT, **run_args)
-    except Exception as error:  # tracking never breaks training
-        logger.warning("W&B run could not start (%s); continuing without tracking", error)
-        run = tracking.Run(None, mode="disabled")
-    try:
-        seed_everything(exp.train.seed)  # the initial weights depend on the seed too
-        model = build_model(exp.model, exp.features.n_mels, len(classes))
-        params = count_parameters(model)
-        result = fit(model, features[train_idx], y[train_idx], features[eval_idx], y[eval_idx], config=exp.train,
-                     augment=exp.augment, eval_name=eval_name, on_epoch=lambda row: run.log(row, step=row["epoch"]),
-                     progress=progress, description=description)
-        probs = predict_proba(result.model, features[eval_idx], result.normalizer, exp.train.eval_batch_size,
-                              exp.train.tta_shifts)
-        metrics = evaluate(y[eval_idx], probs, classes)
-        _log_result(run, metrics, classes, eval_name)
-    except BaseException:
-        run.finish(exit_code=1)
-        raise
-    run.finish()
-    record = {
-        "metrics": metrics,
-        "history": result.history,
-        "params": params,
-        "train_seconds": float(result.seconds),
-        "epochs": len(result.history),
-        "returned_epoch": int(result.best_epoch),
-        "device": result.device,
-        "n_train": int(len(train_idx)),
-        "n_eval": int(len(eval_idx)),
-    }
+    if isinstance(run_args, RunLog):
+        return _fit_and_score(exp, features, y, train_idx, eval_idx, classes, eval_name, run_args.epoch, progress,
+                              description)
+    with open_run_log(run_args, eval_name) as log:
+        result, probs, record = _fit_and_score(exp, features, y, train_idx, eval_idx, classes, eval_name, log.epoch,
+                                               progress, description)
+        log.scored(y[eval_idx], probs, record["metrics"], classes, record["params"],
+                   clips=meta.iloc[eval_idx] if meta is not None else None, features=exp.features)
     return result, probs, record

@@ -20,11 +20,15 @@ from .._util import PathLike, plain, tupled
 from ..experiment import Experiment
 from ..metrics import evaluate
 from ..tracking import resolve_mode
+from .run_log import open_run_log
 from .runner import check_inputs, class_names, train_and_score
 from .selection import TRIAL_RESULT_COLUMNS, ranked
 from .store import ResultsStore, data_fingerprint
 
-__all__ = ["search", "search_trials", "search_splits", "run_trial"]
+__all__ = ["search", "search_trials", "search_splits", "run_trial", "TRIAL_ARTIFACT"]
+
+#: W&B artifact type of a search trial's result file (what :func:`audiolab.sweeps.collect` downloads).
+TRIAL_ARTIFACT = "search-trial"
 
 
 def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int = 8, seed: int = 0) -> list[dict]:
@@ -123,7 +127,7 @@ def search(
     rerun. Returns a DataFrame best first (validation accuracy, then macro F1) with columns
     ``trial``, one per space key, ``val_accuracy``, ``val_macro_f1``, ``val_auc``, ``val_clips``
     (validation clips scored), ``params_trainable``, ``seconds`` and ``key``; also written to
-    ``trials.csv``. W&B: one run per trial and validation fold (group ``<name>-search``).
+    ``trials.csv``. W&B: one run per trial (group ``<name>-search``, see :func:`run_trial`).
     """
     from tqdm.auto import tqdm
 
@@ -154,7 +158,12 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
     """One trial of ``base``'s search: ``base`` with ``values`` (dotted keys) applied, trained once per
     validation fold and scored on them pooled; stored as ``<base.name>/search/trial-<key>.json``, where
     :func:`search` finds it (a W&B sweep agent runs exactly this, see :mod:`audiolab.sweeps`). A trial
-    already stored for the same configuration and clips is loaded. Returns the stored record."""
+    already stored for the same configuration and clips is loaded. Returns the stored record.
+
+    W&B: one run per trial (job type ``search``, group ``<base.name>-search``; under a sweep agent, the
+    agent's run), started before training: every epoch of its validation folds, one after the other
+    (:mod:`audiolab.evaluation.run_log`), the pooled ``val/*`` scores, and the trial's file as an artifact
+    of type :data:`TRIAL_ARTIFACT` that :func:`audiolab.sweeps.collect` downloads into a results store."""
     store = ResultsStore.of(store)
     y = check_inputs(base, meta, features)
     resolve_mode(wandb_mode)
@@ -164,22 +173,32 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
     key = exp.key()
     path = store.trial_path(base.name, key)
     stored = store.read(path)
-    if not store.reusable(stored, key, data, path):
-        stored = _run_trial(exp, base.name, index, values, splits, features, y, class_names(meta), wandb_mode,
-                            wandb_dir, progress)
+    if store.reusable(stored, key, data, path):
+        return stored
+    run_args = dict(name=f"{base.name}-trial{index}" if index is not None else f"{base.name}-trial-{key[:8]}",
+                    group=f"{base.name}-search", job_type="search", mode=wandb_mode, dir=wandb_dir,
+                    tags=[exp.arch, "search"], config={**exp.to_dict(), "trial": index, "key": key,
+                                                       "val_folds": [v for v, _, _ in splits], **plain(values)})
+    with open_run_log(run_args, "val") as log:  # open until the trial's file is written and logged
+        stored = _run_trial(exp, index, values, splits, features, y, class_names(meta), log, progress)
+        val_idx = np.concatenate([val for _, _, val in splits])
+        log.scored(y[val_idx], np.concatenate(stored.pop("probs")), stored["metrics"], class_names(meta),
+                   stored["params"], clips=meta.iloc[val_idx], features=exp.features)
         stored.update(test_fold=int(test_fold), experiment=exp.to_dict(), key=key, data=data)
         store.write_json(path, stored)
-    return stored
+        log.result_files(f"{base.name}-trial-{key}", TRIAL_ARTIFACT, store.root, [path],
+                         metadata={"experiment": base.name, "key": key, "values": plain(values),
+                                   "val_accuracy": stored["metrics"]["accuracy"]})
+    return store.read(path)
 
 
-def _run_trial(exp, base_name, i, values, splits, features, y, classes, wandb_mode, wandb_dir, progress) -> dict:
-    """Train one trial once per validation fold; score its pooled validation predictions."""
+def _run_trial(exp, i, values, splits, features, y, classes, log, progress) -> dict:
+    """Train one trial once per validation fold, each fold's epochs logged to ``log``; score its pooled
+    validation predictions (returned under ``probs`` too, one array per fold, not stored)."""
     per_fold, all_y, all_probs = [], [], []
     for v, train_idx, val_idx in splits:
-        run_args = dict(name=f"{base_name}-trial{i}-val{v}", group=f"{base_name}-search", job_type="search",
-                        config={**exp.to_dict(), "trial": i, "val_fold": v, "key": exp.key(), **plain(values)},
-                        mode=wandb_mode, dir=wandb_dir, tags=[exp.arch, "search"])
-        _, probs, record = train_and_score(exp, features, y, train_idx, val_idx, classes, "val", run_args, progress,
+        log.start_fold(v)
+        _, probs, record = train_and_score(exp, features, y, train_idx, val_idx, classes, "val", log, progress,
                                            f"trial {i}, val fold {v}")
         per_fold.append({"val_fold": int(v), **record})
         all_y.append(y[val_idx])
@@ -192,4 +211,5 @@ def _run_trial(exp, base_name, i, values, splits, features, y, classes, wandb_mo
         "params": per_fold[0]["params"],
         "train_seconds": float(sum(r["train_seconds"] for r in per_fold)),
         "per_fold": per_fold,
+        "probs": all_probs,
     }
