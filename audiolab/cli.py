@@ -4,6 +4,7 @@
     audiolab train    --arch conv1d|transformer [KEY=VALUE ...] --out results.json
     audiolab reports  [--profile full|smoke]              regenerate reports/ with papermill
     audiolab predict  FILE... [--checkpoint PATH]         top-3 classes for any audio file
+    audiolab sweep collect ENTITY/PROJECT/SWEEP_ID [--results DIR]   a W&B sweep's trials into a results store
 
 Each sub-command is a thin layer over a function of the package, so everything the command
 does can also be done from a notebook. ``audiolab train`` changes the kit's configuration with
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = ["main", "build_parser", "experiment_from_args", "train_command"]
+__all__ = ["main", "build_parser", "experiment_from_args", "train_command", "sweep_command"]
 
 #: Options of ``audiolab train`` that are shortcuts for an override of the field of the same name.
 _SHORTCUTS = ("heads", "d_model", "depth", "dropout", "channels", "kernel_size", "stride", "activation", "pool",
@@ -85,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="audio files soundfile can read (wav, flac, ogg, ...)")
     p.add_argument("--checkpoint", help="model checkpoint (default: the best model in reports/)")
     p.add_argument("--top", type=int, default=3)
+
+    p = sub.add_parser("sweep", help="W&B sweeps of the notebooks' search (sweeps/*.yaml)")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = actions.add_parser("collect", help="download the trial result of each finished run of a sweep into a "
+                                           "results folder, where the notebooks' search reuses it")
+    p.add_argument("sweep", metavar="ENTITY/PROJECT/SWEEP_ID", help="the sweep, as `wandb sweep` printed it")
+    p.add_argument("--results", help="results folder (default: $AUDIOLAB_RESULTS, else reports/results)")
     return parser
 
 
@@ -139,8 +147,8 @@ def train_command(args) -> int:
     Results go to a results store (``--results``, default ``<out stem>_runs/`` next to ``--out``), so an
     interrupted command resumes when rerun, and a search trial lands where :func:`audiolab.evaluation.search`
     finds it. The dataset is loaded with ``strict=False`` (a warning says when it is not
-    the full 400 clips). W&B: outside a sweep, one run per fold; under a sweep agent
-    (``$WANDB_SWEEP_ID`` set) one run, the sweep's, with the per-fold metrics and the sweep metric.
+    the full 400 clips). W&B: one run per fold, or per search trial; under a sweep agent (``$WANDB_SWEEP_ID``
+    set) only ``--protocol search`` runs, and its one run is the sweep's (its summary holds the sweep metric).
     Returns 0, or 2 after printing the problem to stderr for user errors.
     """
     from . import data, tracking
@@ -149,6 +157,9 @@ def train_command(args) -> int:
 
     sweep = bool(os.environ.get("WANDB_SWEEP_ID"))
     try:
+        if sweep and args.protocol != "search":
+            raise _UserError(f"under a W&B sweep agent ($WANDB_SWEEP_ID is set) run --protocol search, not "
+                             f"{args.protocol}: a sweep trial is one trial of the notebooks' search, one W&B run")
         exp = experiment_from_args(args)
         mode = args.wandb or (None if sweep or os.environ.get("WANDB_MODE") else "offline")
         tracking.resolve_mode(mode)
@@ -176,24 +187,21 @@ def train_command(args) -> int:
         return 2
 
     store = Path(args.results) if getattr(args, "results", None) else out.parent / f"{out.stem}_runs"
-    wandb_mode = "disabled" if sweep else mode
     if args.protocol == "search":
-        trial = run_trial(exp, {}, meta, features, store, args.val_folds, args.test_fold, wandb_mode=wandb_mode)
+        trial = run_trial(exp, {}, meta, features, store, args.val_folds, args.test_fold, wandb_mode=mode)
         result = {"name": exp.name, "experiment": exp.to_dict(), "key": trial["key"], "protocol": "search",
                   "val_folds": trial["val_folds"], "test_fold": trial["test_fold"],
                   **{f"val_{m}": trial["metrics"][k] for m, k in (("accuracy", "accuracy"), ("macro_f1", "macro_f1"),
                                                                    ("auc", "auc_macro_ovr"))},
                   "params": trial["params"], "train_seconds_total": trial["train_seconds"],
                   "trial_file": str(ResultsStore(store).trial_path(exp.name, trial["key"]))}
-        if sweep:
-            _log_sweep_run(tracking, exp, result, [(v["val_fold"], v["metrics"]) for v in trial["per_fold"]], mode)
         write_json(out, result)
         print(f"{exp.name} (key {trial['key']}): validation accuracy {result['val_accuracy']:.3f} on folds "
               f"{trial['val_folds']}; results: {out}")
         return 0
     cross_validate = run_cv if args.protocol == "official" else run_dev_cv
     options = {"folds": args.folds} if args.protocol == "official" else {}
-    summary = cross_validate(exp, meta, features, store, test_fold=args.test_fold, wandb_mode=wandb_mode, **options)
+    summary = cross_validate(exp, meta, features, store, test_fold=args.test_fold, wandb_mode=mode, **options)
     result = {
         "name": exp.name, "experiment": exp.to_dict(), "key": summary["key"], "protocol": summary["protocol"],
         "folds": summary["folds"],
@@ -204,29 +212,28 @@ def train_command(args) -> int:
         "results_dir": str(store / exp.name / summary["protocol"]), "clips": int(len(meta)),
         "dataset": meta.attrs.get("root"),
     }
-    if sweep:
-        _log_sweep_run(tracking, exp, {**result, "cv_accuracy": summary["accuracy_mean"]},
-                       [(r["fold"], {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "auc_macro_ovr": r["auc"]})
-                        for r in summary["folds"]], mode)
     write_json(out, result)
     _print_table(summary, out)
     return 0
 
 
-def _log_sweep_run(tracking, exp, result: dict, folds: list, mode: Optional[str]) -> None:
-    """The one W&B run of a sweep agent's process: per-fold metrics, and the result (with the sweep
-    metric, :data:`audiolab.sweeps.SWEEP_METRIC`) in its summary."""
-    run = tracking.start_run(project=os.environ.get("WANDB_PROJECT", "audiolab"), group=exp.name, job_type="sweep",
-                             config={"experiment": exp.to_dict(), "key": result["key"]}, mode=mode,
-                             tags=[exp.arch, "sweep", result["protocol"]])
-    with run:
-        for step, (fold, metrics) in enumerate(folds, 1):
-            run.log({"fold": fold, "fold_accuracy": metrics["accuracy"], "fold_macro_f1": metrics["macro_f1"],
-                     "fold_auc": metrics["auc_macro_ovr"]}, step=step)
-        params = result["params"]
-        run.summary({k: v for k, v in result.items() if k.startswith(("val_", "cv_")) and not isinstance(v, list)}
-                    | {"params_trainable": params["trainable"], "params_non_trainable": params["non_trainable"],
-                       "train_seconds_total": result["train_seconds_total"]})
+def sweep_command(args) -> int:
+    """``audiolab sweep collect``: :func:`audiolab.sweeps.collect`, then one line per run of the sweep.
+    Returns 0, or 2 after printing the problem to stderr when the sweep cannot be read."""
+    from .evaluation import ResultsStore
+    from .sweeps import SweepError, collect
+
+    results = ResultsStore.for_profile("full", args.results).root
+    try:
+        runs = collect(args.sweep, results)
+    except SweepError as error:
+        print(f"audiolab sweep collect: error: {error}", file=sys.stderr)
+        return 2
+    for run in runs:
+        print(f"{run['run']:<24} {run['state']:<10} {run['status']}" + (f": {run['path']}" if run["path"] else ""))
+    copied = sum(run["status"] == "collected" for run in runs)
+    print(f"{copied} trial(s) collected into {results}; {len(runs) - copied} run(s) left as they were")
+    return 0
 
 
 def _print_table(summary: dict, out: Path) -> None:
@@ -261,6 +268,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .predict import predict_command
 
             return predict_command(args)
+        if args.command == "sweep":
+            return sweep_command(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

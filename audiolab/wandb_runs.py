@@ -32,12 +32,15 @@ import pandas as pd
 
 from ._util import PathLike
 
-__all__ = ["OfflineRun", "LoggedArtifact", "find_runs", "read_run", "read_records"]
+__all__ = ["OfflineRun", "LoggedArtifact", "find_runs", "read_run", "read_records", "START_WAIT"]
 
 _HEADER = struct.Struct("<4sHB")
 _CHUNK = struct.Struct("<IHB")
 _BLOCK = 32768
 _WANDB_TABLES = "run_table"  # the artifacts W&B makes to store logged tables: listed as tables, not artifacts
+#: Seconds to wait for a run's first records: W&B writes the file in the background, so right after a run
+#: starts (or even finishes) its file may not yet hold them.
+START_WAIT = 5.0
 
 
 @dataclass
@@ -173,12 +176,15 @@ def _artifact(record) -> LoggedArtifact:
 
 def read_run(path: PathLike, wait: float = 0.0) -> OfflineRun:
     """Read the run in folder ``path`` (or its ``.wandb`` file). ``wait``: seconds to wait for the run's
-    exit record (W&B writes the file in the background, so a run just finished may lack its end)."""
+    exit record (W&B writes the file in the background, so a run just finished may lack its end); a file
+    without even its run record is waited for :data:`START_WAIT` seconds in any case."""
     file = _log_file(path)
-    deadline = time.monotonic() + wait
+    start = time.monotonic()
     while True:
         records = list(read_records(file))
-        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.monotonic() >= deadline:
+        kinds = {r.WhichOneof("record_type") for r in records}
+        waited = time.monotonic() - start
+        if "exit" in kinds or waited >= max(wait, 0.0 if "run" in kinds else START_WAIT):
             break
         time.sleep(0.05)
     info: dict = {}
@@ -228,28 +234,34 @@ def read_run(path: PathLike, wait: float = 0.0) -> OfflineRun:
                       **info)
 
 
-def _first_run_record(file: Path) -> Optional[dict]:
-    for record in read_records(file):
-        if record.WhichOneof("record_type") == "run":
-            return _run_info(record)
-    return None
+def _first_run_record(file: Path, deadline: float) -> Optional[dict]:
+    """The run record's fields, waiting until ``deadline`` (a :func:`time.monotonic`) for it to reach the file."""
+    while True:
+        for record in read_records(file):
+            if record.WhichOneof("record_type") == "run":
+                return _run_info(record)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
 
 
 def find_runs(wandb_dir: PathLike = "wandb", name: Optional[str] = None, group: Optional[str] = None,
               job_type: Optional[str] = None) -> list[Path]:
     """The run folders under ``wandb_dir`` (the ``wandb/`` folder, or the folder holding it), newest first;
-    only those with the given run ``name``, ``group`` and ``job_type`` when given. Read one with :func:`read_run`."""
+    only those with the given run ``name``, ``group`` and ``job_type`` when given (a run whose file does not show
+    them yet is waited for, at most :data:`START_WAIT` seconds in all). Read one with :func:`read_run`."""
     root = Path(wandb_dir)
     if (root / "wandb").is_dir():
         root = root / "wandb"
     if not root.is_dir():
         raise FileNotFoundError(f"no W&B folder at {root}: runs go to ./wandb/ by default ($WANDB_DIR moves them)")
     wanted = {"name": name, "group": group, "job_type": job_type}
+    deadline = time.monotonic() + START_WAIT
     found = []
     for folder in root.glob("*run-*"):
         files = sorted(folder.glob("run-*.wandb")) if folder.is_dir() and not folder.is_symlink() else []
         try:
-            info = _first_run_record(files[0]) if files else None
+            info = _first_run_record(files[0], deadline) if files else None
         except ValueError:  # not a transaction log this reader knows
             info = None
         if info and all(value is None or info[key] == value for key, value in wanted.items()):

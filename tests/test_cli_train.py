@@ -91,16 +91,21 @@ def test_missing_dataset_exits_2(tmp_path, capsys):
 
 
 class FakeRun:
+    """A stand-in for :class:`audiolab.tracking.Run` that records what it is given (a disabled-like run: no charts)."""
+
     enabled = False
 
     def __init__(self, started, **kwargs):
-        self.kwargs, self.logged, self.summaries, self.finished = kwargs, [], {}, False
+        self.kwargs, self.logged, self.summaries, self.finished, self.metrics = kwargs, [], {}, False, []
         started.append(self)
 
     def log(self, values, step=None):
         self.logged.append((step, dict(values)))
 
-    def log_figure(self, name, fig, step=None):
+    def define_metric(self, name, step_metric=None, **options):
+        self.metrics.append((name, step_metric))
+
+    def with_wandb(self, what, fn):
         pass
 
     def summary(self, values):
@@ -109,33 +114,38 @@ class FakeRun:
     def finish(self, exit_code=None):
         self.finished = True
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.finish()
-        return False
+SWEEP_TRIAL = ["--arch=conv1d", "--protocol=search", "--name=arch1", "--epochs=2", "--val-folds=3,4", "--test-fold=5",
+               "train.lr=0.001", "train.batch_size=16", "model.kernel_size=3", "model.channels=8,8,8", "model.stride=1"]
 
 
-def test_under_a_sweep_agent_one_run_gets_the_sweep_metric(synthetic_esc10, tmp_path, monkeypatch):
-    started = []
-    monkeypatch.setattr(tracking, "start_run", lambda **kwargs: FakeRun(started, **kwargs))
+def test_under_a_sweep_agent_the_trial_is_one_run_started_before_training(synthetic_esc10, tmp_path, monkeypatch):
+    events, started = [], []
+    monkeypatch.setattr(tracking, "start_run", lambda **kwargs: events.append("start") or FakeRun(started, **kwargs))
+    fit = runner.fit
+    monkeypatch.setattr(runner, "fit", lambda *a, **k: events.append("fit") or fit(*a, **k))
     monkeypatch.setenv("WANDB_SWEEP_ID", "abc123")
     monkeypatch.setenv("WANDB_MODE", "offline")
     out = tmp_path / "sweep.json"
     # how a sweep agent calls it (sweeps/*.yaml): ${args_no_hyphens} gives dotted KEY=VALUE overrides
-    code = main(["train", "--root", str(synthetic_esc10), "--out", str(out), "--arch=conv1d", "--protocol=search",
-                 "--name=arch1", "--epochs=2", "--val-folds=3,4", "--test-fold=5", f"--results={tmp_path / 'runs'}",
-                 "train.lr=0.001", "train.batch_size=16", "model.kernel_size=3", "model.channels=8,8,8",
-                 "model.stride=1"])
+    code = main(["train", "--root", str(synthetic_esc10), "--out", str(out), f"--results={tmp_path / 'runs'}",
+                 *SWEEP_TRIAL])
     assert code == 0
-    [run] = [r for r in started if r.kwargs["mode"] != "disabled"]  # no per-fold runs inside a sweep run
-    assert run.kwargs["job_type"] == "sweep" and run.finished
+    [run] = started  # one run per trial: under an agent, the agent's run; no per-fold runs to fight it
+    assert events == ["start", "fit", "fit"] and run.finished and run.kwargs["job_type"] == "search"
+    assert ("val/*", "epoch") in run.metrics
+    assert [step for step, _ in run.logged if step] == [1, 2, 3, 4]  # every epoch as it ends, folds 3 then 4
+    assert [v["fold"] for step, v in run.logged if step] == [3, 3, 4, 4]
     result = json.loads(out.read_text())
     assert result["protocol"] == "search" and result["val_folds"] == [3, 4] and result["test_fold"] == 5
     assert run.summaries[SWEEP_METRIC] == pytest.approx(result["val_accuracy"])
-    assert [step for step, _ in run.logged] == [1, 2] and [v["fold"] for _, v in run.logged] == [3, 4]
     assert result["experiment"]["train"]["lr"] == 0.001 and result["experiment"]["model"]["stride"] == 1
+
+
+def test_under_a_sweep_agent_only_search_trials_run(synthetic_esc10, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WANDB_SWEEP_ID", "abc123")
+    assert train(synthetic_esc10, tmp_path / "r.json", "--arch", "conv1d", "--folds", "1", *TINY) == 2
+    assert "under a W&B sweep agent ($WANDB_SWEEP_ID is set) run --protocol search, not official" in capsys.readouterr().err
 
 
 def _search_trial(root, out, *extra):
