@@ -27,8 +27,10 @@ Plumbing a student may skip:
 - :mod:`audiolab.evaluation.store` -- where results live, atomic writes, reuse; ``.migrate``
 - :mod:`audiolab.data` ``download`` and ``cache`` -- fetching ESC-10, the on-disk feature cache
 - :mod:`audiolab.checkpoint` -- saving and safely loading models
-- :mod:`audiolab.tracking` -- Weights & Biases runs that never break training
-- :mod:`audiolab.sweeps` -- the search as W&B sweeps
+- :mod:`audiolab.tracking` -- Weights & Biases runs that never break training; what each run holds:
+  :mod:`audiolab.evaluation.run_log`
+- :mod:`audiolab.wandb_runs` -- reading a run back from its files (history, summary, tables, artifacts)
+- :mod:`audiolab.sweeps` -- the search as W&B sweeps, and collecting a sweep's trials
 - :mod:`audiolab.reports` -- regenerating ``reports/`` with papermill
 - :mod:`audiolab.status` -- the one-line status (experiment, fold, epoch) a notebook's kernel shows on
   the ``audiolab reports`` console
