@@ -174,11 +174,16 @@ def _artifact(record) -> LoggedArtifact:
     return LoggedArtifact(art.name, art.type, json.loads(art.metadata) if art.metadata else {}, files)
 
 
-def read_run(path: PathLike, wait: float = 0.0) -> OfflineRun:
-    """Read the run in folder ``path`` (or its ``.wandb`` file). ``wait``: seconds to wait for the run's
-    exit record (W&B writes the file in the background, so a run just finished may lack its end); a file
-    without even its run record is waited for :data:`START_WAIT` seconds in any case."""
+def read_run(path: PathLike, wait: Optional[float] = None) -> OfflineRun:
+    """Read the run in folder ``path`` (or its ``.wandb`` file).
+
+    ``wait``: seconds to wait for the run's end (its exit record): W&B writes the file in the background,
+    so a run that has just finished may not have all of it on disk yet. ``None``: :data:`START_WAIT`
+    seconds if the file changed in the last :data:`START_WAIT` seconds, else none (a crashed run never
+    ends). A file without even its run record is waited for :data:`START_WAIT` seconds in any case."""
     file = _log_file(path)
+    if wait is None:
+        wait = START_WAIT if time.time() - file.stat().st_mtime < START_WAIT else 0.0
     start = time.monotonic()
     while True:
         records = list(read_records(file))
