@@ -188,7 +188,8 @@ def train_command(args) -> int:
 
     store = Path(args.results) if getattr(args, "results", None) else out.parent / f"{out.stem}_runs"
     if args.protocol == "search":
-        trial = run_trial(exp, {}, meta, features, store, args.val_folds, args.test_fold, wandb_mode=mode)
+        trial = run_trial(exp, {}, meta, features, store, args.val_folds, args.test_fold, wandb_mode=mode,
+                          log_reused=sweep)
         result = {"name": exp.name, "experiment": exp.to_dict(), "key": trial["key"], "protocol": "search",
                   "val_folds": trial["val_folds"], "test_fold": trial["test_fold"],
                   **{f"val_{m}": trial["metrics"][k] for m, k in (("accuracy", "accuracy"), ("macro_f1", "macro_f1"),

@@ -141,6 +141,14 @@ def test_under_a_sweep_agent_the_trial_is_one_run_started_before_training(synthe
     assert run.summaries[SWEEP_METRIC] == pytest.approx(result["val_accuracy"])
     assert result["experiment"]["train"]["lr"] == 0.001 and result["experiment"]["model"]["stride"] == 1
 
+    # the agent picks the same configuration again: nothing trains, but its run still reports the metric
+    events.clear(), started.clear()
+    assert main(["train", "--root", str(synthetic_esc10), "--out", str(out), f"--results={tmp_path / 'runs'}",
+                 *SWEEP_TRIAL]) == 0
+    [again] = started
+    assert events == ["start"] and again.finished and again.logged == []
+    assert again.summaries[SWEEP_METRIC] == pytest.approx(result["val_accuracy"])
+
 
 def test_under_a_sweep_agent_only_search_trials_run(synthetic_esc10, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WANDB_SWEEP_ID", "abc123")

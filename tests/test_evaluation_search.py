@@ -126,6 +126,15 @@ def test_a_trial_is_one_run_logging_every_epoch_of_its_folds_then_its_file(meta,
     assert list(artifact.files) == [relative] and artifact.metadata["key"] == trial["key"]
     assert artifact.files[relative].read_bytes() == (store.root / relative).read_bytes()
 
+    again = dict(val_fold=(3, 4), index=1, wandb_mode="offline", wandb_dir=offline_wandb, progress=False)
+    run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, store, **again)  # reused: no run
+    assert len(find_runs(offline_wandb)) == 1
+    run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, store, log_reused=True, **again)  # as under a sweep agent
+    reused = read_run(find_runs(offline_wandb)[0], wait=20)
+    assert reused.id != run.id and reused.history.empty and reused.exit_code == 0
+    assert reused.summary["val/accuracy"] == run.summary["val/accuracy"]
+    assert list(reused.artifact(TRIAL_ARTIFACT).files) == [relative]
+
 
 def test_a_trial_stored_for_other_validation_folds_is_retrained(meta, features, tmp_path, monkeypatch):
     run_trial(ARCH1, {}, meta, features, tmp_path, val_fold=4, wandb_mode="disabled", progress=False)

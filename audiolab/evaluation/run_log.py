@@ -147,14 +147,19 @@ class RunLog:
         """The scored clips' result: the summary (``metrics`` from :func:`audiolab.metrics.evaluate`, and the
         parameter counts), the confusion matrix and ROC curves, and with ``clips`` (their metadata rows, in
         order) the prediction table; with ``features`` too, the misclassified clips' audio is in it."""
-        e = self.eval_name
-        summary = {f"{e}/accuracy": metrics["accuracy"], f"{e}/macro_f1": metrics["macro_f1"],
-                   f"{e}/auc": metrics["auc_macro_ovr"]}
-        summary.update({f"params/{k}": v for k, v in (params or {}).items()})
         if self.run.enabled:
             # one log without a step: it joins the last epoch's row and commits it (left pending until finish,
             # that row's values would overwrite the summary below)
             self.run.log(self._charts(np.asarray(y_true, dtype=int), np.asarray(probs), classes, clips, features))
+        self.scores(metrics, params)
+
+    def scores(self, metrics: Mapping[str, Any], params: Optional[Mapping[str, int]] = None) -> None:
+        """The summary alone (what :meth:`scored` writes there): ``<eval>/accuracy``, ``/macro_f1``, ``/auc``
+        from ``metrics`` (:func:`audiolab.metrics.evaluate`), and ``params/<kind>`` from ``params``."""
+        e = self.eval_name
+        summary = {f"{e}/accuracy": metrics["accuracy"], f"{e}/macro_f1": metrics["macro_f1"],
+                   f"{e}/auc": metrics["auc_macro_ovr"]}
+        summary.update({f"params/{k}": v for k, v in (params or {}).items()})
         self.run.summary(summary)
 
     def _charts(self, y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str], clips: Optional[pd.DataFrame],

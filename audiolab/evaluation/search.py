@@ -154,7 +154,7 @@ def search(
 def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame, features: torch.Tensor,
               store: "ResultsStore | PathLike", val_fold: Union[int, Sequence[int]] = (3, 4), test_fold: int = 5,
               index: Optional[int] = None, wandb_mode: Optional[str] = None, progress: bool = True,
-              wandb_dir: Optional[PathLike] = None) -> dict:
+              wandb_dir: Optional[PathLike] = None, log_reused: bool = False) -> dict:
     """One trial of ``base``'s search: ``base`` with ``values`` (dotted keys) applied, trained once per
     validation fold and scored on them pooled; stored as ``<base.name>/search/trial-<key>.json``, where
     :func:`search` finds it (a W&B sweep agent runs exactly this, see :mod:`audiolab.sweeps`). A trial
@@ -163,7 +163,9 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
     W&B: one run per trial (job type ``search``, group ``<base.name>-search``; under a sweep agent, the
     agent's run), started before training: every epoch of its validation folds, one after the other
     (:mod:`audiolab.evaluation.run_log`), the pooled ``val/*`` scores, and the trial's file as an artifact
-    of type :data:`TRIAL_ARTIFACT` that :func:`audiolab.sweeps.collect` downloads into a results store."""
+    of type :data:`TRIAL_ARTIFACT` that :func:`audiolab.sweeps.collect` downloads into a results store.
+    A reused trial makes no run, unless ``log_reused``: then its run gets the stored scores and file (a
+    sweep agent's run must report its metric even for a trial it finds stored)."""
     store = ResultsStore.of(store)
     y = check_inputs(base, meta, features)
     resolve_mode(wandb_mode)
@@ -173,12 +175,16 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
     key = exp.key()
     path = store.trial_path(base.name, key)
     stored = store.read(path)
-    if store.reusable(stored, key, data, path):
-        return stored
     run_args = dict(name=f"{base.name}-trial{index}" if index is not None else f"{base.name}-trial-{key[:8]}",
                     group=f"{base.name}-search", job_type="search", mode=wandb_mode, dir=wandb_dir,
                     tags=[exp.arch, "search"], config={**exp.to_dict(), "trial": index, "key": key,
                                                        "val_folds": [v for v, _, _ in splits], **plain(values)})
+    if store.reusable(stored, key, data, path):
+        if log_reused:
+            with open_run_log(run_args, "val") as log:
+                log.scores(stored["metrics"], stored["params"])
+                _log_trial_file(log, base.name, key, values, store, path, stored)
+        return stored
     with open_run_log(run_args, "val") as log:  # open until the trial's file is written and logged
         stored = _run_trial(exp, index, values, splits, features, y, class_names(meta), log, progress)
         val_idx = np.concatenate([val for _, _, val in splits])
@@ -186,10 +192,14 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
                    stored["params"], clips=meta.iloc[val_idx], features=exp.features)
         stored.update(test_fold=int(test_fold), experiment=exp.to_dict(), key=key, data=data)
         store.write_json(path, stored)
-        log.result_files(f"{base.name}-trial-{key}", TRIAL_ARTIFACT, store.root, [path],
-                         metadata={"experiment": base.name, "key": key, "values": plain(values),
-                                   "val_accuracy": stored["metrics"]["accuracy"]})
+        _log_trial_file(log, base.name, key, values, store, path, stored)
     return store.read(path)
+
+
+def _log_trial_file(log, base_name: str, key: str, values, store: ResultsStore, path, stored: dict) -> None:
+    log.result_files(f"{base_name}-trial-{key}", TRIAL_ARTIFACT, store.root, [path],
+                     metadata={"experiment": base_name, "key": key, "values": plain(values),
+                               "val_accuracy": stored["metrics"]["accuracy"]})
 
 
 def _run_trial(exp, i, values, splits, features, y, classes, log, progress) -> dict:
