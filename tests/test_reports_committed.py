@@ -1,4 +1,4 @@
-"""The committed ``reports/`` name no folder of the machine that made them."""
+"""The committed ``reports/`` name no folder of the machine that made them, and show no warnings."""
 import re
 from pathlib import Path
 
@@ -29,3 +29,14 @@ def test_no_absolute_path_in_committed_outputs(path):
     found = sorted(set(m.group(0) for m in ABSOLUTE.finditer(text)))
     assert not found, f"{path.relative_to(REPO)} names folders of the machine that made it: {found[:5]}"
     assert str(REPO) not in text and str(Path.home()) + "/" not in text
+
+
+@pytest.mark.parametrize("path", sorted(REPORTS.glob("notebooks/*.ipynb")), ids=lambda p: p.name)
+def test_committed_notebooks_print_no_warnings(path):
+    """A warning in a report is noise to a student, and usually a bug waiting (it also names the kernel's
+    temporary file): fix its cause rather than commit it."""
+    import json
+
+    warnings = [(i, "".join(out.get("text", ""))[:200]) for i, cell in enumerate(json.loads(path.read_text())["cells"])
+                for out in cell.get("outputs", []) if out.get("name") == "stderr" and "Warning" in "".join(out.get("text", ""))]
+    assert not warnings, f"{path.name} shows warnings: {warnings}"
