@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PROFILE ?= full
+# folds trained at once, in processes of one thread each (auto: one per core); see README, Speed
+WORKERS ?= 1
 
 .PHONY: reports test install benchmark clean
 
@@ -19,7 +21,7 @@ $(VENV)/.installed: $(BIN)/python requirements.txt pyproject.toml
 install: $(VENV)/.installed
 
 reports: install
-	$(BIN)/audiolab reports --profile $(PROFILE)
+	AUDIOLAB_WORKERS=$(WORKERS) $(BIN)/audiolab reports --profile $(PROFILE)
 
 test: install
 	$(BIN)/python -m pytest

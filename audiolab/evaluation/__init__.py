@@ -10,6 +10,7 @@
 * :mod:`~audiolab.evaluation.ablation` -- what each ingredient of the recipe is worth (development folds);
 * :mod:`~audiolab.evaluation.tables` -- result tables for the notebooks and the README;
 * :mod:`~audiolab.evaluation.store` -- the results store (plumbing: paths, atomic writes, reuse);
+* :mod:`~audiolab.evaluation.parallel` -- folds trained side by side in worker processes (plumbing);
 * :mod:`~audiolab.evaluation.migrate` -- upgrading results of an older audiolab (plumbing).
 """
 from .ablation import ablation_table, run_ablation

@@ -15,7 +15,8 @@ stored with the same configuration and clips is loaded instead of retrained.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
 
 import pandas as pd
 import torch
@@ -27,6 +28,7 @@ from ..experiment import Experiment
 from ..metrics import evaluate
 from ..stats import summarize_folds
 from ..tracking import resolve_mode
+from .parallel import resolve_workers, run_jobs
 from .run_log import open_run_log
 from .runner import check_inputs, class_names, prob_columns, probs_table, train_and_score
 from .store import DEV_CV, OFFICIAL_CV, ResultsStore, data_fingerprint
@@ -51,7 +53,8 @@ def fold_stats(rows: list) -> dict:
 
 def run_cv(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, store: "ResultsStore | PathLike",
            folds: Optional[Iterable[int]] = None, test_fold: int = TEST_FOLD, keep_test_model: bool = False,
-           wandb_mode: Optional[str] = None, progress: bool = True, wandb_dir: Optional[PathLike] = None) -> dict:
+           wandb_mode: Optional[str] = None, progress: bool = True, wandb_dir: Optional[PathLike] = None,
+           workers: Optional[int] = None) -> dict:
     """The official cross-validation of ``exp`` on the folds of ``meta`` (default: all of them).
 
     Stored under ``<name>/cv/``: ``fold<k>.json`` + ``fold<k>.csv`` (per-clip probabilities) per
@@ -59,74 +62,114 @@ def run_cv(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, store: "
     seconds) and ``oof.csv``. With ``keep_test_model`` the model trained for ``test_fold`` is saved as
     ``fold<test_fold>.pt`` (:meth:`ResultsStore.test_model`). Returns the summary with ``"per_fold"``,
     the fold records as stored. W&B: one run per fold (job type ``cv``), the scored fold as ``test/*``, with
-    the fold's two files as an artifact of type ``cv-fold`` (:mod:`audiolab.evaluation.run_log`).
+    the fold's two files as an artifact of type ``cv-fold`` (:mod:`audiolab.evaluation.run_log`). ``workers``
+    (default ``$AUDIOLAB_WORKERS``, else 1) folds train at once, in processes of their own
+    (:mod:`audiolab.evaluation.parallel`).
     """
     splits = {k: (train, test) for k, train, test in cv_folds(meta)}
     return _cross_validate(exp, meta, features, ResultsStore.of(store), splits, folds, OFFICIAL_CV, "test",
-                           test_fold if keep_test_model else None, test_fold, wandb_mode, progress, wandb_dir)
+                           test_fold if keep_test_model else None, test_fold, wandb_mode, progress, wandb_dir,
+                           workers)
 
 
 def run_dev_cv(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, store: "ResultsStore | PathLike",
                test_fold: int = TEST_FOLD, wandb_mode: Optional[str] = None, progress: bool = True,
-               wandb_dir: Optional[PathLike] = None) -> dict:
+               wandb_dir: Optional[PathLike] = None, workers: Optional[int] = None) -> dict:
     """Cross-validation of ``exp`` over the development folds (all but ``test_fold``), stored under
     ``<name>/dev-cv/`` like :func:`run_cv`. The scores every choice of the kit is made on. W&B: job type
     ``dev-cv``, the scored fold as ``val/*``, artifacts of type ``dev-cv-fold``."""
     splits = {k: (train, val) for k, train, val in development_folds(meta, test_fold)}
     return _cross_validate(exp, meta, features, ResultsStore.of(store), splits, None, DEV_CV, "val", None, test_fold,
-                           wandb_mode, progress, wandb_dir)
+                           wandb_mode, progress, wandb_dir, workers)
 
 
 def _cross_validate(exp, meta, features, store: ResultsStore, splits: dict, folds, kind: str, scored_as: str,
-                    keep_model_fold: Optional[int], test_fold: int, wandb_mode, progress, wandb_dir) -> dict:
+                    keep_model_fold: Optional[int], test_fold: int, wandb_mode, progress, wandb_dir,
+                    workers=None) -> dict:
     from tqdm.auto import tqdm
 
     y = check_inputs(exp, meta, features)
     resolve_mode(wandb_mode)  # a bad mode is a user error: raise before any training
+    workers = resolve_workers(workers)
     classes = class_names(meta)
     wanted = sorted(splits) if folds is None else sorted({int(k) for k in folds})
     absent = [k for k in wanted if k not in splits]
     if absent or not wanted:
         raise ValueError(f"fold(s) {absent or wanted} not in the table; folds present: {sorted(splits)}")
     key = exp.key()
-    per_fold = []
-    bar = tqdm(wanted, desc=f"{exp.name} {kind}", unit="fold", disable=not progress)
-    for k in bar:
+    jobs = []
+    for k in wanted:
         train_idx, scored_idx = splits[k]
         json_path, csv_path = store.fold_paths(exp.name, k, kind)
         model_path = store.fold_model(exp.name, k, kind) if k == keep_model_fold else None
         data = data_fingerprint(meta, train_idx, scored_idx)
-        stored = store.read(json_path)
-        if store.reusable(stored, key, data, json_path, needs=[csv_path] + ([model_path] if model_path else [])):
-            per_fold.append(stored)
-            continue
-        run_args = dict(name=f"{exp.name}-{kind}-fold{k}", group=exp.name, job_type=kind, mode=wandb_mode,
-                        dir=wandb_dir, config={**exp.to_dict(), "fold": k, "key": key}, tags=[exp.arch, kind])
-        with open_run_log(run_args, scored_as) as log:  # open until the fold's files are written and logged
-            result, probs, record = train_and_score(exp, features, y, train_idx, scored_idx, classes, scored_as, log,
-                                                    progress, f"{exp.name} {kind} fold {k}")
-            log.scored(y[scored_idx], probs, record["metrics"], classes, record["params"], clips=meta.iloc[scored_idx],
-                       features=exp.features)
-            record = {"fold": k, "scored_as": scored_as, **record, "experiment": exp.to_dict(), "key": key,
-                      "data": data}
-            store.write_csv(csv_path, probs_table(meta, scored_idx, probs))
-            if model_path:
-                info = {"arch": exp.arch, "params": exp.model.to_dict(), "n_mels": exp.features.n_mels,
-                        "classes": list(classes), "features": exp.features.to_dict(), "experiment": exp.name,
-                        "key": key, "tta_shifts": exp.train.tta_shifts, "trained_on_folds": sorted(
-                            int(f) for f in meta["fold"].iloc[train_idx].unique())}
-                save_checkpoint(model_path, result.model.cpu(), result.normalizer.cpu(), record["returned_epoch"],
-                                info)
-            store.write_json(json_path, record)  # written last: a fold json means the fold is complete
-            log.result_files(f"{exp.name}-{kind}-fold{k}", f"{kind}-fold", store.root, [json_path, csv_path],
-                             metadata={"experiment": exp.name, "key": key, "fold": k, "protocol": kind})
-        per_fold.append(store.read(json_path))  # what a rerun will load, so both return the same objects
-        bar.set_postfix(acc=f"{record['metrics']['accuracy']:.3f}")
-    bar.close()
+        if not store.reusable(store.read(json_path), key, data, json_path,
+                              needs=[csv_path] + ([model_path] if model_path else [])):
+            jobs.append(_FoldJob(exp, meta, features, y, tuple(classes), store.root, kind, scored_as, k, train_idx,
+                                 scored_idx, model_path is not None, key, data, wandb_mode, wandb_dir,
+                                 progress and workers == 1))
+    if workers > 1 and len(jobs) > 1:
+        if progress:
+            print(f"{exp.name} {kind}: training folds {[j.fold for j in jobs]}, {workers} at a time", flush=True)
+        run_jobs(_train_fold, jobs, workers)
+    else:
+        for job in tqdm(jobs, desc=f"{exp.name} {kind}", unit="fold", disable=not progress or len(jobs) < 2):
+            _train_fold(job)
+    per_fold = [store.read(store.fold_paths(exp.name, k, kind)[0]) for k in wanted]  # as a rerun will load them
     summary = _summary(exp, key, per_fold, store, kind, classes, complete=wanted == sorted(splits),
                        test_fold=test_fold)
     store.write_json(store.cv_dir(exp.name, kind) / "summary.json", summary)
     return {**summary, "per_fold": per_fold}
+
+
+@dataclass
+class _FoldJob:
+    """Everything one fold's training needs, so that another process can run it (:func:`_train_fold`)."""
+
+    exp: Experiment
+    meta: pd.DataFrame
+    features: torch.Tensor
+    y: Any
+    classes: tuple
+    root: Any
+    kind: str
+    scored_as: str
+    fold: int
+    train_idx: Any
+    scored_idx: Any
+    keep_model: bool
+    key: str
+    data: dict
+    wandb_mode: Optional[str]
+    wandb_dir: Optional[PathLike]
+    progress: bool
+
+
+def _train_fold(job: _FoldJob) -> None:
+    """Train and score one fold and store its files (the json last: it marks the fold complete)."""
+    exp, k, kind, meta, classes = job.exp, job.fold, job.kind, job.meta, list(job.classes)
+    store = ResultsStore(job.root)
+    json_path, csv_path = store.fold_paths(exp.name, k, kind)
+    run_args = dict(name=f"{exp.name}-{kind}-fold{k}", group=exp.name, job_type=kind, mode=job.wandb_mode,
+                    dir=job.wandb_dir, config={**exp.to_dict(), "fold": k, "key": job.key}, tags=[exp.arch, kind])
+    with open_run_log(run_args, job.scored_as) as log:  # open until the fold's files are written and logged
+        result, probs, record = train_and_score(exp, job.features, job.y, job.train_idx, job.scored_idx, classes,
+                                                job.scored_as, log, job.progress, f"{exp.name} {kind} fold {k}")
+        log.scored(job.y[job.scored_idx], probs, record["metrics"], classes, record["params"],
+                   clips=meta.iloc[job.scored_idx], features=exp.features)
+        record = {"fold": k, "scored_as": job.scored_as, **record, "experiment": exp.to_dict(), "key": job.key,
+                  "data": job.data}
+        store.write_csv(csv_path, probs_table(meta, job.scored_idx, probs))
+        if job.keep_model:
+            info = {"arch": exp.arch, "params": exp.model.to_dict(), "n_mels": exp.features.n_mels,
+                    "classes": classes, "features": exp.features.to_dict(), "experiment": exp.name,
+                    "key": job.key, "tta_shifts": exp.train.tta_shifts, "trained_on_folds": sorted(
+                        int(f) for f in meta["fold"].iloc[job.train_idx].unique())}
+            save_checkpoint(store.fold_model(exp.name, k, kind), result.model.cpu(), result.normalizer.cpu(),
+                            record["returned_epoch"], info)
+        store.write_json(json_path, record)  # written last: a fold json means the fold is complete
+        log.result_files(f"{exp.name}-{kind}-fold{k}", f"{kind}-fold", store.root, [json_path, csv_path],
+                         metadata={"experiment": exp.name, "key": job.key, "fold": k, "protocol": kind})
 
 
 def _summary(exp: Experiment, key: str, per_fold: list, store: ResultsStore, kind: str, classes, complete: bool,

@@ -1,0 +1,70 @@
+"""audiolab.evaluation.parallel: folds trained in worker processes give what one process gives."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from audiolab.evaluation import ResultsStore, run_cv, run_dev_cv
+from audiolab.evaluation.parallel import WORKERS_ENV, resolve_workers, run_jobs
+
+from _tiny import ARCH1, features, meta  # noqa: F401 (fixtures)
+
+
+def test_workers_come_from_the_argument_then_the_environment(monkeypatch):
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    assert resolve_workers() == 1
+    monkeypatch.setenv(WORKERS_ENV, "2")
+    assert resolve_workers() == 2 and resolve_workers(3) == 3
+    monkeypatch.setenv(WORKERS_ENV, "auto")
+    assert resolve_workers() >= 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(WORKERS_ENV, bad)
+        with pytest.raises(ValueError, match=f"\\${WORKERS_ENV}={bad!r}"):
+            resolve_workers()
+    with pytest.raises(ValueError, match="workers=0"):
+        resolve_workers(0)
+
+
+def test_jobs_return_in_order_and_the_first_error_is_raised():
+    assert run_jobs(math.sqrt, [4.0, 9.0, 16.0], workers=2) == [2.0, 3.0, 4.0]
+    with pytest.raises(ValueError, match="invalid literal"):
+        run_jobs(int, ["1", "not a number", "3"], workers=2)
+
+
+def _stored(root, name, kind, folds):
+    store = ResultsStore(root)
+    out = {}
+    for k in folds:
+        json_path, csv_path = store.fold_paths(name, k, kind)
+        out[k] = (store.read(json_path)["metrics"]["accuracy"], pd.read_csv(csv_path))
+    return out
+
+
+def test_folds_trained_by_two_workers_equal_one_thread_in_one_process(meta, features, tmp_path, monkeypatch):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # what each worker does: the numbers then match to the last digit
+    try:
+        run_dev_cv(ARCH1, meta, features, tmp_path / "one", wandb_mode="disabled", progress=False, workers=1)
+    finally:
+        torch.set_num_threads(threads)
+    summary = run_dev_cv(ARCH1, meta, features, tmp_path / "two", wandb_mode="disabled", progress=False, workers=2)
+    folds = [r["fold"] for r in summary["folds"]]
+    assert folds == [1, 2, 3, 4]
+    one, two = _stored(tmp_path / "one", ARCH1.name, "dev-cv", folds), _stored(tmp_path / "two", ARCH1.name, "dev-cv", folds)
+    for k in folds:
+        assert one[k][0] == two[k][0]
+        pd.testing.assert_frame_equal(one[k][1], two[k][1])
+    # a rerun finds every fold stored and trains nothing, whatever the number of workers
+    monkeypatch.setattr("audiolab.evaluation.cv.run_jobs", lambda *a, **k: pytest.fail("retrained"))
+    again = run_dev_cv(ARCH1, meta, features, tmp_path / "two", wandb_mode="disabled", progress=False, workers=2)
+    assert again["accuracy_mean"] == summary["accuracy_mean"]
+
+
+def test_the_kept_test_model_is_written_by_its_worker(meta, features, tmp_path):
+    summary = run_cv(ARCH1, meta, features, tmp_path, folds=(4, 5), keep_test_model=True, wandb_mode="disabled",
+                     progress=False, workers=2)
+    assert [r["fold"] for r in summary["folds"]] == [4, 5]
+    assert ResultsStore(tmp_path).test_model(ARCH1.name, 5).is_file()
+    assert np.isfinite(summary["accuracy_mean"])
