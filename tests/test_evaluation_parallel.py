@@ -68,3 +68,15 @@ def test_the_kept_test_model_is_written_by_its_worker(meta, features, tmp_path):
     assert [r["fold"] for r in summary["folds"]] == [4, 5]
     assert ResultsStore(tmp_path).test_model(ARCH1.name, 5).is_file()
     assert np.isfinite(summary["accuracy_mean"])
+
+
+def test_a_script_without_a_main_guard_gets_told_how_to_fix_it(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text("import math\nfrom audiolab.evaluation.parallel import run_jobs\n"
+                      "print(run_jobs(math.sqrt, [4.0, 9.0], workers=2))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert 'if __name__ == "__main__":' in done.stderr and "AUDIOLAB_WORKERS=1" in done.stderr

@@ -12,13 +12,16 @@ several threads (floating-point sums in another order), so results stored by one
 other would produce: the stored results are reused either way, as their key does not change.
 
 :func:`run_jobs` runs jobs in a pool of spawned processes, kept for the rest of the session (starting a
-worker imports torch, a few seconds), and re-raises the first job's error.
+worker imports torch, a few seconds), and re-raises the first job's error. Each worker imports the main
+script again, so a script that trains in parallel keeps its work under ``if __name__ == "__main__":``
+(notebooks need nothing).
 """
 from __future__ import annotations
 
 import atexit
 import os
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, Callable, Optional, Sequence
 
@@ -77,11 +80,18 @@ def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int) -> lis
         return [fn(job) for job in jobs]
     pool = _pool(workers)
     futures = [pool.submit(fn, job) for job in jobs]
-    done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+    wait(futures, return_when=FIRST_EXCEPTION)
     for future in futures:
         if future.done() and future.exception() is not None:
             for other in futures:
                 other.cancel()
             wait(futures)
-            raise future.exception()
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool):
+                _pools.pop(workers, None)
+                raise RuntimeError(
+                    f"the {workers} worker processes stopped before finishing ({error}). In a script, put the code "
+                    "that trains under `if __name__ == \"__main__\":` (each worker imports the script again), "
+                    f"or train in this process with workers=1 / {WORKERS_ENV}=1") from error
+            raise error
     return [future.result() for future in futures]

@@ -248,7 +248,7 @@ def attention_map(weights, tokens: Sequence[str] | None = None, title: str | Non
     ncols = min(heads, 4)
     nrows = math.ceil(heads / ncols)
     panel = 3.4 if t <= 16 else 4.2
-    fig = Figure(figsize=(panel * ncols + 1.0, panel * nrows + (0.4 if title else 0)), layout="constrained")
+    fig = Figure(figsize=(panel * ncols + 1.0, panel * nrows + (0.9 if title else 0.5)), layout="constrained")
     grid = fig.subplots(nrows, ncols, squeeze=False)
     used = list(grid.flat[:heads])
     for ax in grid.flat[heads:]:
