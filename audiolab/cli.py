@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-fold", "--test_fold", type=int, default=5, dest="test_fold",
                    help="the test fold: never trained on or scored by development runs and search trials")
     p.add_argument("--results", help="results folder (default: <out stem>_runs next to --out)")
+    p.add_argument("--trial", type=int, help="with --protocol search: run trial N of the notebooks' search "
+                   "(0 is the starting configuration; what sweeps/<arch>.yaml runs)")
+    p.add_argument("--search-trials", "--search_trials", type=int, default=8, dest="search_trials",
+                   help="trials of the notebooks' search that --trial counts in (the full profile's 8)")
+    p.add_argument("--search-seed", "--search_seed", type=int, default=0, dest="search_seed",
+                   help="seed of the notebooks' search that --trial counts in (the notebooks' 0)")
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", "--batch_size", type=int, dest="batch_size")
     p.add_argument("--seed", type=int, default=0)
@@ -140,6 +146,29 @@ def experiment_from_args(args):
         raise _UserError(str(error)) from None
 
 
+def _nth_trial(exp, args):
+    """``exp`` as trial ``--trial`` of the notebooks' search (its starting configuration with that trial's values)."""
+    trial = getattr(args, "trial", None)
+    if trial is None:
+        return exp
+    from .configs import SPACES
+    from .evaluation import search_trials
+
+    if args.protocol != "search":
+        raise _UserError("--trial names a trial of the notebooks' search: use it with --protocol search")
+    short = "arch1" if args.arch == "conv1d" else "arch2"
+    space = SPACES[short][1]
+    given = [item.partition("=")[0].strip().lstrip("-") for item in args.overrides or []]
+    given += [name for name in _SHORTCUTS if getattr(args, name, None) is not None]
+    clash = sorted({".".join(exp.resolve(k)) for k in given} & {".".join(exp.resolve(k)) for k in space})
+    if clash:
+        raise _UserError(f"--trial sets {', '.join(clash)} from the notebooks' search: give no other value for them")
+    points = search_trials(exp, space, args.search_trials, args.search_seed)
+    if not 0 <= trial < len(points):
+        raise _UserError(f"--trial {trial}: the notebooks' search of {short} has trials 0-{len(points) - 1}")
+    return exp.replace(points[trial])
+
+
 def train_command(args) -> int:
     """``audiolab train``: cross-validate one configuration (``--protocol official`` or ``development``),
     or run one trial of the notebooks' search (``--protocol search``), and write the results as JSON.
@@ -160,7 +189,7 @@ def train_command(args) -> int:
         if sweep and args.protocol != "search":
             raise _UserError(f"under a W&B sweep agent ($WANDB_SWEEP_ID is set) run --protocol search, not "
                              f"{args.protocol}: a sweep trial is one trial of the notebooks' search, one W&B run")
-        exp = experiment_from_args(args)
+        exp = _nth_trial(experiment_from_args(args), args)
         mode = args.wandb or (None if sweep or os.environ.get("WANDB_MODE") else "offline")
         tracking.resolve_mode(mode)
         out = Path(args.out)

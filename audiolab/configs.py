@@ -164,7 +164,7 @@ ARCH1_SPACE: dict[str, list] = {
     "model.stride": [1, 2],
     "model.activation": ["relu", "gelu", "elu"],
 }
-"""Architecture 1 search space; the notebooks and sweeps/arch1.yaml use it."""
+"""Architecture 1 search space; the notebooks and sweeps/arch1.yaml (its trials), sweeps/arch1-explore.yaml use it."""
 
 ARCH2_SPACE: dict[str, list] = {
     "model.heads": [1, 2, 4],
@@ -173,7 +173,7 @@ ARCH2_SPACE: dict[str, list] = {
     "model.dropout": [0.0, 0.1, 0.3],
     "train.lr": [3e-4, 1e-3, 3e-3],
 }
-"""Architecture 2 search space; the notebooks and sweeps/arch2.yaml use it."""
+"""Architecture 2 search space; the notebooks and sweeps/arch2.yaml (its trials), sweeps/arch2-explore.yaml use it."""
 
 ABLATIONS: dict[str, dict] = {
     "no-mixup": {"augment.mixup": False},

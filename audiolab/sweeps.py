@@ -4,9 +4,11 @@
 ``"train.lr"``) into a W&B sweep whose every trial is one trial of the notebooks' search:
 ``audiolab train --arch <arch> --protocol search --epochs <search epochs> train.lr=0.001 ...``
 trains on the development folds but one validation fold at a time, scores validation folds 3 and
-4 pooled, and never trains on or scores the test fold. The agent passes each parameter as
-``key=value`` (``${args_no_hyphens}``), which ``audiolab train`` applies with
-:meth:`audiolab.experiment.Experiment.replace`, the same way the search does.
+4 pooled, and never trains on or scores the test fold. Two kinds: with ``notebook_trials`` the sweep is a
+grid over the notebooks' own trials (``--trial N``, resolved by :func:`audiolab.evaluation.search_trials`
+with the notebooks' count and seed: ``sweeps/<arch>.yaml``); without, it samples the space and the agent
+passes each parameter as ``key=value`` (``${args_no_hyphens}``), which ``audiolab train`` applies with
+:meth:`audiolab.experiment.Experiment.replace`, the same way the search does (``sweeps/<arch>-explore.yaml``).
 
 Each trial is one W&B run, started before training: every epoch of its validation folds is logged
 as it ends (a crashed trial leaves its curves, and an ``early_terminate`` rule can stop a poor one),
@@ -49,13 +51,17 @@ def cli_value(value: Any):
 
 def sweep_config(base: Experiment, space: Mapping[str, Sequence], name: str, method: str = "random",
                  out: Optional[str] = None, search_epochs: int = 60, val_folds: Sequence[int] = (3, 4),
-                 project: Optional[str] = None) -> dict:
+                 project: Optional[str] = None, notebook_trials: Optional[int] = None) -> dict:
     """A W&B sweep configuration whose trials run ``audiolab train --protocol search`` on ``space``.
 
     Every key must be a field of ``base`` (checked here, so a sweep cannot fail on its first trial).
     ``search_epochs`` and ``val_folds`` are the notebooks' search's (the full profile's); the test fold is
     ``audiolab train``'s default (:data:`audiolab.data.TEST_FOLD`), which a trial never trains on or scores.
     ``project``: the W&B project (default audiolab's, where its other runs go).
+
+    With ``notebook_trials`` (the notebooks' number of trials, 8 in the full profile) the sweep runs exactly
+    the notebooks' trials, a grid over ``--trial 0..notebook_trials-1`` (``method`` is then ``grid``):
+    after collecting it, the notebooks' search retrains nothing. Without it, ``method`` explores ``space``.
     """
     from .evaluation.run_log import WANDB_PROJECT
 
@@ -65,6 +71,19 @@ def sweep_config(base: Experiment, space: Mapping[str, Sequence], name: str, met
     # strides of a space only fit together)
     base.replace({key: values[0] for key, values in space.items()})
     out = out or f"sweeps/runs/{name}.json"
+    command = ["${env}", "audiolab", "train", f"--arch={base.arch}", "--protocol=search", f"--name={base.name}",
+               f"--epochs={search_epochs}", f"--val-folds={','.join(map(str, val_folds))}",
+               f"--out={out}", "--results=sweeps/runs/results"]
+    if notebook_trials is not None:
+        from .evaluation import search_trials
+
+        n = len(search_trials(base, space, notebook_trials, 0))
+        method, parameters = "grid", {"trial": {"values": list(range(n))}}
+        command += [f"--search-trials={notebook_trials}", "--search-seed=0", "${args}"]
+    else:
+        parameters = {".".join(base.resolve(k)): {"values": [cli_value(v) for v in values]}
+                      for k, values in space.items()}
+        command += ["${args_no_hyphens}"]
     return {
         "name": name,
         "description": (f"one trial of the notebooks' search of {base.name} per run: trained {search_epochs} epochs, "
@@ -74,26 +93,27 @@ def sweep_config(base: Experiment, space: Mapping[str, Sequence], name: str, met
         "project": project or WANDB_PROJECT,
         "method": method,
         "metric": {"name": SWEEP_METRIC, "goal": "maximize"},
-        "command": ["${env}", "audiolab", "train", f"--arch={base.arch}", "--protocol=search", f"--name={base.name}",
-                    f"--epochs={search_epochs}", f"--val-folds={','.join(map(str, val_folds))}",
-                    f"--out={out}", "--results=sweeps/runs/results", "${args_no_hyphens}"],
-        "parameters": {".".join(base.resolve(k)): {"values": [cli_value(v) for v in values]}
-                       for k, values in space.items()},
+        "command": command,
+        "parameters": parameters,
     }
 
 
-def export_sweep(base: Experiment, space: Mapping[str, Sequence], path: PathLike, method: str = "random") -> Path:
+def export_sweep(base: Experiment, space: Mapping[str, Sequence], path: PathLike, method: str = "random",
+                 notebook_trials: Optional[int] = None) -> Path:
     """Write :func:`sweep_config` as YAML to ``path``: ``wandb sweep <path>``, then ``wandb agent <id>``."""
     import yaml
 
     name = Path(path).stem
-    config = sweep_config(base, space, name=name, method=method)
+    config = sweep_config(base, space, name=name, method=method, notebook_trials=notebook_trials)
     header = (
         "# W&B sweep for `audiolab train`. Generated by audiolab.sweeps.export_sweep from the\n"
         "# search space in audiolab/configs.py; do not edit by hand (tests/test_sweeps.py checks it).\n"
         f"# Run from the repository root:  wandb sweep sweeps/{name}.yaml   then   wandb agent <sweep id>\n"
         "# with AUDIOLAB_DATA set. Each run is one trial of the notebooks' search (validation folds 3+4, never the\n"
-        "# test fold), logged every epoch; its result file is an artifact of the run, and\n"
+        + ("# test fold): this sweep runs exactly the notebooks' trials, so after collecting it they retrain nothing.\n"
+           if notebook_trials is not None else
+           "# test fold): this sweep explores the whole space, beyond the notebooks' trials.\n")
+        + "# Each run is logged every epoch; its result file is an artifact of the run, and\n"
         "# `audiolab sweep collect ENTITY/PROJECT/SWEEP_ID` puts it where the notebooks' search reuses it.\n"
         f"# Metric: {SWEEP_METRIC} = pooled validation accuracy (the summary of each trial's run).\n"
     )

@@ -12,6 +12,8 @@ from audiolab.cli import build_parser, experiment_from_args, main
 from audiolab.data import load_features, load_metadata
 from audiolab.evaluation import ResultsStore, search
 from audiolab.evaluation.search import TRIAL_ARTIFACT
+from audiolab.cli import _UserError, _nth_trial
+from audiolab.evaluation import search_trials
 from audiolab.sweeps import SWEEP_METRIC, SweepError, cli_value, collect, export_sweep, sweep_config
 from audiolab.wandb_runs import find_runs, read_run
 
@@ -22,15 +24,44 @@ REPO = Path(__file__).resolve().parents[1]
 offline_wandb = _wandb.offline_wandb  # the fixture
 
 
-@pytest.mark.parametrize("name", sorted(configs.SPACES))
-def test_committed_sweeps_match_the_spaces(name, tmp_path):
+NOTEBOOK_TRIALS = configs.PROFILES["full"].search_trials
+#: the committed sweep files: <name>.yaml runs exactly the notebooks' trials, <name>-explore.yaml the whole space
+FILES = [(name, f"{name}{suffix}") for name in sorted(configs.SPACES) for suffix in ("", "-explore")]
+
+
+@pytest.mark.parametrize("name,file", FILES)
+def test_committed_sweeps_match_the_spaces(name, file, tmp_path):
     factory, space = configs.SPACES[name]
-    generated = export_sweep(factory(name=name), space, tmp_path / f"{name}.yaml")
-    committed = REPO / "sweeps" / f"{name}.yaml"
+    trials = None if file.endswith("-explore") else NOTEBOOK_TRIALS
+    generated = export_sweep(factory(name=name), space, tmp_path / f"{file}.yaml", notebook_trials=trials)
+    committed = REPO / "sweeps" / f"{file}.yaml"
     assert committed.read_text() == generated.read_text(), (
-        f"sweeps/{name}.yaml is stale: regenerate it with audiolab.sweeps.export_sweep("
-        f"configs.SPACES[{name!r}][0](name={name!r}), configs.SPACES[{name!r}][1], 'sweeps/{name}.yaml')"
+        f"sweeps/{file}.yaml is stale: regenerate it with audiolab.sweeps.export_sweep("
+        f"configs.SPACES[{name!r}][0](name={name!r}), configs.SPACES[{name!r}][1], 'sweeps/{file}.yaml', "
+        f"notebook_trials={trials})"
     )
+
+
+@pytest.mark.parametrize("name", sorted(configs.SPACES))
+def test_the_notebook_sweep_runs_exactly_the_notebooks_trials(name):
+    config = yaml.safe_load((REPO / "sweeps" / f"{name}.yaml").read_text())
+    assert config["method"] == "grid" and config["command"][-1] == "${args}"
+    factory, space = configs.SPACES[name]
+    base = factory(name=name).replace({"train.epochs": configs.PROFILES["full"].search_epochs})
+    notebooks = [base.replace(point).key() for point in search_trials(base, space, NOTEBOOK_TRIALS, seed=0)]
+    assert config["parameters"] == {"trial": {"values": list(range(len(notebooks)))}}
+    fixed = [c for c in config["command"] if c.startswith("--")]
+    swept = []
+    for trial in config["parameters"]["trial"]["values"]:  # how W&B writes ${args}: --trial=3
+        args = build_parser().parse_args(["train", *fixed, f"--trial={trial}"])
+        swept.append(_nth_trial(experiment_from_args(args), args))
+    assert [exp.key() for exp in swept] == notebooks and {exp.name for exp in swept} == {name}
+    args = build_parser().parse_args(["train", *fixed, f"--trial={len(notebooks)}"])
+    with pytest.raises(_UserError, match=f"trials 0-{len(notebooks) - 1}"):
+        _nth_trial(experiment_from_args(args), args)
+    args = build_parser().parse_args(["train", *fixed, "--trial=1", "train.lr=0.1"])
+    with pytest.raises(_UserError, match="train.lr from the notebooks' search"):
+        _nth_trial(experiment_from_args(args), args)
 
 
 def _command_args(config):
@@ -39,9 +70,9 @@ def _command_args(config):
     return build_parser().parse_args(["train", *fixed])
 
 
-@pytest.mark.parametrize("name", sorted(configs.SPACES))
-def test_a_sweep_runs_search_trials_that_never_see_the_test_fold(name):
-    config = yaml.safe_load((REPO / "sweeps" / f"{name}.yaml").read_text())
+@pytest.mark.parametrize("name,file", FILES)
+def test_a_sweep_runs_search_trials_that_never_see_the_test_fold(name, file):
+    config = yaml.safe_load((REPO / "sweeps" / f"{file}.yaml").read_text())
     args = _command_args(config)
     assert args.protocol == "search" and args.name == name
     assert args.test_fold == 5 and args.val_folds == (3, 4) and args.test_fold not in args.val_folds
@@ -52,7 +83,7 @@ def test_a_sweep_runs_search_trials_that_never_see_the_test_fold(name):
 
 @pytest.mark.parametrize("name", sorted(configs.SPACES))
 def test_a_sweep_run_of_the_starting_point_is_the_notebooks_first_trial(name):
-    config = yaml.safe_load((REPO / "sweeps" / f"{name}.yaml").read_text())
+    config = yaml.safe_load((REPO / "sweeps" / f"{name}-explore.yaml").read_text())
     factory, space = configs.SPACES[name]
     base = factory(name=name).replace({"train.epochs": configs.PROFILES["full"].search_epochs})
     start = [f"{k}={cli_value(base.get(k))}" for k in space]  # trial 0 of the search: the base itself
@@ -63,7 +94,7 @@ def test_a_sweep_run_of_the_starting_point_is_the_notebooks_first_trial(name):
 
 @pytest.mark.parametrize("name", sorted(configs.SPACES))
 def test_every_sweep_value_is_an_override_of_audiolab_train(name):
-    config = yaml.safe_load((REPO / "sweeps" / f"{name}.yaml").read_text())
+    config = yaml.safe_load((REPO / "sweeps" / f"{name}-explore.yaml").read_text())
     assert config["metric"] == {"name": SWEEP_METRIC, "goal": "maximize"}
     assert config["command"][-1] == "${args_no_hyphens}" and "train" in config["command"]
     fixed = [c for c in config["command"] if c.startswith("--")]
@@ -140,7 +171,7 @@ class FakeApi:
 TINY_TRIAL = {"train.batch_size": 16, "model.kernel_size": 3, "model.channels": "8,8,8", "model.stride": 1}
 
 
-def _sweep_command(name="arch1"):
+def _sweep_command(name="arch1-explore"):
     """The fixed options of the committed sweep, as the agent runs them."""
     config = yaml.safe_load((REPO / "sweeps" / f"{name}.yaml").read_text())
     return [c for c in config["command"] if c.startswith("--")]
