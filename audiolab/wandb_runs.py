@@ -154,6 +154,14 @@ def _set(target: dict, item) -> None:
     target[keys[-1]] = json.loads(item.value_json)
 
 
+def _apply(target: dict, changes) -> None:
+    """A config or summary record's ``update`` and ``remove`` items, applied to ``target``."""
+    for item in changes.update:
+        _set(target, item)
+    for item in changes.remove:
+        _remove(target, item)
+
+
 def _remove(target: dict, item) -> None:
     keys = list(item.nested_key) or [item.key]
     for key in keys[:-1]:
@@ -203,10 +211,7 @@ def read_run(path: PathLike, wait: Optional[float] = None) -> OfflineRun:
             for item in record.run.config.update:
                 _set(config, item)
         elif kind == "config":
-            for item in record.config.update:
-                _set(config, item)
-            for item in record.config.remove:
-                _remove(config, item)
+            _apply(config, record.config)
         elif kind == "history":
             row: dict = {}
             for item in record.history.item:
@@ -214,10 +219,7 @@ def read_run(path: PathLike, wait: Optional[float] = None) -> OfflineRun:
             media.update({k: v for k, v in row.items() if isinstance(v, dict)})
             rows.append({k: v for k, v in row.items() if not isinstance(v, dict)})
         elif kind == "summary":
-            for item in record.summary.update:
-                _set(summary, item)
-            for item in record.summary.remove:
-                _remove(summary, item)
+            _apply(summary, record.summary)
         elif kind == "metric":
             metric = record.metric
             metrics[metric.name or metric.glob_name] = {"step_metric": metric.step_metric or None,

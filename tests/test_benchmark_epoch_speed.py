@@ -1,20 +1,14 @@
 """benchmarks/epoch_speed.py: the FLOP count behind its "fraction of peak" line."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[1]
+import _bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("epoch_speed", REPO / "benchmarks" / "epoch_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _bench.load("epoch_speed")
 
 
 def test_training_flops_of_two_linear_layers_match_the_hand_count(bench):

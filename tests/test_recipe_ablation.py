@@ -1,23 +1,18 @@
 """benchmarks/recipe_ablation.py: variants of the recipe, paired with it seed by seed, never training on or
 scoring fold 5."""
-import importlib.util
 import json
 import statistics
-from pathlib import Path
 
 import pytest
 
 from audiolab import configs
 
-REPO = Path(__file__).resolve().parents[1]
+import _bench
 
 
 @pytest.fixture(scope="module")
 def ablation():
-    spec = importlib.util.spec_from_file_location("recipe_ablation", REPO / "benchmarks" / "recipe_ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _bench.load("recipe_ablation")
 
 
 def test_each_variant_changes_what_its_name_says(ablation):
