@@ -80,3 +80,49 @@ def test_a_script_without_a_main_guard_gets_told_how_to_fix_it(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert 'if __name__ == "__main__":' in done.stderr and "AUDIOLAB_WORKERS=1" in done.stderr
+
+
+def test_workers_exit_when_their_parent_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, time\n"
+        "from audiolab.evaluation.parallel import run_jobs\n"
+        "if __name__ == '__main__':\n"
+        "    print(*run_jobs(abs, [-1, -2], workers=2), flush=True)\n"
+        "    import multiprocessing\n"
+        "    print(' '.join(str(p.pid) for p in multiprocessing.active_children()), flush=True)\n"
+        "    time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().split() == ["1", "2"]
+        children = [int(p) for p in parent.stdout.readline().split()]
+        assert children, "the pool started no worker processes"
+    finally:
+        parent.send_signal(signal.SIGKILL)  # no atexit, no pool shutdown: as when a kernel is killed
+        parent.wait()
+    deadline = time.monotonic() + 15
+    alive = children
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.5)
+        alive = [pid for pid in alive if _running(pid)]
+    assert not alive, f"worker processes {alive} outlived their killed parent"
+
+
+def _running(pid):
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie waiting for its (init) parent to reap it is gone for our purpose
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False

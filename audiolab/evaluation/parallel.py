@@ -48,16 +48,29 @@ def resolve_workers(workers: Optional[int | str] = None) -> int:
     return count
 
 
-def _one_thread() -> None:
+def _worker_start(parent: int) -> None:
+    """Each worker: one torch thread, and an exit of its own when its parent is gone (a killed notebook
+    kernel or script would otherwise leave it behind, holding memory)."""
+    import threading
+    import time
+
     import torch
 
     torch.set_num_threads(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="audiolab-parent-watch").start()
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
     pool = _pools.get(workers)
     if pool is None:
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread)
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
+                                   initargs=(os.getpid(),))
         _pools[workers] = pool
     return pool
 
