@@ -83,7 +83,6 @@ def test_a_script_without_a_main_guard_gets_told_how_to_fix_it(tmp_path):
 
 
 def test_workers_exit_when_their_parent_is_killed(tmp_path):
-    import os
     import signal
     import subprocess
     import sys
