@@ -106,6 +106,17 @@ class _UserError(Exception):
     pass
 
 
+def _overrides(args) -> dict:
+    """The configuration ``audiolab train`` was given: its shortcut options and its KEY=VALUE overrides."""
+    overrides = {name: getattr(args, name) for name in _SHORTCUTS if getattr(args, name, None) is not None}
+    for item in getattr(args, "overrides", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _UserError(f"overrides look like KEY=VALUE (e.g. train.lr=0.001), got {item!r}")
+        overrides[key.strip().lstrip("-")] = value
+    return overrides
+
+
 def experiment_from_args(args):
     """The :class:`~audiolab.experiment.Experiment` ``audiolab train`` runs: the kit's configuration
     (:func:`audiolab.configs.arch1` or :func:`~audiolab.configs.arch2`), then the options and overrides."""
@@ -113,12 +124,7 @@ def experiment_from_args(args):
     from .experiment import parse_value
     from .models import ARCHITECTURES
 
-    overrides = {name: getattr(args, name) for name in _SHORTCUTS if getattr(args, name, None) is not None}
-    for item in getattr(args, "overrides", None) or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise _UserError(f"overrides look like KEY=VALUE (e.g. train.lr=0.001), got {item!r}")
-        overrides[key.strip().lstrip("-")] = value
+    overrides = _overrides(args)
     base = configs.arch1() if args.arch == "conv1d" else configs.arch2(heads=int(overrides.get("heads", max(configs.HEADS))))
     other = "transformer" if args.arch == "conv1d" else "conv1d"
     wrong = [k for k in overrides if k not in ARCHITECTURES[args.arch][0].__dataclass_fields__
@@ -158,9 +164,7 @@ def _nth_trial(exp, args):
         raise _UserError("--trial names a trial of the notebooks' search: use it with --protocol search")
     short = "arch1" if args.arch == "conv1d" else "arch2"
     space = SPACES[short][1]
-    given = [item.partition("=")[0].strip().lstrip("-") for item in args.overrides or []]
-    given += [name for name in _SHORTCUTS if getattr(args, name, None) is not None]
-    clash = sorted({".".join(exp.resolve(k)) for k in given} & {".".join(exp.resolve(k)) for k in space})
+    clash = sorted({".".join(exp.resolve(k)) for k in _overrides(args)} & {".".join(exp.resolve(k)) for k in space})
     if clash:
         raise _UserError(f"--trial sets {', '.join(clash)} from the notebooks' search: give no other value for them")
     points = search_trials(exp, space, args.search_trials, args.search_seed)
