@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PROFILE ?= full
 # folds trained at once, in processes of one thread each (auto: one per core); see README, Speed
-WORKERS ?= 1
+WORKERS ?= auto
 
 .PHONY: reports test install benchmark clean
 

@@ -88,6 +88,7 @@ def test_setup_installs_only_what_is_missing_and_keeps_results_and_data_on_drive
     monkeypatch.setattr(configs, "load_dataset", functools.partial(configs.load_dataset, strict=False))
     ws = notebook.setup(profile="smoke")
     assert ws.store.root == folder / "results" and ws.figures == folder / "figures"
+    assert not ws.check_claims  # claims are about the full run's numbers; a smoke run never checks them
     assert Path(ws.meta.attrs["root"]).resolve() == (folder / "cache" / "ESC-10").resolve() and len(ws.meta) == 50
     assert list((folder / "cache").glob("features*")), "the feature cache is on Drive too"
 

@@ -1,4 +1,5 @@
 """audiolab.evaluation.parallel: folds trained in worker processes give what one process gives."""
+import importlib
 import math
 
 import numpy as np
@@ -6,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from audiolab.evaluation import ResultsStore, run_cv, run_dev_cv
+from audiolab.evaluation import ResultsStore, cross_validate_many, run_cv, run_dev_cv, search
 from audiolab.evaluation.parallel import WORKERS_ENV, resolve_workers, run_jobs
 
 from _tiny import ARCH1, features, meta  # noqa: F401 (fixtures)
@@ -60,6 +61,46 @@ def test_folds_trained_by_two_workers_equal_one_thread_in_one_process(meta, feat
     monkeypatch.setattr("audiolab.evaluation.cv.run_jobs", lambda *a, **k: pytest.fail("retrained"))
     again = run_dev_cv(ARCH1, meta, features, tmp_path / "two", wandb_mode="disabled", progress=False, workers=2)
     assert again["accuracy_mean"] == summary["accuracy_mean"]
+
+
+def _one_thread(fn):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # what each worker does: the numbers then match to the last digit
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_many_cross_validations_train_their_folds_in_one_batch(meta, features, tmp_path, monkeypatch):
+    seeds = {"a": [ARCH1], "b": [ARCH1.replace({"train.seed": 1}, name="tiny-seed1")]}
+    alone = _one_thread(lambda: {label: [run_dev_cv(e, meta, features, tmp_path / "one", wandb_mode="disabled",
+                                                    progress=False) for e in group] for label, group in seeds.items()})
+    batches = []
+    real = cross_validate_many.__globals__["run_jobs"]
+    monkeypatch.setattr("audiolab.evaluation.cv.run_jobs", lambda fn, jobs, workers: batches.append(len(jobs)) or
+                        real(fn, jobs, workers))
+    together = cross_validate_many(seeds, meta, features, tmp_path / "two", "dev-cv", wandb_mode="disabled",
+                                   progress=False, workers=2)
+    assert batches == [8]  # both seeds' four folds, in one submission to the pool
+    assert list(together) == ["a", "b"] and [len(g) for g in together.values()] == [1, 1]
+    for label in seeds:
+        assert together[label][0]["name"] == alone[label][0]["name"]
+        assert together[label][0]["accuracy_mean"] == alone[label][0]["accuracy_mean"]
+    with pytest.raises(ValueError, match="protocol"):
+        cross_validate_many([ARCH1], meta, features, tmp_path, "holdout")
+
+
+def test_search_trials_trained_by_two_workers_equal_one_process(meta, features, tmp_path, monkeypatch):
+    space = {"train.lr": [1e-3, 3e-3]}
+    options = dict(n_trials=2, val_fold=(3, 4), test_fold=5, wandb_mode="disabled", progress=False)
+    one = _one_thread(lambda: search(ARCH1, space, meta, features, tmp_path / "one", workers=1, **options))
+    two = search(ARCH1, space, meta, features, tmp_path / "two", workers=2, **options)
+    pd.testing.assert_frame_equal(one.drop(columns="seconds"), two.drop(columns="seconds"))
+    search_module = importlib.import_module("audiolab.evaluation.search")  # the package's `search` is the function
+    monkeypatch.setattr(search_module, "run_jobs", lambda *a, **k: pytest.fail("retrained"))
+    again = search(ARCH1, space, meta, features, tmp_path / "two", workers=2, **options)
+    assert again["val_accuracy"].tolist() == two["val_accuracy"].tolist()
 
 
 def test_the_kept_test_model_is_written_by_its_worker(meta, features, tmp_path):

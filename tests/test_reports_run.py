@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from audiolab import reports
+from audiolab import cli, reports
 from audiolab.evaluation.store import ResultsStore
 from audiolab._util import repo_root
 from audiolab.reports import run as reports_run
@@ -79,6 +79,11 @@ def test_command_without_output_uses_the_profile_folder(monkeypatch, capsys, tmp
     assert [Path(c["output"]) for c in calls] == [
         reports.default_output("smoke"), reports.default_output("full"), tmp_path / "x"]
     assert calls[1]["root"] == "/data" and checked == [None, "/data", None]
+    assert [c["parameters"] for c in calls] == [{}, {}, {}]  # the notebooks check their claims by default
+    assert reports.reports_command(SimpleNamespace(profile="full", output=None, root=None, check_claims=False)) == 0
+    assert calls[-1]["parameters"] == {"check_claims": False}
+    assert cli.build_parser().parse_args(["reports", "--no-check-claims"]).check_claims is False
+    assert cli.build_parser().parse_args(["reports"]).check_claims is True
 
     def fail(**kw):
         raise reports.ReportError("notebook 01 failed\nthe executed notebook with the error: /somewhere/01.ipynb")

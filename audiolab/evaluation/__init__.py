@@ -15,7 +15,7 @@
 """
 from .ablation import ablation_table, run_ablation
 from .compare import compare_configurations, held_out_score, per_class_counts, seed_fold_scores
-from .cv import run_cv, run_dev_cv
+from .cv import cross_validate_many, run_cv, run_dev_cv
 from .ensemble import ensemble_table, run_seed_ensemble, seed_members
 from .migrate import migrate_results
 from .runner import train_and_score
@@ -38,6 +38,7 @@ __all__ = [
     "best_experiment",
     "chosen_trial",
     "comparison_table",
+    "cross_validate_many",
     "describe_choice",
     "ensemble_table",
     "migrate_results",

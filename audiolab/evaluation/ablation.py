@@ -18,9 +18,9 @@ from scipy import stats as scipy_stats
 from .._util import PathLike
 from ..experiment import Experiment
 from ..features import FeatureConfig
-from .cv import run_dev_cv
+from .cv import cross_validate_many
 from .ensemble import seed_members
-from .store import ResultsStore
+from .store import DEV_CV, ResultsStore
 
 __all__ = ["run_ablation", "ablation_table"]
 
@@ -30,14 +30,12 @@ def run_ablation(base: Experiment, variants: Mapping[str, Mapping], seeds: Seque
                  **cv_options) -> pd.DataFrame:
     """Development-fold cross-validation of ``base`` and of each variant, once per seed; returns
     :func:`ablation_table`. ``features(config)`` gives the features of a front-end (a variant may change
-    it). Runs are ordinary stored results named ``<base.name>[-<variant>][-seed<s>]``, reused when present."""
-    store = ResultsStore.of(store)
-    runs: dict[str, list[dict]] = {}
-    for label, overrides in {"recipe": {}, **variants}.items():
-        exp = base if label == "recipe" else base.replace(overrides, name=f"{base.name}-{label}")
-        runs[label] = [run_dev_cv(member, meta, features(member.features), store, **cv_options)
-                       for member in seed_members(exp, seeds)]
-    return ablation_table(runs)
+    it). Runs are ordinary stored results named ``<base.name>[-<variant>][-seed<s>]``, reused when present;
+    the missing ones train together (:func:`~audiolab.evaluation.cv.cross_validate_many`)."""
+    members = {label: seed_members(base if label == "recipe" else base.replace(overrides, name=f"{base.name}-{label}"),
+                                   seeds)
+               for label, overrides in {"recipe": {}, **variants}.items()}
+    return ablation_table(cross_validate_many(members, meta, features, store, DEV_CV, **cv_options))
 
 
 def ablation_table(runs: Mapping[str, Sequence[dict]], alpha: float = 0.05) -> pd.DataFrame:

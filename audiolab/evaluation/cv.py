@@ -16,7 +16,7 @@ stored with the same configuration and clips is loaded instead of retrained.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pandas as pd
 import torch
@@ -33,7 +33,7 @@ from .run_log import open_run_log
 from .runner import check_inputs, class_names, prob_columns, probs_table, train_and_score
 from .store import DEV_CV, OFFICIAL_CV, ResultsStore, data_fingerprint
 
-__all__ = ["run_cv", "run_dev_cv", "fold_row", "fold_stats"]
+__all__ = ["run_cv", "run_dev_cv", "cross_validate_many", "fold_row", "fold_stats"]
 
 _METRICS = ("accuracy", "macro_f1", "auc")
 
@@ -66,10 +66,8 @@ def run_cv(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, store: "
     (default ``$AUDIOLAB_WORKERS``, else 1) folds train at once, in processes of their own
     (:mod:`audiolab.evaluation.parallel`).
     """
-    splits = {k: (train, test) for k, train, test in cv_folds(meta)}
-    return _cross_validate(exp, meta, features, ResultsStore.of(store), splits, folds, OFFICIAL_CV, "test",
-                           test_fold if keep_test_model else None, test_fold, wandb_mode, progress, wandb_dir,
-                           workers)
+    return cross_validate_many([exp], meta, features, store, OFFICIAL_CV, folds, test_fold, keep_test_model,
+                               wandb_mode, progress, wandb_dir, workers)[0]
 
 
 def run_dev_cv(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, store: "ResultsStore | PathLike",
@@ -78,19 +76,64 @@ def run_dev_cv(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, stor
     """Cross-validation of ``exp`` over the development folds (all but ``test_fold``), stored under
     ``<name>/dev-cv/`` like :func:`run_cv`. The scores every choice of the kit is made on. W&B: job type
     ``dev-cv``, the scored fold as ``val/*``, artifacts of type ``dev-cv-fold``."""
-    splits = {k: (train, val) for k, train, val in development_folds(meta, test_fold)}
-    return _cross_validate(exp, meta, features, ResultsStore.of(store), splits, None, DEV_CV, "val", None, test_fold,
-                           wandb_mode, progress, wandb_dir, workers)
+    return cross_validate_many([exp], meta, features, store, DEV_CV, test_fold=test_fold, wandb_mode=wandb_mode,
+                               progress=progress, wandb_dir=wandb_dir, workers=workers)[0]
 
 
-def _cross_validate(exp, meta, features, store: ResultsStore, splits: dict, folds, kind: str, scored_as: str,
-                    keep_model_fold: Optional[int], test_fold: int, wandb_mode, progress, wandb_dir,
-                    workers=None) -> dict:
-    from tqdm.auto import tqdm
-
-    y = check_inputs(exp, meta, features)
-    resolve_mode(wandb_mode)  # a bad mode is a user error: raise before any training
+def cross_validate_many(exps: "Sequence[Experiment] | Mapping[Any, Sequence[Experiment]]", meta: pd.DataFrame,
+                        features, store: "ResultsStore | PathLike", protocol: str = OFFICIAL_CV,
+                        folds: Optional[Iterable[int]] = None, test_fold: int = TEST_FOLD, keep_test_model: bool = False,
+                        wandb_mode: Optional[str] = None, progress: bool = True, wandb_dir: Optional[PathLike] = None,
+                        workers: Optional[int] = None):
+    """:func:`run_cv` (``protocol="cv"``) or :func:`run_dev_cv` (``"dev-cv"``) of every experiment of ``exps``,
+    with the folds that are not stored yet trained **together**: with several ``workers`` the pool gets every
+    missing fold of every experiment at once, so no worker waits for the last fold of one cross-validation
+    before the next begins (seeds, head counts, ablation variants). The results are exactly those of the
+    one-at-a-time calls: a list of summaries for a list of experiments, or for a mapping
+    ``{label: [experiments]}`` the mapping ``{label: [summaries]}``. ``features`` is a tensor, or a function of
+    a :class:`~audiolab.features.FeatureConfig` for experiments whose front-ends differ."""
+    if isinstance(exps, Mapping):
+        groups = {label: list(group) for label, group in exps.items()}
+        flat = iter(cross_validate_many([e for group in groups.values() for e in group], meta, features, store,
+                                        protocol, folds, test_fold, keep_test_model, wandb_mode, progress, wandb_dir,
+                                        workers))
+        return {label: [next(flat) for _ in group] for label, group in groups.items()}
+    if protocol not in (OFFICIAL_CV, DEV_CV):
+        raise ValueError(f"protocol must be {OFFICIAL_CV!r} (official) or {DEV_CV!r} (development), got {protocol!r}")
+    store = ResultsStore.of(store)
+    features_of = features if callable(features) else (lambda _config: features)
     workers = resolve_workers(workers)
+    resolve_mode(wandb_mode)  # a bad mode is a user error: raise before any training
+    if protocol == DEV_CV:
+        folds, keep_test_model = None, False
+    options = dict(wandb_mode=wandb_mode, progress=progress, wandb_dir=wandb_dir)
+    plans = [_plan(exp, meta, features_of(exp.features) if isinstance(exp, Experiment) else features, store,
+                   protocol, folds, test_fold if keep_test_model else None, test_fold, workers, **options)
+             for exp in exps]  # (check_inputs in _plan says what is wrong with something that is no Experiment)
+    _train(plans, workers, progress)
+    return [_finish(plan, store) for plan in plans]
+
+
+@dataclass
+class _Plan:
+    """One cross-validation: its folds, and the jobs of those not stored yet."""
+
+    exp: Experiment
+    kind: str
+    wanted: list
+    complete: bool
+    classes: list
+    test_fold: int
+    jobs: list
+
+
+def _plan(exp, meta, features, store: ResultsStore, kind: str, folds, keep_model_fold: Optional[int],
+          test_fold: int, workers: int, wandb_mode=None, progress=True, wandb_dir=None) -> _Plan:
+    """Check the inputs, find the folds already stored, and make a :class:`_FoldJob` of each missing one."""
+    dev = kind == DEV_CV
+    pairs = development_folds(meta, test_fold) if dev else cv_folds(meta)
+    splits, scored_as = {k: (train, scored) for k, train, scored in pairs}, "val" if dev else "test"
+    y = check_inputs(exp, meta, features)
     classes = class_names(meta)
     wanted = sorted(splits) if folds is None else sorted({int(k) for k in folds})
     absent = [k for k in wanted if k not in splits]
@@ -108,16 +151,33 @@ def _cross_validate(exp, meta, features, store: ResultsStore, splits: dict, fold
             jobs.append(_FoldJob(exp, meta, features, y, tuple(classes), store.root, kind, scored_as, k, train_idx,
                                  scored_idx, model_path is not None, key, data, wandb_mode, wandb_dir,
                                  progress and workers == 1))
+    return _Plan(exp, kind, wanted, wanted == sorted(splits), classes, test_fold, jobs)
+
+
+def _train(plans: list, workers: int, progress: bool) -> None:
+    """Train the missing folds of ``plans``: all of them at once in the worker pool, or one after the other."""
+    from tqdm.auto import tqdm
+
+    jobs = [job for plan in plans for job in plan.jobs]
     if workers > 1 and len(jobs) > 1:
         if progress:
-            print(f"{exp.name} {kind}: training folds {[j.fold for j in jobs]}, {workers} at a time", flush=True)
+            names = sorted({f"{plan.exp.name} {plan.kind}" for plan in plans if plan.jobs})
+            what = names[0] if len(names) == 1 else f"{len(names)} cross-validations"
+            print(f"{what}: training {len(jobs)} folds, {workers} at a time", flush=True)
         run_jobs(_train_fold, jobs, workers)
-    else:
-        for job in tqdm(jobs, desc=f"{exp.name} {kind}", unit="fold", disable=not progress or len(jobs) < 2):
+        return
+    for plan in plans:
+        for job in tqdm(plan.jobs, desc=f"{plan.exp.name} {plan.kind}", unit="fold",
+                        disable=not progress or len(plan.jobs) < 2):
             _train_fold(job)
-    per_fold = [store.read(store.fold_paths(exp.name, k, kind)[0]) for k in wanted]  # as a rerun will load them
-    summary = _summary(exp, key, per_fold, store, kind, classes, complete=wanted == sorted(splits),
-                       test_fold=test_fold)
+
+
+def _finish(plan: _Plan, store: ResultsStore) -> dict:
+    """Read the plan's stored folds back (as a rerun will), write and return the summary."""
+    exp, kind = plan.exp, plan.kind
+    per_fold = [store.read(store.fold_paths(exp.name, k, kind)[0]) for k in plan.wanted]
+    summary = _summary(exp, exp.key(), per_fold, store, kind, plan.classes, complete=plan.complete,
+                       test_fold=plan.test_fold)
     store.write_json(store.cv_dir(exp.name, kind) / "summary.json", summary)
     return {**summary, "per_fold": per_fold}
 

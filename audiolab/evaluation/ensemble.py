@@ -16,7 +16,7 @@ import torch
 from .._util import PathLike
 from ..experiment import Experiment
 from ..metrics import evaluate
-from .cv import fold_row, fold_stats, run_cv
+from .cv import cross_validate_many, fold_row, fold_stats
 from .runner import class_names, prob_columns
 from .store import ResultsStore
 
@@ -36,8 +36,9 @@ def run_seed_ensemble(
     store: "ResultsStore | PathLike",
     **cv_options,
 ) -> dict:
-    """Cross-validate ``exp`` once per seed (:func:`run_cv` with ``cv_options``: ``folds``, ``wandb_mode``,
-    ``progress``, ``wandb_dir``; every member is stored and reused like any other experiment), then
+    """Cross-validate ``exp`` once per seed (:func:`~audiolab.evaluation.run_cv` with ``cv_options``: ``folds``,
+    ``wandb_mode``, ``progress``, ``wandb_dir``, ``workers``; every member is stored and reused like any other
+    experiment, and the members' missing folds train together, see :func:`cross_validate_many`), then
     score the average of the members' probabilities per fold and pooled, exactly as one model is
     scored. Written to ``<name>-ensemble/summary.json``."""
     store = ResultsStore.of(store)
@@ -45,7 +46,7 @@ def run_seed_ensemble(
     if len(seeds) < 2:
         raise ValueError(f"an ensemble needs at least two seeds, got {seeds}")
     members = seed_members(exp, seeds)
-    cvs = [run_cv(m, meta, features, store, **cv_options) for m in members]
+    cvs = cross_validate_many(members, meta, features, store, **cv_options)  # the members' folds train together
     oofs = [store.load_oof(m.name).set_index("filename") for m in members]
     clips = oofs[0][["fold", "target"]]
     cols = prob_columns(oofs[0])

@@ -20,6 +20,7 @@ from .._util import PathLike, plain, tupled
 from ..experiment import Experiment
 from ..metrics import evaluate
 from ..tracking import resolve_mode
+from .parallel import resolve_workers, run_jobs
 from .run_log import open_run_log
 from .runner import check_inputs, class_names, train_and_score
 from .selection import TRIAL_RESULT_COLUMNS, ranked
@@ -120,6 +121,7 @@ def search(
     wandb_mode: Optional[str] = None,
     progress: bool = True,
     wandb_dir: Optional[PathLike] = None,
+    workers: Optional[int] = None,
 ) -> pd.DataFrame:
     """Run the :func:`search_trials` of ``base`` over ``space`` (dotted keys) on the validation folds.
 
@@ -127,12 +129,24 @@ def search(
     rerun. Returns a DataFrame best first (validation accuracy, then macro F1) with columns
     ``trial``, one per space key, ``val_accuracy``, ``val_macro_f1``, ``val_auc``, ``val_clips``
     (validation clips scored), ``params_trainable``, ``seconds`` and ``key``; also written to
-    ``trials.csv``. W&B: one run per trial (group ``<name>-search``, see :func:`run_trial`).
+    ``trials.csv``. W&B: one run per trial (group ``<name>-search``, see :func:`run_trial`). ``workers``
+    (default ``$AUDIOLAB_WORKERS``, else 1) trials train at once, each in a process of its own
+    (:mod:`audiolab.evaluation.parallel`).
     """
     from tqdm.auto import tqdm
 
     store = ResultsStore.of(store)
     points = search_trials(base, space, n_trials=n_trials, seed=seed)
+    workers = resolve_workers(workers)
+    missing = [(i, values) for i, values in enumerate(points) if not _is_stored(base, values, meta, store, val_fold,
+                                                                                 test_fold, i)]
+    if workers > 1 and len(missing) > 1:  # they train side by side; the loop below then finds every one stored
+        check_inputs(base, meta, features)
+        resolve_mode(wandb_mode)
+        if progress:
+            print(f"{base.name} search: training {len(missing)} trials, {workers} at a time", flush=True)
+        run_jobs(_trial_job, [(base, values, meta, features, store.root, val_fold, test_fold, i, wandb_mode, wandb_dir)
+                              for i, values in missing], workers)
     rows = []
     bar = tqdm(list(enumerate(points)), desc=f"{base.name} search", unit="trial", disable=not progress)
     for i, values in bar:
@@ -149,6 +163,27 @@ def search(
     table = ranked(pd.DataFrame(rows, columns=["trial", *space, *TRIAL_RESULT_COLUMNS]))
     store.write_csv(store.search_dir(base.name) / "trials.csv", table)
     return table
+
+
+def _trial_setup(base, values, meta, store: ResultsStore, val_fold, test_fold, index):
+    """``(experiment, splits, key, data fingerprint, result path)`` of one trial."""
+    splits = search_splits(meta, val_fold, test_fold)
+    data = data_fingerprint(meta, *[idx for _, train, val in splits for idx in (train, val)])
+    exp = base.replace(values) if index == 0 else base.replace(values, name=f"{base.name}-trial{index or 'x'}")
+    key = exp.key()
+    return exp, splits, key, data, store.trial_path(base.name, key)
+
+
+def _is_stored(base, values, meta, store: ResultsStore, val_fold, test_fold, index) -> bool:
+    _, _, key, data, path = _trial_setup(base, values, meta, store, val_fold, test_fold, index)
+    return bool(store.reusable(store.read(path), key, data, path))
+
+
+def _trial_job(args: tuple) -> None:
+    """One trial in a worker process (:func:`search` with several workers)."""
+    base, values, meta, features, root, val_fold, test_fold, index, wandb_mode, wandb_dir = args
+    run_trial(base, values, meta, features, root, val_fold, test_fold, index=index, wandb_mode=wandb_mode,
+              progress=False, wandb_dir=wandb_dir)
 
 
 def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame, features: torch.Tensor,
@@ -169,11 +204,7 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
     store = ResultsStore.of(store)
     y = check_inputs(base, meta, features)
     resolve_mode(wandb_mode)
-    splits = search_splits(meta, val_fold, test_fold)
-    data = data_fingerprint(meta, *[idx for _, train, val in splits for idx in (train, val)])
-    exp = base.replace(values) if index == 0 else base.replace(values, name=f"{base.name}-trial{index or 'x'}")
-    key = exp.key()
-    path = store.trial_path(base.name, key)
+    exp, splits, key, data, path = _trial_setup(base, values, meta, store, val_fold, test_fold, index)
     stored = store.read(path)
     run_args = dict(name=f"{base.name}-trial{index}" if index is not None else f"{base.name}-trial-{key[:8]}",
                     group=f"{base.name}-search", job_type="search", mode=wandb_mode, dir=wandb_dir,

@@ -257,7 +257,7 @@ def run_reports(
         root: dataset folder passed to the notebooks as ``data_root`` (default: ``$AUDIOLAB_DATA``,
             then the cache folder).
         parameters: more papermill parameters (``epochs``, ``folds``, ``search_trials``, ``seed``,
-            ``wandb_mode``, ``progress``: default off); ``results_dir`` and ``figures_dir`` are always the
+            ``wandb_mode``, ``progress``: default off, ``check_claims``); ``results_dir`` and ``figures_dir`` are always the
             report's own.
         progress: show one console line, updated in place: the notebook, its cell, and what is training
             (``01_architecture1 (2/4) · cell 25/37 · arch1 cv fold 3 · epoch 57/100``).
@@ -360,7 +360,7 @@ def _first_line(error: BaseException) -> str:
 
 
 def reports_command(args) -> int:
-    """``audiolab reports [--profile full|smoke] [--root PATH] [--output DIR]``: 0 on success, 1 if a notebook failed
+    """``audiolab reports [--profile full|smoke] [--root PATH] [--output DIR] [--no-check-claims]``: 0 on success, 1 if a notebook failed
     or there is no dataset (with none anywhere, ESC-10 is downloaded first: :func:`.dataset.ensure_dataset`)."""
     profile = getattr(args, "profile", "full") or "full"
     output = getattr(args, "output", None)
@@ -368,7 +368,8 @@ def reports_command(args) -> int:
         output = default_output(profile)
     try:
         ensure_dataset(getattr(args, "root", None))
-        path = run_reports(profile=profile, output=output, root=getattr(args, "root", None))
+        extra = {} if getattr(args, "check_claims", True) else {"check_claims": False}
+        path = run_reports(profile=profile, output=output, root=getattr(args, "root", None), parameters=extra)
     except ReportError as error:
         print(f"audiolab reports: error: {error}", file=sys.stderr)
         return 1
