@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from audiolab.evaluation import (ResultsStore, comparison_table, ensemble_table, run_cv, run_seed_ensemble, runner,
+from audiolab.evaluation import (ResultsStore, average_members, comparison_table, ensemble_table, run_cv, run_seed_ensemble, runner,
                                  seed_members)
 
 from _tiny import ARCH1, features, meta  # noqa: F401 (fixtures)
@@ -33,6 +33,21 @@ def test_ensemble_averages_its_members_and_reuses_the_base_run(synthetic_esc10_m
     assert [f["accuracy"] for f in ens["folds"]] == pytest.approx(expected)
     assert ens["params_trainable_total"] == 2 * ens["params"]["trainable"]
     assert store.read(store.ensemble_path("arch1"))["accuracy_mean"] == pytest.approx(np.mean(expected))
+
+
+def test_any_stored_runs_can_be_averaged_if_they_scored_the_same_clips(synthetic_esc10_meta, features, tmp_path):
+    meta, classes = synthetic_esc10_meta, list(synthetic_esc10_meta.attrs["classes"])
+    alone = run_cv(ARCH1, meta, features, tmp_path, wandb_mode="disabled", progress=False)
+    one = average_members(tmp_path, ["arch1"], classes)  # an ensemble of one is the model itself
+    assert [f["accuracy"] for f in one["folds"]] == [f["accuracy"] for f in alone["folds"]]
+    assert one["pooled"]["accuracy"] == pytest.approx(alone["pooled"]["accuracy"])
+    run_cv(ARCH1, meta, features, tmp_path, folds=(1, 2), wandb_mode="disabled", progress=False)  # rewrites arch1
+    other = ARCH1.replace({"train.seed": 1}, name="other")
+    run_cv(other, meta, features, tmp_path, wandb_mode="disabled", progress=False)
+    with pytest.raises(ValueError, match="same clips"):
+        average_members(tmp_path, ["other", "arch1"], classes)
+    with pytest.raises(ValueError, match="at least one"):
+        average_members(tmp_path, [], classes)
 
 
 def test_ensemble_table_and_the_comparison_list_the_ensemble_once(synthetic_esc10_meta, features, tmp_path):

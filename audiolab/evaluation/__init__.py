@@ -16,7 +16,7 @@
 from .ablation import ablation_table, run_ablation
 from .compare import compare_configurations, held_out_score, per_class_counts, seed_fold_scores
 from .cv import cross_validate_many, run_cv, run_dev_cv
-from .ensemble import ensemble_table, run_seed_ensemble, seed_members
+from .ensemble import average_members, ensemble_table, run_seed_ensemble, seed_members
 from .migrate import migrate_results
 from .runner import train_and_score
 from .search import run_trial, search, search_trials
@@ -28,6 +28,7 @@ __all__ = [
     "ResultsStore",
     "TestFoldError",
     "ablation_table",
+    "average_members",
     "choose_by_development",
     "compare_configurations",
     "held_out_score",

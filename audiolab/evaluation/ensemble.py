@@ -18,9 +18,9 @@ from ..experiment import Experiment
 from ..metrics import evaluate
 from .cv import cross_validate_many, fold_row, fold_stats
 from .runner import class_names, prob_columns
-from .store import ResultsStore
+from .store import OFFICIAL_CV, ResultsStore
 
-__all__ = ["run_seed_ensemble", "ensemble_table", "seed_members"]
+__all__ = ["run_seed_ensemble", "average_members", "ensemble_table", "seed_members"]
 
 
 def seed_members(exp: Experiment, seeds: Sequence[int]) -> list[Experiment]:
@@ -47,13 +47,7 @@ def run_seed_ensemble(
         raise ValueError(f"an ensemble needs at least two seeds, got {seeds}")
     members = seed_members(exp, seeds)
     cvs = cross_validate_many(members, meta, features, store, **cv_options)  # the members' folds train together
-    oofs = [store.load_oof(m.name).set_index("filename") for m in members]
-    clips = oofs[0][["fold", "target"]]
-    cols = prob_columns(oofs[0])
-    probs = np.mean([o.loc[clips.index, cols].to_numpy() for o in oofs], axis=0)
-    classes = class_names(meta)
-    targets, fold_of = clips["target"].to_numpy(), clips["fold"].to_numpy()
-    rows = [fold_row(k, evaluate(targets[fold_of == k], probs[fold_of == k], classes)) for k in sorted(set(fold_of))]
+    scores = average_members(store, [m.name for m in members], class_names(meta))
     member_rows = [
         {"name": c["name"], "seed": s, "accuracy_mean": c["accuracy_mean"], "accuracy_std": c["accuracy_std"],
          "macro_f1_mean": c["macro_f1_mean"], "auc_mean": c["auc_mean"]}
@@ -64,15 +58,35 @@ def run_seed_ensemble(
         "experiment": exp.to_dict(),
         "seeds": seeds,
         "members": member_rows,
-        "folds": rows,
-        **fold_stats(rows),
-        "pooled": evaluate(targets, probs, classes),
+        **scores,
         "params": cvs[0]["params"],
         "params_trainable_total": cvs[0]["params"]["trainable"] * len(members),
         "train_seconds_total": float(sum(c["train_seconds_total"] for c in cvs)),
     }
     store.write_json(store.ensemble_path(exp.name), summary)
     return summary
+
+
+def average_members(store: "ResultsStore | PathLike", names: Sequence[str], classes: Sequence[str],
+                    kind: str = OFFICIAL_CV) -> dict:
+    """Score the average of the stored out-of-fold probabilities of ``names`` (any experiments
+    cross-validated the same way, e.g. seeds of one configuration or both architectures), exactly as one
+    model is scored: ``folds`` (one row per fold), their mean ± std (:func:`~audiolab.evaluation.cv.fold_stats`)
+    and ``pooled``. ``kind`` is ``"cv"`` (official) or ``"dev-cv"`` (development folds)."""
+    store = ResultsStore.of(store)
+    if not names:
+        raise ValueError("an ensemble needs at least one stored experiment")
+    oofs = [store.load_oof(name, kind).set_index("filename") for name in names]
+    clips = oofs[0][["fold", "target"]]
+    if any(set(o.index) != set(clips.index) for o in oofs[1:]):
+        raise ValueError(f"{list(names)} were not scored on the same clips: only experiments cross-validated "
+                         "on the same folds can be averaged")
+    cols = prob_columns(oofs[0])
+    probs = np.mean([o.loc[clips.index, cols].to_numpy() for o in oofs], axis=0)
+    targets, fold_of = clips["target"].to_numpy(), clips["fold"].to_numpy()
+    rows = [fold_row(k, evaluate(targets[fold_of == k], probs[fold_of == k], list(classes)))
+            for k in sorted(set(fold_of))]
+    return {"folds": rows, **fold_stats(rows), "pooled": evaluate(targets, probs, list(classes))}
 
 
 _ENSEMBLE_COLUMNS = ["name", "seeds", "member_accuracy_mean", "member_accuracy_min", "member_accuracy_max",
