@@ -55,6 +55,8 @@ VARIANTS: dict[str, dict] = {
 * ``channels-<c1>-<c2>-...``: one width per conv block, e.g. ``channels-64-128-128``;
 * ``stride-<s1>-<s2>-...``: one stride for every block, or one per block;
 * ``hop-<samples>``: the front-end's hop (the time masks keep their width in seconds);
+* ``mels-<bands>``: the front-end's mel bands (the conv base's input channels follow);
+* ``dmodel-<width>``: Architecture 2's transformer width;
 * ``time-mask-<frames>``: SpecAugment's widest time mask.
 
 Variants combine with ``+``: ``kernel-5+channels-64-128-128-256``."""
@@ -79,6 +81,12 @@ def _change(name: str) -> Callable[[Experiment], Experiment]:
             hop = int(value)  # the time masks keep their width in seconds
             return lambda e: e.replace({"features.hop_length": hop, "augment.time_mask_width": round(
                 e.augment.time_mask_width * e.features.hop_length / hop)})
+        if kind == "mels":
+            bands = int(value)
+            return lambda e: e.replace({"features.n_mels": bands})
+        if kind == "dmodel":
+            width = int(value)
+            return lambda e: e.replace({"model.d_model": width})
         if kind == "time" and value.startswith("mask-"):
             frames = int(value[len("mask-"):])
             return lambda e: e.replace({"augment.time_mask_width": frames})
@@ -86,7 +94,7 @@ def _change(name: str) -> Callable[[Experiment], Experiment]:
         pass
     raise SystemExit(
         f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}, kernel-<k>, channels-<c1>-<c2>-..., "
-        "stride-<s1>-<s2>-..., hop-<samples> or time-mask-<frames> "
+        "stride-<s1>-<s2>-..., hop-<samples>, mels-<bands>, dmodel-<width> (Architecture 2) or time-mask-<frames> "
         "(combine them with +)"
     )
 
@@ -151,7 +159,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--list", action="store_true", help="print the variants and exit")
     args = parser.parse_args(argv)
     if args.list:
-        print("\n".join([*VARIANTS, "kernel-<k>", "channels-<c1>-<c2>-...", "stride-<s1>-<s2>-...", "hop-<samples>", "time-mask-<frames>", "(combine variants with +)"]))
+        print("\n".join([*VARIANTS, "kernel-<k>", "channels-<c1>-<c2>-...", "stride-<s1>-<s2>-...", "hop-<samples>", "mels-<bands>", "dmodel-<width>", "time-mask-<frames>", "(combine variants with +)"]))
         return {}
 
     profile = configs.get_profile("full", epochs=args.epochs)

@@ -27,6 +27,8 @@ def test_each_variant_changes_what_its_name_says(ablation):
     assert fine.features.n_mels == base.features.n_mels and fine.model == base.model
     assert ablation.variant(base, "no-test-shifts", 0).train.tta_shifts == 1
     assert ablation.variant(configs.arch2(2), "dropout-0.1", 0).model.dropout == 0.1
+    assert ablation.variant(base, "mels-128", 0).features.n_mels == 128 != base.features.n_mels
+    assert ablation.variant(configs.arch2(2), "dmodel-128", 0).model.d_model == 128 != configs.arch2(2).model.d_model
     with pytest.raises(SystemExit, match="unknown variant 'no-such'"):
         ablation.variant(base, "no-such", 0)
 
