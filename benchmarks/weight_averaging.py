@@ -28,7 +28,7 @@ import torch
 from scipy import stats
 
 from audiolab import configs
-from audiolab.data import TEST_FOLD
+from audiolab.data import TEST_FOLD, development_folds
 from audiolab.models import build_model
 from audiolab.train import fit, predict_proba, seed_everything
 
@@ -66,9 +66,7 @@ def score_fold(job) -> tuple[int, int, dict]:
     exp = base.replace({"train.seed": seed})
     meta, X = configs.load_dataset(root=root, features=exp.features, strict=False)
     y = meta["target"].to_numpy().astype(np.int64)
-    folds = meta["fold"].to_numpy()
-    train_idx = np.flatnonzero((folds != fold) & (folds != TEST_FOLD))
-    val_idx = np.flatnonzero(folds == fold)
+    train_idx, val_idx = next((train, val) for k, train, val in development_folds(meta, TEST_FOLD) if k == fold)
     seed_everything(seed)  # as the kit's runner does: the initial weights depend on the seed too
     model = build_model(exp.model, exp.features.n_mels, len(meta.attrs["classes"]))
     averages = WeightAverages(model, exp.train.epochs)

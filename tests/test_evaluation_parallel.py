@@ -43,13 +43,18 @@ def _stored(root, name, kind, folds):
     return out
 
 
-def test_folds_trained_by_two_workers_equal_one_thread_in_one_process(meta, features, tmp_path, monkeypatch):
+def _one_thread(fn):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # what each worker does: the numbers then match to the last digit
     try:
-        run_dev_cv(ARCH1, meta, features, tmp_path / "one", wandb_mode="disabled", progress=False, workers=1)
+        return fn()
     finally:
         torch.set_num_threads(threads)
+
+
+def test_folds_trained_by_two_workers_equal_one_thread_in_one_process(meta, features, tmp_path, monkeypatch):
+    _one_thread(lambda: run_dev_cv(ARCH1, meta, features, tmp_path / "one", wandb_mode="disabled", progress=False,
+                                   workers=1))
     summary = run_dev_cv(ARCH1, meta, features, tmp_path / "two", wandb_mode="disabled", progress=False, workers=2)
     folds = [r["fold"] for r in summary["folds"]]
     assert folds == [1, 2, 3, 4]
@@ -61,15 +66,6 @@ def test_folds_trained_by_two_workers_equal_one_thread_in_one_process(meta, feat
     monkeypatch.setattr("audiolab.evaluation.cv.run_jobs", lambda *a, **k: pytest.fail("retrained"))
     again = run_dev_cv(ARCH1, meta, features, tmp_path / "two", wandb_mode="disabled", progress=False, workers=2)
     assert again["accuracy_mean"] == summary["accuracy_mean"]
-
-
-def _one_thread(fn):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # what each worker does: the numbers then match to the last digit
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_many_cross_validations_train_their_folds_in_one_batch(meta, features, tmp_path, monkeypatch):
