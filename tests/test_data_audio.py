@@ -137,3 +137,54 @@ def test_dataset_train_uses_random_windows(synthetic_esc10_meta):
 def test_dataset_from_root_loads_strictly(synthetic_esc10):
     with pytest.raises(IncompleteDatasetError):
         ESC10Dataset(synthetic_esc10)  # the synthetic tree is partial; pass its metadata table instead
+
+
+# --------------------------------------------------------------------------- odd and hostile files
+
+
+def test_odd_rate_resamples_with_a_small_filter_bank(tmp_path, monkeypatch):
+    """44,056 Hz to 22,050 Hz reduces to 11,025:22,028, whose exact windowed-sinc filter bank takes gigabytes;
+    the kit resamples by the nearest ratio with small terms instead, and the tone stays where it was."""
+    import torchaudio
+
+    from audiolab.data import audio
+
+    calls = []
+    real = torchaudio.functional.resample
+    monkeypatch.setattr(torchaudio.functional, "resample", lambda w, a, b: calls.append((a, b)) or real(w, a, b))
+    t = np.arange(44056) / 44056
+    wave = load_audio(write(tmp_path / "odd.wav", 0.5 * np.sin(2 * np.pi * 440 * t), 44056), 22050, 1.0)
+    assert calls and max(calls[0]) <= audio.MAX_RATIO_TERM
+    assert abs(np.argmax(np.abs(np.fft.rfft(wave.numpy()))) - 440) <= 1
+
+
+def test_usual_rates_resample_exactly_as_torchaudio(tmp_path):
+    import torchaudio
+
+    samples = np.random.default_rng(0).uniform(-0.5, 0.5, 4800).astype(np.float32)
+    wave = load_audio(write(tmp_path / "x.wav", samples, 48000), 22050, 0.1)
+    exact = torchaudio.functional.resample(torch.from_numpy(samples), 48000, 22050)
+    assert torch.equal(wave, exact[: wave.shape[0]])
+
+
+@pytest.mark.parametrize("rate", [999_983, 50])
+def test_absurd_rates_are_refused_before_reading(tmp_path, rate):
+    path = write(tmp_path / "absurd.wav", np.zeros(2000), rate)
+    with pytest.raises(AudioDecodeError, match=rf"absurd\.wav.*{rate:,} Hz"):
+        load_audio(path)
+
+
+def test_too_long_files_are_refused_before_reading(tmp_path, monkeypatch):
+    from audiolab.data import audio
+
+    monkeypatch.setattr(audio, "MAX_SECONDS", 1.0)
+    with pytest.raises(AudioDecodeError, match=r"long\.wav.*2 s long"):
+        load_audio(write(tmp_path / "long.wav", np.zeros(2000), 1000))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_infinite_samples_are_refused(tmp_path, bad):
+    samples = np.zeros(1000)
+    samples[10] = bad
+    with pytest.raises(AudioDecodeError, match=r"nan\.wav.*NaN or infinite"):
+        load_audio(write(tmp_path / "nan.wav", samples, 1000))

@@ -142,3 +142,18 @@ def test_predictions_use_the_test_time_shifts_of_the_evaluation(checkpoint, audi
     kept = save_checkpoint(tmp_path / "arch1" / "cv" / "fold5.pt", model, normalizer, 1, {**info, "tta_shifts": 8})
     assert predict.load_predictor(kept).tta_shifts == 8
     assert predict.load_predictor(checkpoint).tta_shifts == 1  # no info, nothing beside it: no shifts
+
+
+@pytest.mark.parametrize("what", ["nan", "rate"])
+def test_hostile_files_are_one_clear_line_and_exit_2(checkpoint, tmp_path, capsys, what):
+    """NaN samples used to print "Dog bark nan%" and exit 0; a 999,983 Hz header used to die allocating."""
+    samples = _tone(5.0, 8000, 1)
+    if what == "nan":
+        samples[100] = np.nan
+    bad = tmp_path / f"{what}.wav"
+    sf.write(bad, samples, 999_983 if what == "rate" else 8000, subtype="FLOAT")
+    args = SimpleNamespace(files=[str(bad)], checkpoint=str(checkpoint), top=3)
+    assert predict.predict_command(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and f"{what}.wav" in captured.err and "Traceback" not in captured.err
+    assert "%" not in captured.out

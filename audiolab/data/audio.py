@@ -9,6 +9,7 @@ decodes every clip once with :func:`load_audio`.
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Iterable, Optional, Union
 
 import numpy as np
@@ -25,6 +26,14 @@ __all__ = ["AudioDecodeError", "load_audio", "ESC10Dataset"]
 
 _OFFSETS = ("center", "random", "start")
 
+#: Sample rates a file may declare; outside them the header is broken or hostile.
+MIN_RATE, MAX_RATE = 100, 768_000
+#: The longest file decoded (seconds): a longer one is refused before it is read into memory.
+MAX_SECONDS = 600.0
+#: The largest numerator/denominator of the resampling ratio: a rate like 44,056 Hz is resampled by the
+#: nearest ratio with terms up to this (pitch off by < 1e-6), so the filter bank stays small for any rate.
+MAX_RATIO_TERM = 1000
+
 
 class AudioDecodeError(ValueError):
     """An audio file could not be decoded."""
@@ -33,12 +42,37 @@ class AudioDecodeError(ValueError):
 def _decode(path: PathLike) -> tuple[np.ndarray, int]:
     """Read ``path`` with soundfile as mono float32; raise :class:`AudioDecodeError` if that fails."""
     try:
+        info = sf.info(str(path))
+    except Exception as error:  # libsndfile raises several types for bad files
+        raise AudioDecodeError(_decode_message(path, str(error))) from error
+    if not MIN_RATE <= info.samplerate <= MAX_RATE:
+        raise AudioDecodeError(f"cannot decode audio file {path}: its header declares {info.samplerate:,} Hz, outside "
+                               f"{MIN_RATE:,}-{MAX_RATE:,} Hz; convert it to a usual rate (e.g. 44,100 Hz) first")
+    if info.frames > MAX_SECONDS * info.samplerate:
+        raise AudioDecodeError(f"cannot decode audio file {path}: it is {info.frames / info.samplerate:,.0f} s long, "
+                               f"more than the {MAX_SECONDS:.0f} s the kit reads; cut it into shorter files first")
+    try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as error:  # libsndfile raises several types for bad files
         raise AudioDecodeError(_decode_message(path, str(error))) from error
     if data.shape[0] == 0:
         raise AudioDecodeError(_decode_message(path, "it holds no audio samples"))
+    if not np.isfinite(data).all():
+        raise AudioDecodeError(f"cannot decode audio file {path}: it holds NaN or infinite samples; "
+                               "re-export it from the program that made it")
     return data.mean(axis=1), rate
+
+
+def resample(wave: torch.Tensor, rate: int, sample_rate: int) -> torch.Tensor:
+    """``wave`` from ``rate`` to ``sample_rate`` Hz, band-limited (torchaudio's windowed sinc), at a cost that
+    does not grow with the rates: the ratio is the nearest one with terms up to :data:`MAX_RATIO_TERM`
+    (exact for the usual rates: 44,100 to 22,050 Hz is 2:1, 48,000 to 22,050 Hz is 320:147)."""
+    if rate == sample_rate:
+        return wave
+    ratio = Fraction(sample_rate, rate).limit_denominator(MAX_RATIO_TERM)
+    if ratio.numerator > MAX_RATIO_TERM:  # upsampling by more than the bound: bound the numerator instead
+        ratio = 1 / (1 / ratio).limit_denominator(MAX_RATIO_TERM)
+    return torchaudio.functional.resample(wave, ratio.denominator, ratio.numerator)
 
 
 def _decode_message(path: PathLike, why: str) -> str:
@@ -84,8 +118,7 @@ def load_audio(
         raise ValueError(f"offset must be one of {_OFFSETS}, got {offset!r}")
     data, rate = _decode(path)
     wave = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
-    if rate != sample_rate:
-        wave = torchaudio.functional.resample(wave, rate, sample_rate)
+    wave = resample(wave, rate, sample_rate)
     return _fit_length(wave, int(round(sample_rate * duration)), offset, generator).contiguous()
 
 
