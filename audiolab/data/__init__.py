@@ -46,7 +46,7 @@ from audiolab.data.metadata import (
 from audiolab.data.summary import data_command, format_summary, summarize
 from audiolab.data.audio import AudioDecodeError, ESC10Dataset, load_audio
 from audiolab.data.cache import load_features
-from audiolab.data.splits import TEST_FOLD, cv_folds, development_folds, holdout_split
+from audiolab.data.splits import DEV_FOLDS, SEARCH_VAL_FOLDS, TEST_FOLD, cv_folds, development_folds, holdout_split
 
 # Also reachable as ``audiolab.data.<name>``, as before the split, but not part of ``__all__``.
 from audiolab.data.paths import PathLike  # noqa: F401
@@ -81,6 +81,8 @@ __all__ = [
     "holdout_split",
     "development_folds",
     "TEST_FOLD",
+    "DEV_FOLDS",
+    "SEARCH_VAL_FOLDS",
     "summarize",
     "format_summary",
     "data_command",

@@ -17,10 +17,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["cv_folds", "development_folds", "holdout_split", "TEST_FOLD"]
+__all__ = ["cv_folds", "development_folds", "holdout_split", "TEST_FOLD", "DEV_FOLDS", "SEARCH_VAL_FOLDS"]
 
 #: The fold kept for the final test: never trained on by a model whose score chooses anything.
 TEST_FOLD = 5
+#: The development folds: every choice of the kit is made on scores of these alone.
+DEV_FOLDS = (1, 2, 3, 4)
+#: The search's validation folds (each trial trains on the other development folds and is scored on these).
+SEARCH_VAL_FOLDS = (3, 4)
 
 
 def _folds(meta: pd.DataFrame) -> np.ndarray:
