@@ -104,7 +104,7 @@ def test_staging_is_seeded_with_finished_results(tmp_path):
     (staging / "results" / "b" / "fold1.json").write_text("{}")
     (staging / "notebooks").mkdir()
     (staging / "notebooks" / "stale.ipynb").write_text("{}")
-    reports_run._prepare_staging(output, staging)
+    reports_run._prepare_staging(output, staging, {"results/a/cv/fold1.json"})
     assert (staging / "results" / "b" / "fold1.json").is_file()
     assert (staging / "results" / "a" / "cv" / "fold1.json").stat().st_mtime_ns == 1_000_000_000
     assert list((staging / "notebooks").iterdir()) == []
@@ -118,7 +118,7 @@ def test_swap_replaces_managed_files_and_keeps_the_rest(tmp_path):
     (output / "2024-report.pdf").write_bytes(b"%PDF")
     (staging / "results").mkdir(parents=True)
     (staging / "README.md").write_text("new")
-    reports_run._swap_into_place(staging, output)
+    reports_run._swap_into_place(staging, output, {"README.md", "results/old.json"})
     assert (output / "README.md").read_text() == "new"
     assert (output / "2024-report.pdf").read_bytes() == b"%PDF"
     assert not (output / "results" / "old.json").exists()
@@ -131,6 +131,8 @@ def test_failing_notebook_leaves_the_output_untouched(tmp_path, monkeypatch, cap
     (output / "results" / "arch1" / "cv").mkdir(parents=True)
     (output / "results" / "arch1" / "cv" / "fold1.json").write_text('{"done": true}')
     (output / "README.md").write_text("the last good report\n")
+    (output / "run.json").write_text(json.dumps({"notebooks": [], "files": [
+        "README.md", "run.json", "results/arch1/cv/fold1.json"]}))  # a report folder of the kit
     before = _snapshot(output)
 
     ok = _notebook(tmp_path / "ok.ipynb",
@@ -239,6 +241,9 @@ def test_second_run_resumes_without_retraining(smoke_report):
     stale.parent.mkdir()
     stale.write_text("{}")
     os.utime(stale, (time.time() - 3600,) * 2)
+    run_json = json.loads((output / "run.json").read_text())
+    (output / "run.json").write_text(json.dumps({**run_json, "files": run_json["files"] + [
+        "results/arch2-heads3-ensemble/summary.json"]}))  # a result the kit wrote
     with pytest.MonkeyPatch.context() as mp:
         _kernel_env(mp, cache)
         assert reports.run_reports("smoke", output=output, root=root, parameters={"epochs": 1}, progress=False) == output

@@ -26,6 +26,12 @@ reused (:meth:`~audiolab.evaluation.store.ResultsStore.prune_unused`): they belo
 configurations the notebooks no longer define, and would otherwise show up in the
 report's tables.
 
+**Only the kit's files.** ``run.json`` lists every file the run wrote (``files``). An output folder
+that is not empty and has no such record is refused (a report of an older kit: the files git tracks
+there are its record); on a rerun, every file of the output outside the record is carried over into
+the new report, and one at a path the kit now writes is refused. The staging folder is marked as the
+kit's, and the old report is moved into a new temporary folder before it is deleted.
+
 The ``smoke`` profile writes to ``reports-smoke/`` by default, never over the
 committed ``reports/``.
 """
@@ -35,6 +41,7 @@ import datetime as _dt
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,66 +121,119 @@ def _staging_for(output: Path) -> Path:
     return output.with_name(output.name + ".partial")
 
 
+# --------------------------------------------------------------------------- what the kit wrote
+
+#: The file that marks a staging folder as the kit's (made by :func:`_prepare_staging`).
+STAGING_MARK = ".audiolab-staging"
+
+
+class OutputRefused(ValueError):
+    """The output (or its staging folder) holds files the kit did not write: nothing was changed."""
+
+
+def _recorded(output: Path) -> Optional[set]:
+    """The files of ``output`` the kit wrote (relative POSIX paths): the ``files`` list of its ``run.json``;
+    for a report of an older kit (no list), the files git tracks there. ``None``: not a report folder of the kit."""
+    try:
+        run = json.loads((output / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(run, dict) or not isinstance(run.get("notebooks"), list):
+        return None
+    if "files" in run:
+        files = run["files"]
+        return set(files) if isinstance(files, list) and all(isinstance(f, str) for f in files) else None
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "."], cwd=output, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    files = set(filter(None, listed.decode("utf-8", "replace").split("\0")))
+    return files if "run.json" in files else None
+
+
+def _files(folder: Path) -> list:
+    """Every file (and link) under ``folder``, as relative POSIX paths; empty folders end with ``/``."""
+    found = []
+    for top, dirs, names in os.walk(folder):
+        rel = Path(top).relative_to(folder)
+        found += [(rel / n).as_posix() for n in names + [d for d in dirs if (Path(top) / d).is_symlink()]]
+        if not dirs and not names and rel != Path("."):
+            found.append(rel.as_posix() + "/")
+    return sorted(found)
+
+
+def _check_output(output: Path, staging: Path) -> set:
+    """The kit's files in ``output`` (see :func:`_recorded`); refuses an output or staging folder that is not the kit's."""
+    if staging.exists() and not (staging / STAGING_MARK).is_file():
+        raise OutputRefused(f"{staging} exists and was not made by audiolab reports: move or rename it, then run again")
+    if output.exists() and not output.is_dir():
+        raise OutputRefused(f"{output} is a file: choose a folder with --output")
+    if not output.is_dir() or not any(output.iterdir()):
+        return set()
+    recorded = _recorded(output)
+    if recorded is None:
+        raise OutputRefused(f"{output} holds files audiolab reports did not write (it has no run.json of the kit "
+                            "listing its files): choose a new or empty folder with --output, or move those files out")
+    return recorded
+
+
 # --------------------------------------------------------------------------- staging and resume
 
 
-def _copy_missing(src: Path, dst: Path) -> int:
-    """Copy files of ``src`` that ``dst`` lacks (keeping their mtimes); returns how many were copied."""
-    copied = 0
-    for path in src.rglob("*"):
-        if not path.is_file():
-            continue
-        target = dst / path.relative_to(src)
-        if target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
-        copied += 1
-    return copied
-
-
-def _prepare_staging(output: Path, staging: Path) -> None:
-    """A staging folder whose ``results/`` holds every finished result (an interrupted run's and the output's)."""
+def _prepare_staging(output: Path, staging: Path, recorded: set) -> None:
+    """A staging folder (marked as the kit's) whose ``results/`` holds every finished result: an
+    interrupted run's and those the kit wrote into the output (``recorded``); nothing else of the output."""
     staging.mkdir(parents=True, exist_ok=True)
-    for name in MANAGED:
-        if name == "results":
-            continue
+    (staging / STAGING_MARK).write_text("made by audiolab reports; deleted when the run finishes\n")
+    for name in ("README.md", "run.json", "notebooks", "html", "figures"):
         path = staging / name
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
     (staging / "results").mkdir(exist_ok=True)
-    if (output / "results").is_dir():
-        _copy_missing(output / "results", staging / "results")
+    for rel in sorted(recorded):
+        source, target = output / rel, staging / rel
+        if (rel.startswith("results/") and ".." not in Path(rel).parts and source.is_file()
+                and not source.is_symlink() and not target.exists()):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
     for name in ("notebooks", "html", "figures"):
         (staging / name).mkdir()
 
 
-
-def _swap_into_place(staging: Path, output: Path) -> None:
-    """Replace ``output`` by ``staging``: files of ``output`` the report does not manage are carried over."""
-    if output.exists():
-        for entry in output.iterdir():
-            if entry.name in MANAGED or (staging / entry.name).exists():
-                continue
-            if entry.is_dir():
-                shutil.copytree(entry, staging / entry.name, symlinks=True)
-            else:
-                shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
-        old = output.with_name(f"{output.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(output, old)
-        try:
-            os.replace(staging, output)
-        except OSError:
-            os.replace(old, output)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
+def _swap_into_place(staging: Path, output: Path, recorded: set) -> None:
+    """Replace ``output`` by ``staging``. Every file of ``output`` the kit did not write (not in ``recorded``) is
+    carried over; one at a path the kit now writes is refused (:class:`OutputRefused`) before anything changes."""
+    (staging / STAGING_MARK).unlink(missing_ok=True)
+    if not output.exists():
         output.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging, output)
+        return
+    written = set(_files(staging))
+    theirs = [rel for rel in _files(output) if rel not in recorded]
+    clash = [rel for rel in theirs if not rel.endswith("/") and (
+        rel in written or any(rel.startswith(w + "/") or w.startswith(rel + "/") for w in written))]
+    if clash:
+        (staging / STAGING_MARK).write_text("made by audiolab reports\n")
+        raise OutputRefused(f"{output} holds {', '.join(clash[:3])}, which audiolab reports did not write but now "
+                            f"writes: move {'them' if len(clash) > 1 else 'it'} out of {output}, then run again "
+                            f"(the finished results wait in {staging})")
+    for rel in theirs:
+        source, target = output / rel.rstrip("/"), staging / rel.rstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith("/"):
+            target.mkdir(exist_ok=True)
+        else:
+            shutil.copy2(source, target, follow_symlinks=False)
+    old = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))  # a new folder: only ever ours
+    os.replace(output, old / output.name)
+    try:
+        os.replace(staging, output)
+    except OSError:
+        os.replace(old / output.name, output)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- running
@@ -270,8 +330,9 @@ def run_reports(
     output = (Path(output).expanduser() if output is not None else default_output(profile)).absolute()
     staging = _staging_for(output)
     paths = _notebook_paths(notebooks)
+    recorded = _check_output(output, staging)  # refuses, before anything runs, a folder that is not the kit's
     resumed = staging.is_dir()
-    _prepare_staging(output, staging)
+    _prepare_staging(output, staging, recorded)
 
     params = {"progress": False, **dict(parameters or {})}  # progress bars are noise in a saved notebook
     params.update(
@@ -331,9 +392,11 @@ def run_reports(
         "total_seconds": round(total, 2),
         "hardware": hardware_info(),
     }
-    (staging / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
     (staging / "README.md").write_text(_readme(staging, run), encoding="utf-8")
-    _swap_into_place(staging, output)
+    # what the kit wrote, so that a later run replaces these files and carries over any other
+    run["files"] = sorted({*_files(staging), "run.json"} - {STAGING_MARK})
+    (staging / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
+    _swap_into_place(staging, output, recorded)
     return output
 
 
@@ -373,6 +436,9 @@ def reports_command(args) -> int:
     except ReportError as error:
         print(f"audiolab reports: error: {error}", file=sys.stderr)
         return 1
+    except OutputRefused as error:
+        print(f"audiolab reports: error: {error}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError) as error:
         print(f"audiolab reports: error: {error}", file=sys.stderr)
         return 1
