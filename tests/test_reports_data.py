@@ -1,8 +1,8 @@
-"""``audiolab reports`` on a machine with no dataset: it downloads ESC-10 first (:mod:`audiolab.reports.dataset`).
+"""``audiolab reports`` on a machine with no dataset: it downloads ESC-10 first (:func:`audiolab.reports.ensure_dataset`).
 
 The download runs against the local HTTP server of test_data_download.py (never the internet),
 serving the synthetic clips with a manifest that matches them; the notebooks themselves are
-replaced by a recorder (their run is tested in test_reports_run.py).
+replaced by a recorder (their run is tested in test_reports.py).
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import pytest
 import test_data_download
 from audiolab import data, reports
 from audiolab.data import download_esc10, load_metadata, metadata
-from audiolab.reports import run as reports_run
 
 # the local server and the synthetic clips of test_data_download.py, as fixtures of this module too
 server = test_data_download.server
@@ -35,7 +34,7 @@ def no_dataset(tmp_path, monkeypatch):
 def notebook_runs(monkeypatch):
     """The calls of ``run_reports`` (recorded instead of running the notebooks)."""
     calls = []
-    monkeypatch.setattr(reports_run, "run_reports", lambda **kw: calls.append(kw) or Path(kw["output"]))
+    monkeypatch.setattr(reports, "run_reports", lambda **kw: calls.append(kw) or Path(kw["output"]))
     return calls
 
 
@@ -45,7 +44,7 @@ def serve_from(monkeypatch, url: str, manifest: dict) -> None:
 
 
 def command(tmp_path, root=None) -> int:
-    return reports.reports_command(SimpleNamespace(profile="smoke", output=str(tmp_path / "out"), root=root))
+    return reports.reports_command(SimpleNamespace(profile="smoke", output=str(tmp_path / "out"), root=root, check_claims=True))
 
 
 def test_reports_download_a_missing_dataset_then_run(server, clips, manifest, no_dataset, notebook_runs, tmp_path,

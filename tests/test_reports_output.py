@@ -16,7 +16,6 @@ import pytest
 from nbformat.v4 import new_notebook
 
 from audiolab import reports
-from audiolab.reports import run as reports_run
 
 
 @pytest.fixture
@@ -26,22 +25,21 @@ def notebooks(monkeypatch, tmp_path):
     for name in names:
         nbformat.write(new_notebook(), str(tmp_path / name))
 
-    def execute(notebook, executed, parameters, *args, **kwargs):
+    def execute(notebook, executed, parameters):
         results = Path(parameters["results_dir"])
         (results / notebook.stem).mkdir(parents=True, exist_ok=True)
         (results / notebook.stem / "done.json").write_text('{"done": true}')
         nbformat.write(new_notebook(), str(executed))
 
-    monkeypatch.setattr(reports_run, "NOTEBOOKS", [str(tmp_path / n) for n in names])
-    monkeypatch.setattr(reports_run, "_execute", execute)
-    monkeypatch.setattr(reports_run, "_export_html", lambda executed, html: html.write_text("<html></html>"))
-    monkeypatch.setattr(reports_run, "ensure_dataset", lambda root: None)
-    monkeypatch.setattr(reports_run, "hardware_info", lambda: {})
+    monkeypatch.setattr(reports, "NOTEBOOKS", [str(tmp_path / n) for n in names])
+    monkeypatch.setattr(reports, "execute", execute)
+    monkeypatch.setattr(reports, "export_html", lambda executed, html: html.write_text("<html></html>"))
+    monkeypatch.setattr(reports, "ensure_dataset", lambda root: None)
     return names
 
 
 def run(output: Path) -> int:
-    return reports.reports_command(SimpleNamespace(profile="smoke", output=str(output), root=None))
+    return reports.reports_command(SimpleNamespace(profile="smoke", output=str(output), root=None, check_claims=True))
 
 
 def snapshot(folder: Path) -> dict:

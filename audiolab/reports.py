@@ -1,0 +1,290 @@
+"""``audiolab reports``: run the course notebooks with papermill into ``reports/`` (``make reports``).
+
+The notebooks are the report. They run in order into a staging folder beside the output
+(``reports.partial/``), which replaces the output only when all of them succeed::
+
+    reports/  README.md (links and the headline table)  run.json  notebooks/  html/  figures/  results/
+
+* **Resume.** Results are stored per experiment and reused by key: the staging folder starts with the
+  output's results and keeps those of an interrupted run. A failing notebook leaves the output untouched
+  and is named, with the executed copy that holds the error.
+* **Only the kit's files.** ``run.json`` lists every file a run wrote. A non-empty output without that
+  record is refused (a report of an older kit: the files git tracks there are its record); a rerun
+  carries over every other file and refuses one where the kit now writes. Only folders the kit made
+  (a marked staging folder, a new temporary one for the old report) are ever deleted.
+* Nothing in the outputs depends on the machine or the moment: paths are relative to the repository,
+  and cell ids and papermill's timings are made stable.
+
+The ``smoke`` profile writes to ``reports-smoke/``, never over ``reports/``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Mapping, Optional
+from unittest import mock
+
+from . import configs
+from ._util import PathLike, repo_root
+from .evaluation.store import ResultsStore  # only for pruning: goes with it
+
+__all__ = ["NOTEBOOKS", "ReportError", "OutputRefused", "default_output", "ensure_dataset", "run_reports",
+           "reports_command"]
+
+#: The notebooks of the report, in ``notebooks/``, in the order they run (later ones read earlier results).
+NOTEBOOKS = ["00_dataset.ipynb", "01_architecture1.ipynb", "02_architecture2.ipynb", "03_comparison.ipynb"]
+#: The file that marks a staging folder as the kit's.
+STAGING_MARK = ".audiolab-staging"
+
+
+class ReportError(RuntimeError):
+    """A notebook failed (the message names the executed copy holding the error)."""
+
+
+class OutputRefused(ValueError):
+    """The output or its staging folder holds files the kit did not write: nothing was changed."""
+
+
+def default_output(profile: str = "full") -> Path:
+    """``reports/`` of the checkout for the full profile, ``reports-<profile>/`` for the others."""
+    return repo_root() / ("reports" if profile == "full" else f"reports-{profile}")
+
+
+def ensure_dataset(root: Optional[PathLike] = None) -> Path:
+    """The dataset the notebooks will read; ESC-10 is downloaded into the cache folder when there is none
+    (but a ``root`` or ``$AUDIOLAB_DATA`` that names a missing folder is an error to fix, not a place to download)."""
+    from .data import DATA_ENV, DatasetNotFoundError, DownloadError, resolve_root
+
+    try:
+        return resolve_root(root)[0]
+    except DatasetNotFoundError as missing:
+        if root is not None or os.environ.get(DATA_ENV):
+            raise
+        print("audiolab reports: no ESC-10 on this machine yet: downloading it (once)", file=sys.stderr)
+        try:
+            return resolve_root(None, download=True)[0]
+        except (DownloadError, OSError) as error:
+            raise DatasetNotFoundError(f"{missing}\nThe automatic download failed: {error}") from error
+
+
+# --------------------------------------------------------------------------- the kit's files
+
+
+def files_of(folder: Path) -> list:
+    """Every file (and link) under ``folder`` as relative POSIX paths; empty folders end with ``/``."""
+    found = []
+    for top, dirs, names in os.walk(folder):
+        rel = Path(top).relative_to(folder)
+        found += [(rel / n).as_posix() for n in names + [d for d in dirs if (Path(top) / d).is_symlink()]]
+        found += [rel.as_posix() + "/"] if not dirs and not names and rel != Path(".") else []
+    return sorted(found)
+
+
+def recorded_files(output: Path) -> Optional[set]:
+    """The files of ``output`` the kit wrote: the ``files`` of its ``run.json``; for a report of an older kit
+    (no such list), the files git tracks there. ``None``: ``output`` is not a report folder of the kit."""
+    try:
+        run = json.loads((output / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(run, dict) or not isinstance(run.get("notebooks"), list):
+        return None
+    if "files" in run:
+        files = run["files"]
+        return set(files) if isinstance(files, list) and all(isinstance(f, str) for f in files) else None
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "."], cwd=output, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    files = set(filter(None, listed.decode("utf-8", "replace").split("\0")))
+    return files if "run.json" in files else None
+
+
+def check_output(output: Path, staging: Path) -> set:
+    """The kit's files in ``output``; refuses an output or staging folder that is not the kit's."""
+    if staging.exists() and not (staging / STAGING_MARK).is_file():
+        raise OutputRefused(f"{staging} exists and was not made by audiolab reports: move or rename it, then run again")
+    if output.exists() and not output.is_dir():
+        raise OutputRefused(f"{output} is a file: choose a folder with --output")
+    if not output.is_dir() or not any(output.iterdir()):
+        return set()
+    recorded = recorded_files(output)
+    if recorded is None:
+        raise OutputRefused(f"{output} holds files audiolab reports did not write (it has no run.json of the kit "
+                            "listing its files): choose a new or empty folder with --output, or move those files out")
+    return recorded
+
+
+def prepare_staging(output: Path, staging: Path, recorded: set) -> None:
+    """A marked staging folder whose ``results/`` holds an interrupted run's results and those the kit wrote
+    into ``output`` (``recorded``); nothing else of the output."""
+    staging.mkdir(parents=True, exist_ok=True)
+    (staging / STAGING_MARK).write_text("made by audiolab reports; removed when the run finishes\n")
+    for name in ("notebooks", "html", "figures", "README.md", "run.json"):
+        shutil.rmtree(staging / name) if (staging / name).is_dir() else (staging / name).unlink(missing_ok=True)
+    for rel in sorted(r for r in recorded if r.startswith("results/") and ".." not in Path(r).parts):
+        source, target = output / rel, staging / rel
+        if source.is_file() and not source.is_symlink() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    for name in ("results", "notebooks", "html", "figures"):
+        (staging / name).mkdir(exist_ok=True)
+
+
+def swap_into_place(staging: Path, output: Path, recorded: set) -> None:
+    """Replace ``output`` by ``staging``, carrying over every file of ``output`` not in ``recorded``; one at a
+    path the kit now writes is refused (:class:`OutputRefused`) before anything changes."""
+    written = set(files_of(staging)) - {STAGING_MARK}
+    theirs = [rel for rel in files_of(output) if rel not in recorded] if output.exists() else []
+    clash = [r for r in theirs if not r.endswith("/") and (
+        r in written or any(r.startswith(w + "/") or w.startswith(r + "/") for w in written))]
+    if clash:
+        raise OutputRefused(f"{output} holds {', '.join(clash[:3])}, which audiolab reports did not write but now "
+                            f"writes: move {'them' if len(clash) > 1 else 'it'} out of {output}, then run again "
+                            f"(the finished results wait in {staging})")
+    for rel in theirs:
+        target = staging / rel.rstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.mkdir(exist_ok=True) if rel.endswith("/") else shutil.copy2(output / rel, target, follow_symlinks=False)
+    (staging / STAGING_MARK).unlink()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    old = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))  # new: only ever the kit's
+    if output.exists():
+        os.replace(output, old / output.name)
+    os.replace(staging, output)
+    shutil.rmtree(old)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the repository (where the notebooks run) when inside it: outputs name no machine."""
+    try:
+        return path.absolute().relative_to(repo_root()).as_posix()
+    except ValueError:
+        return str(path.absolute())
+
+
+def execute(notebook: Path, executed: Path, parameters: dict) -> None:
+    """Run ``notebook`` into ``executed`` with papermill (its cell bar on the console), in a kernel of this
+    interpreter; then make the copy stable: cell ids by position, no timings, paths relative to the repository."""
+    import nbformat
+    import papermill as pm
+
+    pm.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name="python3", cwd=str(repo_root()),
+                        progress_bar={"desc": notebook.stem, "unit": "cell", "leave": False, "disable": False},
+                        extra_arguments=["--IPKernelApp.log_level=ERROR"])  # the kernel's own log is noise
+    nb = nbformat.read(str(executed), as_version=4)
+    info = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration"):
+        info.pop(key, None)
+    info.update(input_path=_relative(notebook), output_path=_relative(executed))
+    for number, cell in enumerate(nb.cells):
+        cell.id = f"cell-{number}"
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+    nbformat.write(nb, str(executed))
+
+
+def export_html(executed: Path, html: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    html.write_text(HTMLExporter().from_filename(str(executed))[0], encoding="utf-8")
+
+
+def readme(folder: Path, run: dict) -> str:
+    """The report's README: the headline table notebook 03 stored, the shipped model, links to the notebooks."""
+    import pandas as pd
+
+    lines = ["# audiolab reports", "", f"Made by `audiolab reports --profile {run['profile']}` (`make reports`) "
+             "from the notebooks; every file here is regenerated by it. `run.json` says how.", ""]
+    try:
+        headline = json.loads((folder / "results" / "headline.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        headline = {}
+    headline = {k: v for k, v in headline.items() if isinstance(v, dict)} if isinstance(headline, dict) else {}
+    verdict = headline.pop("comparison", None)
+    if headline:
+        table = pd.DataFrame.from_dict(headline, orient="index").rename_axis("experiment")
+        scores = table.select_dtypes("float").columns  # accuracies and their interval's ends: in %
+        table[scores] = (100 * table[scores]).map("{:.1f}".format)
+        lines += ["## Headline (accuracy, %)", "", "Official cross-validation over all folds and development "
+                  "cross-validation (folds 1-4), over seeds; the test fold (5) scored once, with its 95 % interval.",
+                  "", table.to_markdown(disable_numparse=True), ""]
+    if isinstance(verdict, dict):
+        lines += [f"{verdict.get('text', '')}. Shipped model (`audiolab predict`): **{verdict.get('shipped')}**.", ""]
+    lines += ["## Notebooks", "", "| notebook | executed | HTML |", "|---|---|---|"]
+    lines += [f"| {Path(n).stem} | [notebooks/{n}](notebooks/{n}) | [html/{Path(n).stem}.html](html/{Path(n).stem}.html) |"
+              for n in run["notebooks"]]
+    return "\n".join(lines + ["", f"Figures: [figures/](figures/); results: [results/](results/)", ""])
+
+
+def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: Optional[PathLike] = None,
+                parameters: Optional[Mapping] = None) -> Path:
+    """Run :data:`NOTEBOOKS` with papermill and regenerate the report folder (default :func:`default_output`);
+    ``parameters`` go to every notebook (``results_dir`` and ``figures_dir`` are the report's own).
+
+    Raises :class:`ReportError` when a notebook fails (the output is left as it was, the staging folder is kept
+    for the next run) and :class:`OutputRefused` when the output holds files the kit did not write."""
+    configs.get_profile(profile)  # an unknown profile fails here, before anything runs
+    output = Path(output or default_output(profile)).expanduser().absolute()
+    staging = output.with_name(output.name + ".partial")
+    recorded = check_output(output, staging)
+    if staging.is_dir():
+        print(f"resuming from {staging}", file=sys.stderr)
+    prepare_staging(output, staging, recorded)
+    params = {"progress": False, **dict(parameters or {}), "profile": profile,
+              "data_root": _relative(Path(root).expanduser()) if root is not None else None,
+              "results_dir": _relative(staging / "results"), "figures_dir": _relative(staging / "figures")}
+    # the kernels: the kernelspec of this interpreter's prefix ("python" there is this interpreter), no bars
+    kernels = {"JUPYTER_PATH": os.pathsep.join(filter(None, [str(Path(sys.prefix, "share", "jupyter")),
+                                                             os.environ.get("JUPYTER_PATH")])), "TQDM_DISABLE": "1"}
+    since = time.time() - 2.0
+    for name in NOTEBOOKS:
+        notebook = repo_root() / "notebooks" / name
+        executed = staging / "notebooks" / notebook.name
+        if notebook.name == "03_comparison.ipynb":  # every trainer ran: what none used is stale (goes with pruning)
+            ResultsStore(staging / "results").prune_unused(since)
+        try:
+            with mock.patch.dict(os.environ, kernels):
+                execute(notebook, executed, params)
+        except Exception as error:
+            reason = f"{error.ename}: {error.evalue}" if hasattr(error, "ename") else f"{type(error).__name__}: {error}"
+            raise ReportError(f"notebook {notebook.name} failed ({reason}); the executed notebook with the error: "
+                              f"{executed}; {output} was left untouched, and the next run resumes from {staging}") from error
+        export_html(executed, staging / "html" / f"{notebook.stem}.html")
+    run = {"profile": profile, "profile_settings": configs.get_profile(profile).to_dict(),
+           "parameters": {k: v for k, v in params.items() if k not in ("results_dir", "figures_dir")},
+           "notebooks": [Path(n).name for n in NOTEBOOKS],
+           "machine": {"python": platform.python_version(), "torch": version("torch"), "cores": os.cpu_count()}}
+    (staging / "README.md").write_text(readme(staging, run), encoding="utf-8")
+    run["files"] = sorted({*files_of(staging), "run.json"} - {STAGING_MARK})  # what a later run may replace
+    (staging / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    swap_into_place(staging, output, recorded)
+    return output
+
+
+def reports_command(args) -> int:
+    """``audiolab reports [--profile full|smoke] [--root PATH] [--output DIR] [--no-check-claims]``: 0 when written,
+    1 when a notebook failed or there is no dataset, 2 when the output holds files the kit did not write."""
+    try:
+        ensure_dataset(args.root)
+        path = run_reports(profile=args.profile, output=args.output, root=args.root,
+                           parameters={} if args.check_claims else {"check_claims": False})
+    except OutputRefused as error:
+        print(f"audiolab reports: error: {error}", file=sys.stderr)
+        return 2
+    except (ReportError, FileNotFoundError, ValueError) as error:
+        print(f"audiolab reports: error: {error}", file=sys.stderr)
+        return 1
+    print(f"reports written to {path} (open {path / 'README.md'})")
+    return 0
