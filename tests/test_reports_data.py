@@ -7,6 +7,7 @@ replaced by a recorder (their run is tested in test_reports.py).
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +15,7 @@ import pytest
 
 import test_data_download
 from audiolab import data, reports
-from audiolab.data import download_esc10, load_metadata, metadata
+from audiolab.data import download_esc10, load_metadata
 
 # the local server and the synthetic clips of test_data_download.py, as fixtures of this module too
 server = test_data_download.server
@@ -40,7 +41,8 @@ def notebook_runs(monkeypatch):
 
 def serve_from(monkeypatch, url: str, manifest: dict) -> None:
     """The download of ``audiolab data --download`` (progress bar included), from ``url`` against ``manifest``."""
-    monkeypatch.setattr(metadata, "download_esc10", functools.partial(download_esc10, url=url, manifest=manifest))
+    home = sys.modules[data.resolve_root.__module__]  # the module whose resolve_root downloads
+    monkeypatch.setattr(home, "download_esc10", functools.partial(download_esc10, url=url, manifest=manifest))
 
 
 def command(tmp_path, root=None) -> int:
