@@ -1,21 +1,13 @@
-"""``audiolab reports``: run the course notebooks with papermill into ``reports/`` (``make reports``).
+"""``audiolab reports`` (``make reports``): the course notebooks run by papermill into ``reports/``::
 
-The notebooks are the report. They run in order into a staging folder beside the output
-(``reports.partial/``), which replaces the output only when all of them succeed::
+    reports/  README.md (links, the headline table)  run.json  notebooks/  html/  figures/  results/
 
-    reports/  README.md (links and the headline table)  run.json  notebooks/  html/  figures/  results/
-
-* **Resume.** Results are stored per experiment and reused by key: the staging folder starts with the
-  output's results and keeps those of an interrupted run. A failing notebook leaves the output untouched
-  and is named, with the executed copy that holds the error.
-* **Only the kit's files.** ``run.json`` lists every file a run wrote. A non-empty output without that
-  record is refused (a report of an older kit: the files git tracks there are its record); a rerun
-  carries over every other file and refuses one where the kit now writes. Only folders the kit made
-  (a marked staging folder, a new temporary one for the old report) are ever deleted.
-* Nothing in the outputs depends on the machine or the moment: paths are relative to the repository,
-  and cell ids and papermill's timings are made stable.
-
-The ``smoke`` profile writes to ``reports-smoke/``, never over ``reports/``.
+They run in order into ``reports.partial/``, which replaces the output only when all succeeded. Results are
+reused by key: staging starts with the output's results and keeps an interrupted run's, so a rerun resumes;
+a failing notebook leaves the output untouched and is named. ``run.json`` lists every file a run wrote: a
+non-empty output without that list is refused (a report of an older kit: the files git tracks there), and
+a rerun carries over every other file. Only folders the kit made are deleted. Outputs name no machine
+path and hold no timings or random cell ids. The ``smoke`` profile writes to ``reports-smoke/``.
 """
 from __future__ import annotations
 
@@ -75,17 +67,10 @@ def ensure_dataset(root: Optional[PathLike] = None) -> Path:
             raise DatasetNotFoundError(f"{missing}\nThe automatic download failed: {error}") from error
 
 
-# --------------------------------------------------------------------------- the kit's files
-
-
 def files_of(folder: Path) -> list:
     """Every file (and link) under ``folder`` as relative POSIX paths; empty folders end with ``/``."""
-    found = []
-    for top, dirs, names in os.walk(folder):
-        rel = Path(top).relative_to(folder)
-        found += [(rel / n).as_posix() for n in names + [d for d in dirs if (Path(top) / d).is_symlink()]]
-        found += [rel.as_posix() + "/"] if not dirs and not names and rel != Path(".") else []
-    return sorted(found)
+    paths = [p for p in folder.rglob("*") if p.is_symlink() or p.is_file() or not any(p.iterdir())]
+    return sorted(p.relative_to(folder).as_posix() + ("/" if p.is_dir() and not p.is_symlink() else "") for p in paths)
 
 
 def recorded_files(output: Path) -> Optional[set]:
@@ -98,8 +83,8 @@ def recorded_files(output: Path) -> Optional[set]:
     if not isinstance(run, dict) or not isinstance(run.get("notebooks"), list):
         return None
     if "files" in run:
-        files = run["files"]
-        return set(files) if isinstance(files, list) and all(isinstance(f, str) for f in files) else None
+        ok = isinstance(run["files"], list) and all(isinstance(f, str) for f in run["files"])
+        return set(run["files"]) if ok else None
     try:
         listed = subprocess.run(["git", "ls-files", "-z", "."], cwd=output, capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
@@ -161,9 +146,6 @@ def swap_into_place(staging: Path, output: Path, recorded: set) -> None:
         os.replace(output, old / output.name)
     os.replace(staging, output)
     shutil.rmtree(old)
-
-
-# --------------------------------------------------------------------------- running
 
 
 def _relative(path: Path) -> str:
@@ -280,11 +262,8 @@ def reports_command(args) -> int:
         ensure_dataset(args.root)
         path = run_reports(profile=args.profile, output=args.output, root=args.root,
                            parameters={} if args.check_claims else {"check_claims": False})
-    except OutputRefused as error:
+    except (OutputRefused, ReportError, FileNotFoundError, ValueError) as error:
         print(f"audiolab reports: error: {error}", file=sys.stderr)
-        return 2
-    except (ReportError, FileNotFoundError, ValueError) as error:
-        print(f"audiolab reports: error: {error}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, OutputRefused) else 1
     print(f"reports written to {path} (open {path / 'README.md'})")
     return 0
