@@ -199,6 +199,7 @@ def readme(folder: Path, run: dict) -> str:
         table = pd.DataFrame.from_dict(headline, orient="index").rename_axis("experiment")
         scores = table.select_dtypes("float").columns  # accuracies and their interval's ends: in %
         table[scores] = (100 * table[scores]).map("{:.1f}".format)
+        table.columns = [c.replace("_", " ") for c in table.columns]
         lines += ["## Headline (accuracy, %)", "", "Official cross-validation over all folds and development "
                   "cross-validation (folds 1-4), over seeds; the test fold (5) scored once, with its 95 % interval.",
                   "", table.to_markdown(disable_numparse=True), ""]
