@@ -67,7 +67,7 @@ def test_a_report_from_stand_in_notebooks(tmp_path, env, monkeypatch):
     # the parameters reached the notebooks, which ran on this very interpreter (the venv's)
     assert (output / "results" / "ran.txt").read_text() == f"smoke False {sys.executable}"
     text = (output / "README.md").read_text()
-    assert "| arch1        | 3       | 90.0               | 88.4          | 87.5            |" in text.replace("official cv mean", "official_cv_mean").replace("dev cv mean", "dev_cv_mean").replace("test accuracy", "test_accuracy") and "Shipped model (`audiolab predict`): **arch1**" in text
+    assert "| arch1        | 3       | 90.0               | 88.4          | 87.5            |" in text and "| official cv mean " in text and "Shipped model (`audiolab predict`): **arch1**" in text
     assert "[notebooks/03_comparison.ipynb](notebooks/03_comparison.ipynb)" in text and "html/00_x.html" in text
     assert "<img" in (output / "html" / "00_x.html").read_text()
     run = json.loads((output / "run.json").read_text())
