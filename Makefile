@@ -16,6 +16,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,test]'  # requirements.txt + the two extras
+	$(BIN)/python -m ipykernel install --sys-prefix >/dev/null  # the "python3" kernel papermill and nbval start: this venv
 	touch $@
 
 install: $(VENV)/.installed
