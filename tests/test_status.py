@@ -1,4 +1,4 @@
-"""The status line from a notebook's kernel to the console (:mod:`audiolab.status`, :mod:`audiolab.reports.progress`)."""
+"""The status line from a notebook's kernel to the console (:mod:`audiolab.status`)."""
 from __future__ import annotations
 
 import datetime
@@ -16,7 +16,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 from audiolab import status
 from audiolab.augment import AugmentConfig
 from audiolab.models import ConvConfig, build_model
-from audiolab.reports import progress, run_reports
 from audiolab.train import TrainConfig, fit
 
 
@@ -116,58 +115,3 @@ def test_watch_calls_back_with_each_new_status_and_once_at_the_end(tmp_path):
         assert done.wait(5)
         path.write_text(f"{time.time()}\tepoch 3\n")
     assert seen[0] is None and "epoch 2" in seen and seen[-1] == "epoch 3"
-
-
-def test_progress_line():
-    assert progress.progress_line("01_architecture1", 25, 37) == "01_architecture1 · cell 25/37"
-    assert (progress.progress_line("01_architecture1", 25, 37, "arch1 cv fold 3 · epoch 57/100")
-            == "01_architecture1 · cell 25/37 · arch1 cv fold 3 · epoch 57/100")
-    assert progress.papermill_options(None) == {"progress_bar": False}
-    assert progress.papermill_options("00_dataset (1/4)")["engine_name"] == progress.ENGINE_NAME
-
-
-class FakeBar:
-    def __init__(self, total):
-        self.n, self.total, self.descriptions = 0, total, []
-
-    def set_description_str(self, text):
-        self.descriptions.append(text)
-
-
-def test_the_line_drops_a_status_from_an_earlier_cell():
-    """papermill records when each cell ended: a status written before that belongs to a finished cell,
-    one written after it to the running cell, even when the line notices the cell change late."""
-    bar = FakeBar(total=5)
-    cells = [nbformat.from_dict({"metadata": {"papermill": {}}}) for _ in range(5)]
-    line = progress._Line(bar, "nb", cells)
-    line.update(None)
-    t = time.time()
-    line.update(status.Status("arch1 fold 1 · epoch 9/9", t))
-    cells[2].metadata.papermill["end_time"] = datetime.datetime.fromtimestamp(t + 1, datetime.timezone.utc).isoformat()
-    bar.n = 3  # cells 2 and 3 finished at t + 1
-    line.update(status.Status("arch1 fold 1 · epoch 9/9", t))
-    line.update(status.Status("arch1 fold 2 · epoch 1/9", t + 1.1))  # written before the line saw the change
-    assert bar.descriptions == ["nb · cell 1/5", "nb · cell 1/5 · arch1 fold 1 · epoch 9/9", "nb · cell 4/5",
-                                "nb · cell 4/5 · arch1 fold 2 · epoch 1/9"]
-
-
-@pytest.mark.slow
-def test_reports_show_the_kernels_status_but_do_not_save_it(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    monkeypatch.setenv("AUDIOLAB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(status.STATUS_ENV, raising=False)
-    nb = new_notebook(cells=[
-        new_code_cell("results_dir = None", metadata={"tags": ["parameters"]}),
-        new_code_cell("import time\nfrom audiolab import status\n"
-                      "status.report('exp fold ' + str(2) + ' · epoch 7/9', force=True)\ntime.sleep(1.5)"),
-    ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, str(tmp_path / "tiny.ipynb"))
-    output = run_reports("smoke", output=tmp_path / "out", notebooks=[tmp_path / "tiny.ipynb"], progress=True)
-
-    err = capsys.readouterr().err
-    assert re.search(r"tiny \(1/1\) · cell 3/3 · exp fold 2 · epoch 7/9 \[\d\d:\d\d\]", err), err[-2000:]
-    saved = (output / "notebooks" / "tiny.ipynb").read_text()
-    assert "epoch 7/9" not in json.dumps([c.get("outputs") for c in json.loads(saved)["cells"]])
-    assert "exp fold 2" not in saved and status.STATUS_ENV not in saved
-    assert status.STATUS_ENV not in os.environ  # set for the kernel only while it ran
