@@ -225,7 +225,7 @@ def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: 
     if staging.is_dir():
         print(f"resuming from {staging}", file=sys.stderr)
     prepare_staging(output, staging, recorded)
-    params = {"progress": False, **dict(parameters or {}), "profile": profile,
+    params = {**dict(parameters or {}), "profile": profile,
               "data_root": _relative(Path(root).expanduser()) if root is not None else None,
               "results_dir": _relative(staging / "results"), "figures_dir": _relative(staging / "figures")}
     # the kernels: the kernelspec of this interpreter's prefix ("python" there is this interpreter), no bars

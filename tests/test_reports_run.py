@@ -7,6 +7,7 @@ failing without damage and resuming. What the report may delete: test_reports_ou
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +25,7 @@ HEADLINE = {"arch1": {"seeds": 3, "official_cv_mean": 0.9, "dev_cv_mean": 0.8843
 
 
 def stand_in(path: Path, *sources: str) -> str:
-    cells = [new_code_cell("profile = 'full'\ndata_root = None\nresults_dir = None\nfigures_dir = None\nprogress = True", metadata={"tags": ["parameters"]})]
+    cells = [new_code_cell("profile = 'full'\ndata_root = None\nresults_dir = None\nfigures_dir = None", metadata={"tags": ["parameters"]})]
     nb = new_notebook(cells=cells + [new_code_cell(source) for source in sources])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.nbformat_minor = 4  # as the course notebooks are stored: no cell ids (papermill gives random ones)
@@ -38,6 +39,7 @@ def stand_in(path: Path, *sources: str) -> str:
 def env(monkeypatch):
     monkeypatch.setattr(reports, "ensure_dataset", lambda root: None)  # the stand-ins read no data
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
 
 
 def command(output: Path, profile: str = "smoke") -> int:
@@ -59,13 +61,14 @@ def test_a_report_from_stand_in_notebooks(tmp_path, env, monkeypatch):
     figure = "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()"
     write = ("import json, sys\nfrom pathlib import Path\n"
              f"Path(results_dir, 'headline.json').write_text(json.dumps({HEADLINE!r}))\n"
-             "Path(results_dir, 'ran.txt').write_text(profile + ' ' + str(progress) + ' ' + sys.executable)")
+             "import os\nPath(results_dir, 'ran.txt').write_text(profile + ' ' + os.environ['TQDM_DISABLE'] + ' ' + sys.executable)")
     monkeypatch.setattr(reports, "NOTEBOOKS", [stand_in(tmp_path / "00_x.ipynb", figure),
                                                stand_in(tmp_path / "03_comparison.ipynb", write)])
     output = tmp_path / "reports"
     assert command(output) == 0
-    # the parameters reached the notebooks, which ran on this very interpreter (the venv's)
-    assert (output / "results" / "ran.txt").read_text() == f"smoke False {sys.executable}"
+    # the parameters reached the notebooks, which ran on this very interpreter (the venv's), with no progress bars
+    assert (output / "results" / "ran.txt").read_text() == f"smoke 1 {sys.executable}"
+    assert "TQDM_DISABLE" not in os.environ  # only the kernels' setting
     text = (output / "README.md").read_text()
     assert "| arch1        | 3       | 90.0               | 88.4          | 87.5            |" in text and "| official cv mean " in text and "Shipped model (`audiolab predict`): **arch1**" in text
     assert "[notebooks/03_comparison.ipynb](notebooks/03_comparison.ipynb)" in text and "html/00_x.html" in text
