@@ -46,7 +46,7 @@ def colab(monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", run)
     real_isdir = os.path.isdir
-    monkeypatch.setattr(os.path, "isdir", lambda p: log["cloned"] if p == KIT else real_isdir(p))
+    monkeypatch.setattr(os.path, "isdir", lambda p: log["cloned"] if p == f"{KIT}/.git" else real_isdir(p))
     monkeypatch.setattr(sys, "path", list(sys.path))
     for name in ("AUDIOLAB_CACHE", "WANDB_DIR"):
         monkeypatch.delenv(name, raising=False)
