@@ -1,4 +1,4 @@
-"""Tests of audiolab.data.download: the sha256 manifest, verification, and download_esc10.
+"""Tests of the download in audiolab.data.esc10: the sha256 manifest and download_esc10.
 
 The download tests run against a local HTTP server (never the internet).
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import http.server
 import io
-import shutil
+import os
+import time
 import stat
 import threading
 import zipfile
@@ -19,17 +20,7 @@ from pathlib import Path
 import pytest
 
 from audiolab import data
-from audiolab.data import (
-    ESC10_CLASSES,
-    ESC10_COMMIT,
-    DownloadError,
-    IntegrityError,
-    download_esc10,
-    load_metadata,
-    metadata,
-    read_manifest,
-)
-from audiolab.data.download import _sha256
+from audiolab.data import ESC10_CLASSES, ESC10_COMMIT, DownloadError, download_esc10, esc10, load_metadata, read_manifest
 
 from test_data_metadata import real_path, require
 
@@ -121,7 +112,7 @@ def test_download_success_and_second_call_does_nothing(server, clips, manifest, 
     assert (dest / "README.md").is_file()
     meta = load_metadata(dest, strict=False)
     assert len(meta) == 50 and meta.attrs["layout"] == "esc10-tree"
-    assert data.verify_dataset(dest, manifest) == 50
+    assert esc10._manifest_problems(dest, manifest) == ""
     assert server.requests == ["/esc10.zip"]
 
     assert download_esc10(dest, server.url("/esc10.zip"), progress=False, manifest=manifest) == dest
@@ -213,6 +204,23 @@ def test_truncated_download_is_refused_and_rerun_works(server, clips, manifest, 
     assert len(load_metadata(dest, strict=False)) == 50
 
 
+def test_a_killed_downloads_leftovers_are_removed_at_the_next_start(server, clips, manifest, tmp_path):
+    """A killed download (nothing runs after SIGKILL) left its partial zip and unpack folder for good (#20)."""
+    server.routes["/esc10.zip"] = make_zip(clips)
+    cache = tmp_path / "cache"
+    (cache / ".ESC-10-x1y2z3.zip.part").parent.mkdir()
+    (cache / ".ESC-10-x1y2z3.zip.part").write_bytes(b"PK" * 1000)  # as today's main names them
+    (cache / ".ESC-10-unpack-a1b2c3" / "ESC-10-master").mkdir(parents=True)
+    old = time.time() - 3600
+    for left in (cache / ".ESC-10-x1y2z3.zip.part", cache / ".ESC-10-unpack-a1b2c3"):
+        os.utime(left, (old, old))
+    (cache / ".ESC-10-running.zip.part").write_bytes(b"PK")  # being written right now by another download
+    (cache / ".ESC-10-notes.txt").write_text("mine")  # not the kit's
+    (cache / "other.zip.part").write_text("mine")
+    download_esc10(cache / "ESC-10", server.url("/esc10.zip"), progress=False, manifest=manifest)
+    assert leftovers(cache) == [".ESC-10-notes.txt", ".ESC-10-running.zip.part", "ESC-10", "other.zip.part"]
+
+
 def test_http_404_is_a_clear_error(server, manifest, tmp_path):
     dest = tmp_path / "cache" / "ESC-10"
     with pytest.raises(DownloadError, match="HTTP 404") as info:
@@ -254,7 +262,7 @@ def test_load_metadata_download_goes_to_the_cache(server, clips, manifest, tmp_p
     monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
     real = download_esc10
     monkeypatch.setattr(
-        metadata, "download_esc10",
+        esc10, "download_esc10",
         functools.partial(real, url=server.url("/esc10.zip"), progress=False, manifest=manifest),
     )
     meta = load_metadata(download=True, strict=False)
@@ -268,7 +276,7 @@ def test_data_command_download_failure_exits_2(server, tmp_path, monkeypatch, ca
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
     real = download_esc10
-    monkeypatch.setattr(metadata, "download_esc10", functools.partial(real, url=server.url("/nope.zip"), progress=False))
+    monkeypatch.setattr(esc10, "download_esc10", functools.partial(real, url=server.url("/nope.zip"), progress=False))
     assert data.data_command(download=True) == 2
     assert "HTTP 404" in capsys.readouterr().err
 
@@ -292,20 +300,6 @@ def test_packaged_manifest_covers_esc10():
     assert len(manifest) == 400
     folders = {rel.split("/")[0] for rel in manifest}
     assert folders == {f"{i + 1:03d} - {name}" for i, name in enumerate(ESC10_CLASSES)}
-
-
-def test_verify_dataset(synthetic_esc10, tmp_path):
-    root = shutil.copytree(synthetic_esc10, tmp_path / "ESC-10")
-    manifest = {p.relative_to(root).as_posix(): _sha256(p) for p in root.glob("0*/[0-9]*.ogg")}
-    assert data.verify_dataset(root, manifest) == 50
-    victim = sorted(manifest)[3]
-    with open(root / victim, "r+b") as handle:
-        handle.seek(200)
-        handle.write(b"\x00\x01\x02")
-    shutil.copy(root / victim, root / "002 - Rain" / "9-1-A.ogg")
-    with pytest.raises(IntegrityError) as info:
-        data.verify_dataset(root, manifest)
-    assert victim in str(info.value) and "002 - Rain/9-1-A.ogg" in str(info.value)
 
 
 # --------------------------------------------------------------------------- the real dataset
