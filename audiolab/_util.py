@@ -13,7 +13,7 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
@@ -28,17 +28,19 @@ PathLike = Union[str, os.PathLike]
 
 
 def atomic_write(path: PathLike, write: Callable[[Any], Any], binary: bool = False) -> Path:
-    """``write(handle)`` into a temporary file next to ``path``, then ``os.replace`` it into place."""
+    """``write(handle)`` into a temporary file next to ``path``, then ``os.replace`` it into place.
+
+    The file is created as any other (mode 0666 less the umask), so a shared course folder stays readable.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="")) as handle:
+        with open(tmp, "xb") if binary else open(tmp, "x", newline="") as handle:
             write(handle)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        tmp.unlink(missing_ok=True)
     return path
 
 
