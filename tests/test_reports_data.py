@@ -14,7 +14,7 @@ import pytest
 
 import test_data_download
 from audiolab import data, reports
-from audiolab.data import download_esc10, esc10, load_metadata
+from audiolab.data import download_esc10, load_metadata, metadata
 from audiolab.reports import run as reports_run
 
 # the local server and the synthetic clips of test_data_download.py, as fixtures of this module too
@@ -41,7 +41,7 @@ def notebook_runs(monkeypatch):
 
 def serve_from(monkeypatch, url: str, manifest: dict) -> None:
     """The download of ``audiolab data --download`` (progress bar included), from ``url`` against ``manifest``."""
-    monkeypatch.setattr(esc10, "download_esc10", functools.partial(download_esc10, url=url, manifest=manifest))
+    monkeypatch.setattr(metadata, "download_esc10", functools.partial(download_esc10, url=url, manifest=manifest))
 
 
 def command(tmp_path, root=None) -> int:
@@ -56,7 +56,6 @@ def test_reports_download_a_missing_dataset_then_run(server, clips, manifest, no
     err = capsys.readouterr().err
     assert "downloading it" in err and "Downloading ESC-10" in err  # the download's progress bar
     assert len(load_metadata(no_dataset / "ESC-10", strict=False)) == 50
-    assert esc10._manifest_problems(no_dataset / "ESC-10", manifest) == ""
     assert len(notebook_runs) == 1 and notebook_runs[0]["root"] is None  # the notebooks find it in the cache
 
     assert command(tmp_path) == 0  # the next run finds it: no second download

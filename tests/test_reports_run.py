@@ -224,8 +224,8 @@ def test_predict_uses_the_kept_model(smoke_report, capsys):
 
     output, root, _ = smoke_report
     clip = next(Path(root).rglob("*.ogg"))
-    result = predict.load_predictor(output / "results" / "best_model.pt").predict(clip)
-    assert len(result["top"]) == 3
+    [result] = predict.predict_files([clip], checkpoint=output / "results" / "best_model.pt")
+    assert result["error"] is None and len(result["top"]) == 3
 
 
 @pytest.mark.slow

@@ -140,7 +140,7 @@ def mount_drive(mount_point: Path = DRIVE_MOUNT) -> tuple[Optional[Path], str]:
 
 def _point_kit_at(folder: Path) -> None:
     """Results (and figures beside them) and the download/feature cache of every later call go into ``folder``."""
-    from ..data import CACHE_ENV
+    from ..data.paths import CACHE_ENV
     from ..evaluation.store import RESULTS_ENV
 
     folder.mkdir(parents=True, exist_ok=True)
