@@ -9,19 +9,16 @@ before anything is built from it, and the weights must have the shapes the descr
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 import pickle
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional
 
 import torch
 from torch import nn
 
-from ._util import atomic_write
+from ._util import atomic_write, config_from, is_a
 from .features import FeatureConfig, Normalizer
 from .models import ARCHITECTURES, build_model
 
@@ -49,37 +46,6 @@ def save_checkpoint(path, model: nn.Module, normalizer: Normalizer, epoch: int, 
     return atomic_write(path, lambda handle: torch.save(payload, handle), binary=True)
 
 
-def _fits(value, hint) -> bool:
-    """Whether ``value`` (read from a file) has the type a config field declares."""
-    if typing.get_origin(hint) is typing.Union:
-        return any(_fits(value, option) for option in typing.get_args(hint))
-    if typing.get_origin(hint) is Sequence:
-        return isinstance(value, (list, tuple)) and all(_fits(v, typing.get_args(hint)[0]) for v in value)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return value is None if hint is type(None) else isinstance(value, hint)
-
-
-def config_from(cls, values, where: str):
-    """``cls(**values)`` for a config read from a file: only ``cls``'s own fields, each of its declared type;
-    anything else is a ``ValueError`` that names ``where`` (the file and the entry)."""
-    if not isinstance(values, Mapping):
-        raise ValueError(f"{where} must be a mapping of {cls.__name__} fields, got {type(values).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-    for key, value in values.items():
-        if key not in fields:
-            raise ValueError(f"{where} has the unknown {cls.__name__} field {key!r}; valid: {sorted(fields)}")
-        if not _fits(value, fields[key]):
-            raise ValueError(f"{where}: {key}={value!r:.60} is not a {fields[key]}")
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{where} is not a valid {cls.__name__}: {error}") from None
-
-
 def _check_info(info, path: Path):
     """``(model config, features or None)`` of a checkpoint's ``info``, after checking types and :data:`LIMITS`."""
     if not isinstance(info, Mapping) or any(k not in info for k in REQUIRED_INFO):
@@ -92,12 +58,12 @@ def _check_info(info, path: Path):
         if info.get("features") is not None else None
     classes, shifts = info["classes"], info.get("tta_shifts", 1)
     problems = {
-        "n_mels": not _fits(info["n_mels"], int) or not 1 <= info["n_mels"] <= LIMITS["n_mels"],
+        "n_mels": not is_a(info["n_mels"], int) or not 1 <= info["n_mels"] <= LIMITS["n_mels"],
         "classes": not isinstance(classes, list) or not 1 <= len(classes) <= LIMITS["classes"]
         or not all(isinstance(c, str) for c in classes),
         "params (conv blocks)": config.num_blocks > LIMITS["blocks"],
         "params.depth": getattr(config, "depth", 1) > LIMITS["blocks"],
-        "tta_shifts": not _fits(shifts, int) or not 1 <= shifts <= LIMITS["tta_shifts"],
+        "tta_shifts": not is_a(shifts, int) or not 1 <= shifts <= LIMITS["tta_shifts"],
     }
     if features is not None:
         problems.update({
