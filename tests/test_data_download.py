@@ -91,7 +91,8 @@ def make_zip(files: dict[str, bytes], top: str = TOP, extra: dict = None) -> byt
     """A zip like GitHub's: one top-level folder holding the class folders and a README."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr(top, b"")
+        if top:
+            zf.writestr(top, b"")
         zf.writestr(top + "README.md", b"# ESC-10\n")
         for rel, body in files.items():
             zf.writestr(top + rel, body)
@@ -125,6 +126,17 @@ def test_any_single_top_level_folder_and_empty_dest(server, clips, manifest, tmp
     dest.mkdir()  # an empty folder is replaced
     download_esc10(dest, server.url("/other.zip"), manifest=manifest)
     assert len(load_metadata(dest, strict=False)) == 50 and not (dest / "ESC-10-master").exists()
+
+
+def test_an_archive_without_a_top_folder_installs_readable_by_others(server, clips, manifest, tmp_path):
+    server.routes["/flat.zip"] = make_zip(clips, top="")
+    old = os.umask(0o022)
+    try:
+        dest = download_esc10(tmp_path / "ESC-10", server.url("/flat.zip"), manifest=manifest)
+    finally:
+        os.umask(old)
+    assert len(load_metadata(dest, strict=False)) == 50
+    assert dest.stat().st_mode & 0o777 == 0o755  # a temporary folder of mkdtemp's would stay 0700
 
 
 def test_tampered_archive_is_refused_and_rerun_works(server, clips, manifest, tmp_path):

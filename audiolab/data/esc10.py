@@ -18,10 +18,10 @@ import re
 import shutil
 import stat
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Mapping, Optional, Union
@@ -167,8 +167,11 @@ def _unsafe(member: zipfile.ZipInfo) -> Optional[str]:
 def _remove_stale(dest: Path) -> None:
     """Remove what a killed download into ``dest`` left beside it (the kit's own names only, untouched a while)."""
     for left in [*dest.parent.glob(f".{dest.name}-*.zip.part"), *dest.parent.glob(f".{dest.name}-unpack-*")]:
-        if time.time() - left.stat().st_mtime > STALE_SECONDS:
-            shutil.rmtree(left) if left.is_dir() else left.unlink()
+        try:
+            if time.time() - left.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(left) if left.is_dir() else left.unlink()
+        except OSError:  # removed meanwhile by another start, or not ours to remove: leave it
+            pass
 
 
 def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
@@ -191,10 +194,11 @@ def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
                             "then download again")
     dest.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(dest)
-    fd, part = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}-", suffix=".zip.part")
-    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}-unpack-", dir=dest.parent))
+    tag = uuid.uuid4().hex[:8]  # files made as any other (umask), named so that a next start knows them
+    part, work = dest.parent / f".{dest.name}-{tag}.zip.part", dest.parent / f".{dest.name}-unpack-{tag}"
+    work.mkdir()
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(part, "xb") as out:
             _fetch(url, out)
         try:
             with zipfile.ZipFile(part) as archive:
@@ -217,7 +221,7 @@ def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
             if not all((dest / rel).is_file() for rel in entries):  # else another process finished it first
                 raise DownloadError(f"could not move the verified dataset into {dest}: {error}") from error
     finally:
-        Path(part).unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
     return dest
 
