@@ -111,8 +111,12 @@ def load_checkpoint(path, map_location="cpu"):
     info = payload.get("info")
     config, _ = _check_info(info, path)
     n_mels, n_classes = info["n_mels"], len(info["classes"])
-    with torch.device("meta"):  # shapes only: nothing is allocated until the weights are known to fit
-        expected = {**build_model(config, n_mels, n_classes).state_dict(), **Normalizer(n_mels).state_dict()}
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated until the weights are known to fit
+            expected = {**build_model(config, n_mels, n_classes).state_dict(), **Normalizer(n_mels).state_dict()}
+    except Exception as error:  # e.g. sizes beyond what a tensor can have: torch raises several types
+        raise ValueError(f"checkpoint {path} describes a model that cannot be built "
+                         f"({str(error).splitlines()[0][:200]})") from None
     stored = {**payload["model"], **payload["normalizer"]}
     if {k: tuple(v.shape) for k, v in expected.items()} != \
             {k: tuple(v.shape) if isinstance(v, torch.Tensor) else v for k, v in stored.items()}:

@@ -57,6 +57,9 @@ class Predictor:
         self.model, self.normalizer, self.info = load_checkpoint(path)  # checks the info's types and bounds
         self.classes = tuple(self.info["classes"])
         self.features = FeatureConfig(**self.info["features"]) if self.info.get("features") else FeatureConfig()
+        if self.features.n_mels != self.info["n_mels"]:
+            raise ValueError(f"checkpoint {path} has no feature config for its {self.info['n_mels']} mel bands; "
+                             "it was not written by audiolab")
         self.logmel = LogMel(self.features)
         try:  # notebook 03 writes the experiment's name and test-time shifts beside best_model.pt
             beside = json.loads(path.with_suffix(".json").read_text())

@@ -106,6 +106,8 @@ HOSTILE = {  # plain data, accepted by weights_only=True: each used to hang, all
     "n_mels": ({"n_mels": 10**9}, "n_mels out of type or bounds"),
     "classes": ({"classes": "abc"}, "classes out of type or bounds"),
     "arch": ({"arch": ["conv1d"]}, "unknown architecture"),
+    "mlp_ratio": ({"arch": "transformer", "params": {"channels": [8], "stride": 1, "d_model": 8, "heads": 2,
+                                                     "mlp_ratio": 1e300}}, "cannot be built"),
 }
 
 
