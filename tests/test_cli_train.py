@@ -165,7 +165,7 @@ def test_a_search_trial_never_trains_on_or_scores_the_test_fold(synthetic_esc10,
     fit = CountingFit(monkeypatch)
     assert _search_trial(synthetic_esc10, tmp_path / "trial.json") == 0
     meta = load_metadata(synthetic_esc10, strict=False)
-    folds, features = meta["fold"].to_numpy(), load_features(meta, configs.FEATURES)
+    folds, features = meta["fold"].to_numpy(), load_features(meta, configs.FEATURES, progress=False)
     assert len(fit.calls) == 2  # one model per validation fold, 3 and 4
     for call, v in zip(fit.calls, (3, 4)):
         assert torch.equal(call["x_eval"], features[folds == v]) and call["eval_name"] == "val"
@@ -184,7 +184,7 @@ def test_a_search_trial_from_the_command_line_is_reused_by_the_search(synthetic_
                                                            "--protocol", "search", *TINY]))
     assert base.name == "arch1" and base.train.lr != 0.001
     meta = load_metadata(synthetic_esc10, strict=False)
-    features = load_features(meta, base.features)
+    features = load_features(meta, base.features, progress=False)
     fit = CountingFit(monkeypatch)
     table = search(base, {"train.lr": [0.001]}, meta, features, tmp_path / "runs", val_fold=(3, 4),
                    wandb_mode="disabled", progress=False)  # trials: the base (trial 0), then lr 0.001 (trial 1)

@@ -17,7 +17,7 @@ def results(synthetic_esc10, tmp_path_factory):
     from audiolab.data import load_metadata
 
     meta = load_metadata(synthetic_esc10, strict=False)
-    features = load_features(meta, FC)
+    features = load_features(meta, FC, progress=False)
     root = tmp_path_factory.mktemp("results")
     run_cv(ARCH1, meta, features, root, folds=(1, 2), wandb_mode="disabled", progress=False)
     run_cv(ARCH2, meta, features, root, folds=(1, 2, 5), wandb_mode="disabled", progress=False)

@@ -210,7 +210,7 @@ def test_a_trial_run_by_hand_offline_is_collected_where_the_search_reuses_it(syn
         ["train", *_sweep_command(), "--epochs=2", *[f"{k}={v}" for k, v in TINY_TRIAL.items()]]))
     meta = load_metadata(synthetic_esc10, strict=False)
     fit = CountingFit(monkeypatch)
-    table = search(base, {"train.lr": [0.001]}, meta, load_features(meta, base.features), reports,
+    table = search(base, {"train.lr": [0.001]}, meta, load_features(meta, base.features, progress=False), reports,
                    val_fold=(3, 4), wandb_mode="disabled", progress=False)  # trial 0: the base; trial 1: lr 0.001
     assert len(fit.calls) == 2 and all(c["config"].lr == base.train.lr != 0.001 for c in fit.calls)
     row = table.set_index("trial").loc[1]

@@ -110,15 +110,15 @@ def _cache_key(meta: pd.DataFrame, config: FeatureConfig) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(),
-                  cache_dir: Optional[PathLike] = None) -> torch.Tensor:
+def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(), cache_dir: Optional[PathLike] = None,
+                  progress: bool = True) -> torch.Tensor:
     """Log-mel features ``(clips, n_mels, frames)`` float32, in ``meta``'s row order, cached on disk.
 
     Each clip is decoded with :func:`load_audio` (centre window) into a :class:`~audiolab.features.LogMel`
-    spectrogram, in up to 4 threads (with a progress bar; ``TQDM_DISABLE=1`` hides it). The stack is stored
-    in ``cache_dir`` (default ``default_cache_dir()/"features"``) under a key that changes with any file
-    (path, size, mtime), the config or the cache format, so nothing stale is read; a damaged cache file is
-    recomputed, and a cache that cannot be written (disk full) is a warning: the features are returned.
+    spectrogram, in up to 4 threads. The stack is stored in ``cache_dir`` (default
+    ``default_cache_dir()/"features"``) under a key that changes with any file (path, size, mtime), the
+    config or the cache format, so nothing stale is read; a damaged cache file is recomputed, and a cache
+    that cannot be written (disk full) is a warning: the features are returned all the same.
     """
     shape = (len(meta), config.n_mels, config.num_frames)
     if len(meta) == 0:
@@ -142,8 +142,8 @@ def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(),
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
             clips = pool.map(one, meta["path"])
-            features = torch.stack(list(tqdm(clips, total=len(meta), desc="Decoding clips", unit="clip")))
-            features = features.float().contiguous()
+            features = torch.stack(list(tqdm(clips, total=len(meta), desc="Decoding clips", unit="clip",
+                                             disable=not progress))).float().contiguous()
     finally:
         torch.set_num_threads(threads)
     try:

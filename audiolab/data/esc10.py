@@ -174,16 +174,15 @@ def _remove_stale(dest: Path) -> None:
             pass
 
 
-def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
+def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL, progress: bool = True,
                    manifest: Union[None, PathLike, Mapping[str, str]] = None) -> Path:
     """Download, verify and unpack ESC-10 into ``dest`` (default ``default_cache_dir()/"ESC-10"``).
 
-    The zip goes to a temporary file beside ``dest`` (with a progress bar; ``TQDM_DISABLE=1`` hides it)
-    and is unpacked into a temporary folder (an absolute path, ``..`` or a link refuses the whole archive);
-    every clip is checked against the sha256 manifest, and only then is the folder moved into place with
-    one ``os.replace``: ``dest`` is complete or absent. A ``dest`` that already holds every clip is returned
-    as it is. Failures raise :class:`DownloadError` and leave no temporary files (a killed download's are
-    removed at the next start).
+    The zip goes to a temporary file beside ``dest`` and is unpacked into a temporary folder (an
+    absolute path, ``..`` or a link refuses the whole archive); every clip is checked against the
+    sha256 manifest, and only then is the folder moved into place with one ``os.replace``: ``dest`` is
+    complete or absent. A ``dest`` that already holds every clip is returned as it is. Failures raise
+    :class:`DownloadError` and leave no temporary files (a killed download's are removed next time).
     """
     dest = Path(dest).expanduser() if dest is not None else default_cache_dir() / "ESC-10"
     entries = read_manifest(manifest)
@@ -199,7 +198,7 @@ def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
     work.mkdir()
     try:
         with open(part, "xb") as out:
-            _fetch(url, out)
+            _fetch(url, out, progress)
         try:
             with zipfile.ZipFile(part) as archive:
                 unsafe = [f"{m.filename} ({_unsafe(m)})" for m in archive.infolist() if _unsafe(m)]
@@ -226,13 +225,13 @@ def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
     return dest
 
 
-def _fetch(url: str, out) -> None:
+def _fetch(url: str, out, progress: bool) -> None:
     """Copy ``url`` into the open file ``out`` with a progress bar; :class:`DownloadError` on any failure."""
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
-            with tqdm.wrapattr(response, "read", total=expected, desc="Downloading ESC-10") as r:
+            with tqdm.wrapattr(response, "read", total=expected, desc="Downloading ESC-10", disable=not progress) as r:
                 shutil.copyfileobj(r, out, 1 << 16)
     except urllib.error.HTTPError as error:
         raise DownloadError(f"could not download {url}: HTTP {error.code} {error.reason}. Check the URL; or fetch the "
