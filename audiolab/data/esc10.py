@@ -282,13 +282,14 @@ def _esc50_table(root: Path, subset: str, strict: bool) -> tuple[pd.DataFrame, t
     if not needed <= set(table.columns):
         raise ValueError(f"{csv} lacks columns {sorted(needed - set(table.columns))}: is it the ESC-50 metadata file?")
     audio = (root / "audio").resolve()
+    table["filename"] = table["filename"].fillna("")
     table["path"] = [str((audio / name).resolve()) for name in table["filename"]]
     outside = [(i + 2, name) for i, (name, p) in enumerate(zip(table["filename"], table["path"]))
-               if not Path(p).is_relative_to(audio)]
-    if outside:  # e.g. "../../outside.ogg": a table may name clips, never files elsewhere on the machine
+               if p == str(audio) or not Path(p).is_relative_to(audio)]
+    if outside:  # e.g. "../../outside.ogg": a table names clips in audio/, never files elsewhere on the machine
         line, name = outside[0]
-        raise ValueError(f"{csv}, line {line}: filename {name!r} points outside {audio}; every filename must name "
-                         f"a file inside audio/ ({len(outside)} such row(s)). Fix the table.")
+        raise ValueError(f"{csv}, line {line}: filename {name!r} is not a file inside {audio} ({len(outside)} such "
+                         "row(s)); every filename must name a clip in audio/. Fix the table.")
     if subset == "esc10":
         table = table[table["esc10"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])].copy()
         unknown = sorted(set(table["category"]) - set(ESC50_TO_ESC10))
