@@ -83,14 +83,14 @@ def _check_info(info, path: Path):
 def _load_payload(path: Path, map_location) -> dict:
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
+    except pickle.UnpicklingError:  # torch's own message offers ways to load it anyway: none is given here
         raise UnsafeCheckpointError(
-            f"refused to load checkpoint {path}: it holds more than tensors and plain data, and loading it "
-            f"could run code it contains ({str(error).splitlines()[0]}). Only load checkpoints written by "
-            "audiolab (`make reports`, `audiolab train`); if you trust this file, re-save its state_dict."
-        ) from None
+            f"refused to load checkpoint {path}: it holds more than tensors and plain data (a pickled object, "
+            "which could run code when loaded). Use only checkpoints written by audiolab (`make reports`, "
+            "`audiolab train`)") from None
     except Exception as error:  # a truncated or foreign file fails in many ways inside the unpickler
-        raise ValueError(f"checkpoint {path} could not be read ({type(error).__name__}: {error}); "
+        why = str(error).splitlines()[0].split(". ")[0] if str(error) else ""
+        raise ValueError(f"checkpoint {path} could not be read ({type(error).__name__}: {why}); "
                          "is it a file written by audiolab?") from None
     if not isinstance(payload, dict) or not all(isinstance(payload.get(k), dict) for k in ("model", "normalizer")):
         raise ValueError(f"checkpoint {path} has no 'model' and 'normalizer' entries; it was not written by audiolab")
