@@ -95,7 +95,8 @@ def config_from(cls, values, where: str):
         if key not in fields:
             raise ValueError(f"{where} has the unknown {cls.__name__} field {key!r}; valid: {sorted(fields)}")
         if not is_a(value, fields[key]):
-            raise ValueError(f"{where}: {key}={value!r:.60} is not a {fields[key]}")
+            kind = fields[key].__name__ if isinstance(fields[key], type) else str(fields[key]).replace("typing.", "")
+            raise ValueError(f"{where}: {key}={value!r:.60} is not of type {kind}")
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:
