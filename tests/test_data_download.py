@@ -10,7 +10,11 @@ from __future__ import annotations
 import functools
 import http.server
 import io
+import fcntl
 import os
+import signal
+import subprocess
+import sys
 import time
 import stat
 import threading
@@ -25,10 +29,12 @@ from audiolab.data import ESC10_CLASSES, ESC10_COMMIT, DownloadError, download_e
 from test_data_metadata import real_path, require
 
 TOP = f"ESC-10-{ESC10_COMMIT}/"
+REPO = Path(__file__).resolve().parents[1]
 
 
 class Server:
-    """Serves ``routes[path] = body`` (or ``(body, claimed_length)`` to drop the connection early)."""
+    """Serves ``routes[path] = body`` (or ``(body, claimed_length)`` to drop the connection early, or a function
+    of the request handler)."""
 
     def __init__(self):
         self.routes: dict[str, object] = {}
@@ -39,6 +45,9 @@ class Server:
             def do_GET(self):
                 server.requests.append(self.path)
                 route = server.routes.get(self.path)
+                if callable(route):
+                    route(self)
+                    return
                 if route is None:
                     self.send_error(404, "Not Found")
                     return
@@ -217,20 +226,51 @@ def test_truncated_download_is_refused_and_rerun_works(server, clips, manifest, 
 
 
 def test_a_killed_downloads_leftovers_are_removed_at_the_next_start(server, clips, manifest, tmp_path):
-    """A killed download (nothing runs after SIGKILL) left its partial zip and unpack folder for good (#20)."""
+    """A killed download (nothing of it runs after SIGKILL) left its partial zip and unpack folder for good (#20)."""
     server.routes["/esc10.zip"] = make_zip(clips)
     cache = tmp_path / "cache"
-    (cache / ".ESC-10-x1y2z3.zip.part").parent.mkdir()
+    (cache / ".ESC-10-unpack-a1b2c3d4" / "ESC-10-master").mkdir(parents=True)  # killed while unpacking
+    (cache / ".ESC-10-a1b2c3d4.zip.part").write_bytes(b"PK" * 1000)
     (cache / ".ESC-10-x1y2z3.zip.part").write_bytes(b"PK" * 1000)  # as today's main names them
-    (cache / ".ESC-10-unpack-a1b2c3" / "ESC-10-master").mkdir(parents=True)
-    old = time.time() - 3600
-    for left in (cache / ".ESC-10-x1y2z3.zip.part", cache / ".ESC-10-unpack-a1b2c3"):
-        os.utime(left, (old, old))
-    (cache / ".ESC-10-running.zip.part").write_bytes(b"PK")  # being written right now by another download
+    (cache / ".ESC-10-unpack-9z8y7x6w").mkdir()  # its zip is gone already
     (cache / ".ESC-10-notes.txt").write_text("mine")  # not the kit's
     (cache / "other.zip.part").write_text("mine")
+    (cache / ".ESC-10-unpack-running").mkdir()  # a download running right now: it holds a lock on its zip
+    with open(cache / ".ESC-10-running.zip.part", "wb") as running:
+        fcntl.flock(running, fcntl.LOCK_EX)
+        download_esc10(cache / "ESC-10", server.url("/esc10.zip"), progress=False, manifest=manifest)
+    assert leftovers(cache) == [".ESC-10-notes.txt", ".ESC-10-running.zip.part", ".ESC-10-unpack-running", "ESC-10",
+                                "other.zip.part"]
+
+
+def test_a_download_killed_mid_way_leaves_nothing_after_the_next_one(server, clips, manifest, tmp_path):
+    body, stalled = make_zip(clips), threading.Event()
+
+    def half_then_stall(handler):  # half the archive, then nothing until the test is done
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[: len(body) // 2])
+        handler.wfile.flush()
+        stalled.wait(60)
+
+    server.routes["/slow.zip"], server.routes["/esc10.zip"] = half_then_stall, body
+    cache = tmp_path / "cache"
+    code = (f"from audiolab.data import download_esc10; download_esc10({str(cache / 'ESC-10')!r}, "
+            f"{server.url('/slow.zip')!r}, progress=False, manifest={dict(manifest)!r})")
+    child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        for _ in range(1200):  # until it is downloading: its zip and unpack folder are there (it imports torch first)
+            if len(leftovers(cache)) == 2 or child.poll() is not None:
+                break
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)  # nothing of it runs any more: no finally, no cleanup
+        child.wait()
+    finally:
+        stalled.set()
+    assert len(leftovers(cache)) == 2  # its partial zip and its unpack folder
     download_esc10(cache / "ESC-10", server.url("/esc10.zip"), progress=False, manifest=manifest)
-    assert leftovers(cache) == [".ESC-10-notes.txt", ".ESC-10-running.zip.part", "ESC-10", "other.zip.part"]
+    assert leftovers(cache) == ["ESC-10"]
 
 
 def test_http_404_is_a_clear_error(server, manifest, tmp_path):

@@ -18,7 +18,6 @@ import re
 import shutil
 import stat
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -32,6 +31,11 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from audiolab._util import PathLike
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, but there a running download's open zip cannot be removed anyway
+    fcntl = None
 
 __all__ = [
     "ESC10_CLASSES", "ESC50_TO_ESC10", "ESC10_URL", "ESC10_COMMIT", "ESC10_NUM_CLIPS", "DATA_ENV", "CACHE_ENV",
@@ -54,8 +58,6 @@ ESC50_URL = "https://github.com/karolpiczak/ESC-50/archive/master.zip"
 ESC10_NUM_CLIPS, ESC50_NUM_CLIPS = 400, 2000
 MANIFEST_PATH = Path(__file__).parent.parent / "esc10.sha256"
 DATA_ENV, CACHE_ENV = "AUDIOLAB_DATA", "AUDIOLAB_CACHE"
-#: A download's temporary files untouched this long (seconds) are a killed download's, removed at the next start.
-STALE_SECONDS = 600
 
 CLASS_DIR = re.compile(r"^(\d{3}) - (.+)$")
 TREE_CLIP = re.compile(r"^(\d+)-([0-9A-Za-z]+)-([A-Za-z]+)\.ogg$", re.IGNORECASE)
@@ -164,14 +166,25 @@ def _unsafe(member: zipfile.ZipInfo) -> Optional[str]:
     return "symbolic link" if stat.S_ISLNK(member.external_attr >> 16) else None
 
 
-def _remove_stale(dest: Path) -> None:
-    """Remove what a killed download into ``dest`` left beside it (the kit's own names only, untouched a while)."""
-    for left in [*dest.parent.glob(f".{dest.name}-*.zip.part"), *dest.parent.glob(f".{dest.name}-unpack-*")]:
+def _lock(handle, wait: bool = True) -> None:
+    """``flock`` a file held open by a running download (released when its process ends, however it ends)."""
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+
+
+def _remove_leftovers(dest: Path) -> None:
+    """Remove what killed downloads into ``dest`` left beside it: partial zips no download holds any more, and
+    unpack folders without their zip (the kit's own names only; a running download's files stay)."""
+    for part in dest.parent.glob(f".{dest.name}-*.zip.part"):
         try:
-            if time.time() - left.stat().st_mtime > STALE_SECONDS:
-                shutil.rmtree(left) if left.is_dir() else left.unlink()
-        except OSError:  # removed meanwhile by another start, or not ours to remove: leave it
+            with open(part, "rb") as handle:
+                _lock(handle, wait=False)  # fails while its download runs
+                part.unlink()
+        except OSError:
             pass
+    for work in dest.parent.glob(f".{dest.name}-unpack-*"):
+        if not (dest.parent / f".{dest.name}-{work.name.split('-unpack-')[-1]}.zip.part").exists():
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL, progress: bool = True,
@@ -182,7 +195,8 @@ def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL, progre
     absolute path, ``..`` or a link refuses the whole archive); every clip is checked against the
     sha256 manifest, and only then is the folder moved into place with one ``os.replace``: ``dest`` is
     complete or absent. A ``dest`` that already holds every clip is returned as it is. Failures raise
-    :class:`DownloadError` and leave no temporary files (a killed download's are removed next time).
+    :class:`DownloadError` and leave no temporary files; what a killed download left is removed at the
+    next start.
     """
     dest = Path(dest).expanduser() if dest is not None else default_cache_dir() / "ESC-10"
     entries = read_manifest(manifest)
@@ -192,37 +206,43 @@ def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL, progre
         raise DownloadError(f"{dest} exists but is not a complete ESC-10 copy: move it away or delete it, "
                             "then download again")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(dest)
-    tag = uuid.uuid4().hex[:8]  # files made as any other (umask), named so that a next start knows them
+    _remove_leftovers(dest)
+    tag = uuid.uuid4().hex[:8]  # files made as any other (umask), named so that a later start knows them
     part, work = dest.parent / f".{dest.name}-{tag}.zip.part", dest.parent / f".{dest.name}-unpack-{tag}"
-    work.mkdir()
-    try:
-        with open(part, "xb") as out:
+    with open(part, "xb+") as out:
+        _lock(out)
+        work.mkdir()
+        try:
             _fetch(url, out, progress)
-        try:
-            with zipfile.ZipFile(part) as archive:
-                unsafe = [f"{m.filename} ({_unsafe(m)})" for m in archive.infolist() if _unsafe(m)]
-                if unsafe:
-                    raise DownloadError(f"refusing to unpack the downloaded archive: unsafe members "
-                                        f"{_first_few(unsafe)}. The download is not the ESC-10 release; check the URL.")
-                archive.extractall(work)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as error:
-            raise DownloadError(f"the downloaded archive is corrupt ({error}); run the download again") from error
-        top = list(work.iterdir())
-        top = top[0] if len(top) == 1 and top[0].is_dir() else work
-        problems = _manifest_problems(top, entries)
-        if problems:
-            raise DownloadError(f"the archive from {url} does not match the ESC-10 sha256 manifest ({problems}). "
-                                "Nothing was installed; run the download again (the file may have been damaged).")
-        try:
-            os.replace(top, dest)
-        except OSError as error:
-            if not all((dest / rel).is_file() for rel in entries):  # else another process finished it first
-                raise DownloadError(f"could not move the verified dataset into {dest}: {error}") from error
-    finally:
-        part.unlink(missing_ok=True)
-        shutil.rmtree(work, ignore_errors=True)
+            _install(out, work, dest, entries, url)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            part.unlink(missing_ok=True)
     return dest
+
+
+def _install(archive, work: Path, dest: Path, entries: dict[str, str], url: str) -> None:
+    """Unpack ``archive`` into ``work``, check it against ``entries``, move it to ``dest``."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            unsafe = [f"{m.filename} ({_unsafe(m)})" for m in zf.infolist() if _unsafe(m)]
+            if unsafe:
+                raise DownloadError(f"refusing to unpack the downloaded archive: unsafe members {_first_few(unsafe)}. "
+                                    "The download is not the ESC-10 release; check the URL.")
+            zf.extractall(work)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as error:
+        raise DownloadError(f"the downloaded archive is corrupt ({error}); run the download again") from error
+    top = list(work.iterdir())
+    top = top[0] if len(top) == 1 and top[0].is_dir() else work
+    problems = _manifest_problems(top, entries)
+    if problems:
+        raise DownloadError(f"the archive from {url} does not match the ESC-10 sha256 manifest ({problems}). "
+                            "Nothing was installed; run the download again (the file may have been damaged).")
+    try:
+        os.replace(top, dest)
+    except OSError as error:
+        if not all((dest / rel).is_file() for rel in entries):  # else another process finished it first
+            raise DownloadError(f"could not move the verified dataset into {dest}: {error}") from error
 
 
 def _fetch(url: str, out, progress: bool) -> None:
