@@ -83,8 +83,6 @@ def _first_few(items, n: int = 5) -> str:
     return ", ".join(map(str, items[:n])) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
-# --------------------------------------------------------------------------- where the data is
-
 
 def default_cache_dir() -> Path:
     """``$AUDIOLAB_CACHE``, or ``~/.cache/audiolab``: downloads and feature caches live here."""
@@ -127,8 +125,6 @@ def resolve_root(root: Optional[PathLike] = None, download: bool = False, subset
     return download_esc10(dest), f"downloaded from {ESC10_URL} into {dest}"
 
 
-# --------------------------------------------------------------------------- the verified download
-
 
 def read_manifest(manifest: Union[None, PathLike, Mapping[str, str]] = None) -> dict[str, str]:
     """``{relative posix path: sha256}`` from a ``sha256sum`` file (default: the packaged one) or a dict."""
@@ -166,19 +162,14 @@ def _unsafe(member: zipfile.ZipInfo) -> Optional[str]:
     return "symbolic link" if stat.S_ISLNK(member.external_attr >> 16) else None
 
 
-def _lock(handle, wait: bool = True) -> None:
-    """``flock`` a file held open by a running download (released when its process ends, however it ends)."""
-    if fcntl is not None:
-        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-
-
 def _remove_leftovers(dest: Path) -> None:
     """Remove what killed downloads into ``dest`` left beside it: partial zips no download holds any more, and
     unpack folders without their zip (the kit's own names only; a running download's files stay)."""
     for part in dest.parent.glob(f".{dest.name}-*.zip.part"):
         try:
             with open(part, "rb") as handle:
-                _lock(handle, wait=False)  # fails while its download runs
+                if fcntl is not None:  # fails while its download runs
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 part.unlink()
         except OSError:
             pass
@@ -210,7 +201,8 @@ def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL, progre
     tag = uuid.uuid4().hex[:8]  # files made as any other (umask), named so that a later start knows them
     part, work = dest.parent / f".{dest.name}-{tag}.zip.part", dest.parent / f".{dest.name}-unpack-{tag}"
     with open(part, "xb+") as out:
-        _lock(out)
+        if fcntl is not None:  # held while this download runs, released when its process ends, however it ends
+            fcntl.flock(out, fcntl.LOCK_EX)
         work.mkdir()
         try:
             _fetch(url, out, progress)
@@ -262,8 +254,6 @@ def _fetch(url: str, out, progress: bool) -> None:
     if expected is not None and out.tell() != expected:
         raise DownloadError(f"download of {url} was interrupted: got {out.tell()} of {expected} bytes. Run it again.")
 
-
-# --------------------------------------------------------------------------- the clip table
 
 
 def _layout(folder: Path) -> Optional[str]:
@@ -363,8 +353,6 @@ def load_metadata(root: Optional[PathLike] = None, subset: str = "esc10", downlo
     table.attrs.update(root=str(path.resolve()), source=source, layout=layout, classes=tuple(classes))
     return table
 
-
-# --------------------------------------------------------------------------- `audiolab data`
 
 
 def summarize(meta: pd.DataFrame) -> dict:
