@@ -83,7 +83,6 @@ def _first_few(items, n: int = 5) -> str:
     return ", ".join(map(str, items[:n])) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
-
 def default_cache_dir() -> Path:
     """``$AUDIOLAB_CACHE``, or ``~/.cache/audiolab``: downloads and feature caches live here."""
     env = os.environ.get(CACHE_ENV)
@@ -123,7 +122,6 @@ def resolve_root(root: Optional[PathLike] = None, download: bool = False, subset
         raise DatasetNotFoundError(f"audiolab downloads ESC-10 only; ESC-50 (~600 MB) is at {ESC50_URL}: unzip it "
                                    f"and pass its folder as root= or set {DATA_ENV}=/path/to/ESC-50-master")
     return download_esc10(dest), f"downloaded from {ESC10_URL} into {dest}"
-
 
 
 def read_manifest(manifest: Union[None, PathLike, Mapping[str, str]] = None) -> dict[str, str]:
@@ -255,7 +253,6 @@ def _fetch(url: str, out, progress: bool) -> None:
         raise DownloadError(f"download of {url} was interrupted: got {out.tell()} of {expected} bytes. Run it again.")
 
 
-
 def _layout(folder: Path) -> Optional[str]:
     if (folder / "meta" / "esc50.csv").is_file():
         return "esc50"
@@ -352,7 +349,6 @@ def load_metadata(root: Optional[PathLike] = None, subset: str = "esc10", downlo
     table = table.sort_values(["fold", "target", "filename"], kind="stable").reset_index(drop=True)
     table.attrs.update(root=str(path.resolve()), source=source, layout=layout, classes=tuple(classes))
     return table
-
 
 
 def summarize(meta: pd.DataFrame) -> dict:
