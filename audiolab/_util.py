@@ -2,6 +2,7 @@
 
 * :func:`atomic_write`, :func:`write_json`, :func:`write_csv`, :func:`read_json` -- files that are
   either complete or absent, never half-written (a run killed mid-write leaves the old file);
+* :func:`config_from` (and :func:`is_a`) -- a config dataclass from a mapping read from a file, types checked;
 * :func:`plain` and :func:`tupled` -- values to JSON and back to hashable tuples;
 * :func:`to_numpy` -- arrays from NumPy, lists or (CUDA, grad-tracking) tensors;
 * :func:`fmt_number` -- one way to print a number in tables and prose;
@@ -12,15 +13,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
-import tempfile
+import typing
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
-__all__ = ["PathLike", "atomic_write", "write_json", "write_csv", "read_json", "plain", "tupled", "to_numpy",
-           "fmt_number", "repo_root"]
+__all__ = ["PathLike", "atomic_write", "write_json", "write_csv", "read_json", "is_a", "config_from", "plain",
+           "tupled", "to_numpy", "fmt_number", "repo_root"]
 
 logger = logging.getLogger("audiolab")
 
@@ -28,17 +32,19 @@ PathLike = Union[str, os.PathLike]
 
 
 def atomic_write(path: PathLike, write: Callable[[Any], Any], binary: bool = False) -> Path:
-    """``write(handle)`` into a temporary file next to ``path``, then ``os.replace`` it into place."""
+    """``write(handle)`` into a temporary file next to ``path``, then ``os.replace`` it into place.
+
+    The file is created as any other (mode 0666 less the umask), so a shared course folder stays readable.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="")) as handle:
+        with open(tmp, "xb") if binary else open(tmp, "x", newline="") as handle:
             write(handle)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -62,6 +68,39 @@ def read_json(path: PathLike) -> Optional[dict]:
     except (OSError, ValueError) as error:
         logger.warning("ignoring unreadable result %s (%s); it will be recomputed", path, error)
         return None
+
+
+def is_a(value, hint) -> bool:
+    """Whether ``value`` (read from a file) has the type ``hint`` a dataclass field declares (``int``, ``float``,
+    ``str``, ``Optional[...]``, ``Union[...]``, ``Sequence[...]``); a bool is no number, NaN and inf no float."""
+    if typing.get_origin(hint) is typing.Union:
+        return any(is_a(value, option) for option in typing.get_args(hint))
+    if typing.get_origin(hint) is Sequence:
+        return isinstance(value, (list, tuple)) and all(is_a(v, typing.get_args(hint)[0]) for v in value)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return value is None if hint is type(None) else isinstance(value, hint)
+
+
+def config_from(cls, values, where: str):
+    """``cls(**values)`` for a config read from a file: only ``cls``'s own fields, each of its declared type;
+    anything else is a ``ValueError`` that names ``where`` (the file and the entry)."""
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{where} must be a mapping of {cls.__name__} fields, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    for key, value in values.items():
+        if key not in fields:
+            raise ValueError(f"{where} has the unknown {cls.__name__} field {key!r}; valid: {sorted(fields)}")
+        if not is_a(value, fields[key]):
+            kind = fields[key].__name__ if isinstance(fields[key], type) else str(fields[key]).replace("typing.", "")
+            raise ValueError(f"{where}: {key}={value!r:.60} is not of type {kind}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where} is not a valid {cls.__name__}: {error}") from None
 
 
 def plain(value: Any) -> Any:

@@ -16,31 +16,18 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix as _sk_confusion_matrix,
-    f1_score,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score, roc_curve
+from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
 from ._util import to_numpy
 
-__all__ = [
-    "evaluate",
-    "count_parameters",
-    "parameter_table",
-    "top_confusions",
-]
+__all__ = ["evaluate", "count_parameters", "parameter_table", "top_confusions"]
 
 # Row sums of ``probs`` may deviate from 1 by this much (float16/float32 softmax).
 _ROW_SUM_TOL = 1e-2
 _ROC_DECIMALS = 6
 
 
-# ---------------------------------------------------------------------------
-# evaluate
-# ---------------------------------------------------------------------------
 def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
     """Classification metrics from true labels and predicted class probabilities.
 
@@ -150,8 +137,6 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
         aucs.append(auc)
         auc_classes.append(names[c])
 
-    cm = _sk_confusion_matrix(y, pred, labels=labels)
-
     return {
         "n": int(len(y)),
         "accuracy": float(accuracy_score(y, pred)),
@@ -159,29 +144,18 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
         "per_class_f1": per_class_f1,
         "auc_macro_ovr": float(np.mean(aucs)) if aucs else None,
         "auc_classes": auc_classes,
-        "confusion_matrix": cm.astype(int).tolist(),
+        "confusion_matrix": sklearn_confusion_matrix(y, pred, labels=labels).astype(int).tolist(),
         "roc": roc,
         "nonfinite_rows": n_nonfinite,
     }
 
 
-# ---------------------------------------------------------------------------
-# parameter counts
-# ---------------------------------------------------------------------------
 def _count(params: Iterable, buffers: Iterable) -> dict:
-    trainable = non_trainable = 0
-    for prm in params:
-        if prm.requires_grad:
-            trainable += prm.numel()
-        else:
-            non_trainable += prm.numel()
-    n_buffers = sum(b.numel() for b in buffers)
-    return {
-        "trainable": int(trainable),
-        "non_trainable": int(non_trainable),
-        "buffers": int(n_buffers),
-        "total": int(trainable + non_trainable),
-    }
+    params = list(params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    non_trainable = sum(p.numel() for p in params if not p.requires_grad)
+    return {"trainable": int(trainable), "non_trainable": int(non_trainable),
+            "buffers": int(sum(b.numel() for b in buffers)), "total": int(trainable + non_trainable)}
 
 
 def count_parameters(model) -> dict:
@@ -210,18 +184,11 @@ def parameter_table(model, depth: int = 1) -> pd.DataFrame:
     """
     if depth < 0:
         raise ValueError(f"depth must be >= 0; got {depth}.")
+    columns = ["module", "type", "trainable", "non_trainable", "buffers"]
     rows: list[dict] = []
 
     def add(name: str, type_name: str, counts: dict) -> None:
-        rows.append(
-            {
-                "module": name,
-                "type": type_name,
-                "trainable": counts["trainable"],
-                "non_trainable": counts["non_trainable"],
-                "buffers": counts["buffers"],
-            }
-        )
+        rows.append({"module": name, "type": type_name, **{k: counts[k] for k in columns[2:]}})
 
     def walk(module, name: str, level: int) -> None:
         children = list(module.named_children())
@@ -236,8 +203,7 @@ def parameter_table(model, depth: int = 1) -> pd.DataFrame:
 
     walk(model, "", 0)
     add("total", type(model).__name__, count_parameters(model))
-    table = pd.DataFrame(rows, columns=["module", "type", "trainable", "non_trainable", "buffers"])
-    return table.astype({"trainable": "int64", "non_trainable": "int64", "buffers": "int64"})
+    return pd.DataFrame(rows, columns=columns).astype({k: "int64" for k in columns[2:]})
 
 
 def top_confusions(confusion_matrix, class_names: Sequence[str], n: int = 3) -> pd.DataFrame:

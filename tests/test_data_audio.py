@@ -1,6 +1,9 @@
-"""Tests of audiolab.data.audio: decoding with soundfile (load_audio) and ESC10Dataset."""
+"""Tests of audiolab.data.audio: decoding with soundfile (load_audio) and the on-disk feature cache (load_features)."""
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -8,16 +11,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from audiolab.data import (
-    ESC10_CLASSES,
-    AudioDecodeError,
-    ESC10Dataset,
-    IncompleteDatasetError,
-    load_audio,
-)
-from audiolab.features import FeatureConfig
+from audiolab import data
+from audiolab.data import AudioDecodeError, audio, load_audio, load_features, load_metadata
+from audiolab.features import FeatureConfig, LogMel
 
 from conftest import SYNTH_RATE
+from test_data_metadata import real_path, require
+
+SMALL = FeatureConfig(sample_rate=8000, duration=1.0, n_fft=256, hop_length=128, n_mels=16)
 
 
 def write(path: Path, samples, rate: int) -> Path:
@@ -108,37 +109,6 @@ def test_synthetic_ogg_clips_decode(synthetic_esc10_meta):
     assert wave.shape == (5 * SYNTH_RATE,) and wave.abs().max() > 0.3
 
 
-# --------------------------------------------------------------------------- dataset
-
-
-def test_dataset_items_folds_and_transform(synthetic_esc10_meta):
-    config = FeatureConfig(sample_rate=SYNTH_RATE, duration=1.0)
-    dataset = ESC10Dataset(synthetic_esc10_meta, config, folds=[1, 2], transform=lambda w: w * 2)
-    assert len(dataset) == 20 and set(dataset.meta["fold"]) == {1, 2}
-    assert dataset.classes == ESC10_CLASSES and dataset.meta.attrs["layout"] == "esc10-tree"
-    wave, target = dataset[3]
-    assert wave.shape == (config.num_samples,) and isinstance(target, int)
-    assert target == dataset.meta["target"].iloc[3]
-    plain = load_audio(dataset.meta["path"].iloc[3], SYNTH_RATE, 1.0)
-    assert torch.allclose(wave, plain * 2)
-
-
-def test_dataset_train_uses_random_windows(synthetic_esc10_meta):
-    config = FeatureConfig(sample_rate=SYNTH_RATE, duration=1.0)
-    index = int(np.flatnonzero(synthetic_esc10_meta["fold"] == 1)[0])  # a 5 s clip
-    train = ESC10Dataset(synthetic_esc10_meta, config, train=True)
-    test = ESC10Dataset(synthetic_esc10_meta, config)
-    torch.manual_seed(0)
-    windows = [train[index][0] for _ in range(4)]
-    assert any(not torch.equal(windows[0], w) for w in windows[1:])
-    assert torch.equal(test[index][0], test[index][0])
-
-
-def test_dataset_from_root_loads_strictly(synthetic_esc10):
-    with pytest.raises(IncompleteDatasetError):
-        ESC10Dataset(synthetic_esc10)  # the synthetic tree is partial; pass its metadata table instead
-
-
 # --------------------------------------------------------------------------- odd and hostile files
 
 
@@ -146,8 +116,6 @@ def test_odd_rate_resamples_with_a_small_filter_bank(tmp_path, monkeypatch):
     """44,056 Hz to 22,050 Hz reduces to 11,025:22,028, whose exact windowed-sinc filter bank takes gigabytes;
     the kit resamples by the nearest ratio with small terms instead, and the tone stays where it was."""
     import torchaudio
-
-    from audiolab.data import audio
 
     calls = []
     real = torchaudio.functional.resample
@@ -175,8 +143,6 @@ def test_absurd_rates_are_refused_before_reading(tmp_path, rate):
 
 
 def test_too_long_files_are_refused_before_reading(tmp_path, monkeypatch):
-    from audiolab.data import audio
-
     monkeypatch.setattr(audio, "MAX_SECONDS", 1.0)
     with pytest.raises(AudioDecodeError, match=r"long\.wav.*2 s long"):
         load_audio(write(tmp_path / "long.wav", np.zeros(2000), 1000))
@@ -188,3 +154,101 @@ def test_nan_or_infinite_samples_are_refused(tmp_path, bad):
     samples[10] = bad
     with pytest.raises(AudioDecodeError, match=r"nan\.wav.*NaN or infinite"):
         load_audio(write(tmp_path / "nan.wav", samples, 1000))
+
+
+# --------------------------------------------------------------------------- feature cache
+
+
+def test_load_features_shape_order_and_values(synthetic_esc10_meta, tmp_path):
+    features = load_features(synthetic_esc10_meta, SMALL, cache_dir=tmp_path, progress=False)
+    assert features.shape == (50, SMALL.n_mels, SMALL.num_frames) and features.dtype == torch.float32
+    row = synthetic_esc10_meta.iloc[7]
+    expected = LogMel(SMALL)(load_audio(row["path"], SMALL.sample_rate, SMALL.duration))
+    assert torch.allclose(features[7], expected, atol=1e-4)
+    assert [p.suffix for p in tmp_path.iterdir()] == [".pt"]
+
+
+def test_feature_cache_hit_does_not_decode(synthetic_esc10_meta, tmp_path, monkeypatch):
+    first = load_features(synthetic_esc10_meta, SMALL, cache_dir=tmp_path, progress=False)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the cache should have been used")
+
+    monkeypatch.setattr(audio, "load_audio", no_decoding)
+    second = load_features(synthetic_esc10_meta, SMALL, cache_dir=tmp_path, progress=False)
+    assert torch.equal(first, second)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_feature_cache_key_changes(synthetic_esc10_meta, synthetic_esc10, tmp_path, monkeypatch):
+    calls = []
+    real = load_audio
+    monkeypatch.setattr(audio, "load_audio", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    meta = synthetic_esc10_meta.iloc[:4].copy()
+    meta.attrs.update(synthetic_esc10_meta.attrs)
+    load_features(meta, SMALL, cache_dir=tmp_path, progress=False)
+    assert len(calls) == 4
+    load_features(meta, SMALL, cache_dir=tmp_path, progress=False)
+    assert len(calls) == 4
+    load_features(meta, FeatureConfig(**{**SMALL.to_dict(), "n_mels": 8}), cache_dir=tmp_path, progress=False)
+    assert len(calls) == 8  # config change
+    load_features(meta.iloc[::-1], SMALL, cache_dir=tmp_path, progress=False)
+    assert len(calls) == 12  # other order
+    copy = shutil.copytree(synthetic_esc10, tmp_path / "copy")
+    moved = load_metadata(copy, strict=False).iloc[:4]
+    os.utime(moved["path"].iloc[0], ns=(1, 1))
+    load_features(moved, SMALL, cache_dir=tmp_path, progress=False)
+    assert len(calls) == 16  # a file's mtime changed
+    assert len(list(tmp_path.glob("*.pt"))) == 4 and not list(tmp_path.glob("*.tmp"))
+
+
+def test_damaged_cache_file_is_recomputed(synthetic_esc10_meta, tmp_path):
+    meta = synthetic_esc10_meta.iloc[:3]
+    first = load_features(meta, SMALL, cache_dir=tmp_path, progress=False)
+    (cache_file,) = tmp_path.glob("*.pt")
+    cache_file.write_bytes(b"garbage")
+    again = load_features(meta, SMALL, cache_dir=tmp_path, progress=False)
+    assert torch.allclose(first, again)
+    assert cache_file.stat().st_size > 100
+
+
+@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),
+                                   RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64")])
+def test_a_full_cache_disk_is_a_warning_not_an_error(synthetic_esc10_meta, tmp_path, monkeypatch, error):
+    """The cache is an optimisation: a full disk used to stop training with torch's RuntimeError (#20)."""
+    def full_disk(obj, handle):
+        handle.write(b"PK\x03\x04")
+        raise error
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.warns(RuntimeWarning, match=f"could not write the feature cache {tmp_path}.*going on without it"):
+        features = load_features(synthetic_esc10_meta.iloc[:3], SMALL, cache_dir=tmp_path, progress=False)
+    assert features.shape == (3, SMALL.n_mels, SMALL.num_frames) and list(tmp_path.iterdir()) == []
+
+
+def test_load_features_uses_default_cache_dir_and_handles_empty_meta(synthetic_esc10_meta):
+    load_features(synthetic_esc10_meta.iloc[:2], SMALL, progress=False)
+    assert list((data.default_cache_dir() / "features").glob("*.pt"))
+    empty = load_features(synthetic_esc10_meta.iloc[:0], SMALL, progress=False)
+    assert empty.shape == (0, SMALL.n_mels, SMALL.num_frames)
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path))
+    assert data.default_cache_dir() == tmp_path
+    monkeypatch.delenv(data.CACHE_ENV)
+    assert data.default_cache_dir() == Path.home() / ".cache" / "audiolab"
+
+
+# --------------------------------------------------------------------------- the real dataset
+
+
+@pytest.mark.realdata
+def test_real_esc10_features_decode_every_clip_and_cache(tmp_path, monkeypatch):
+    real_meta = load_metadata(require(real_path("ESC-10")))
+    config = FeatureConfig()
+    features = load_features(real_meta, config, cache_dir=tmp_path, progress=False)
+    assert features.shape == (400, config.n_mels, config.num_frames)  # every clip decoded to 5 s at 22050 Hz
+    assert torch.isfinite(features).all()
+    monkeypatch.setattr(audio, "load_audio", lambda *a, **k: pytest.fail("second load_features decoded audio"))
+    assert torch.equal(load_features(real_meta, config, cache_dir=tmp_path, progress=False), features)

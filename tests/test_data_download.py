@@ -1,4 +1,4 @@
-"""Tests of audiolab.data.download: the sha256 manifest, verification, and download_esc10.
+"""Tests of the download in audiolab.data.esc10: the sha256 manifest and download_esc10.
 
 The download tests run against a local HTTP server (never the internet).
 
@@ -10,7 +10,12 @@ from __future__ import annotations
 import functools
 import http.server
 import io
-import shutil
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
 import stat
 import threading
 import zipfile
@@ -19,25 +24,17 @@ from pathlib import Path
 import pytest
 
 from audiolab import data
-from audiolab.data import (
-    ESC10_CLASSES,
-    ESC10_COMMIT,
-    DownloadError,
-    IntegrityError,
-    download_esc10,
-    load_metadata,
-    metadata,
-    read_manifest,
-)
-from audiolab.data.download import _sha256
+from audiolab.data import ESC10_CLASSES, ESC10_COMMIT, DownloadError, download_esc10, esc10, load_metadata, read_manifest
 
 from test_data_metadata import real_path, require
 
 TOP = f"ESC-10-{ESC10_COMMIT}/"
+REPO = Path(__file__).resolve().parents[1]
 
 
 class Server:
-    """Serves ``routes[path] = body`` (or ``(body, claimed_length)`` to drop the connection early)."""
+    """Serves ``routes[path] = body`` (or ``(body, claimed_length)`` to drop the connection early, or a function
+    of the request handler)."""
 
     def __init__(self):
         self.routes: dict[str, object] = {}
@@ -48,6 +45,9 @@ class Server:
             def do_GET(self):
                 server.requests.append(self.path)
                 route = server.routes.get(self.path)
+                if callable(route):
+                    route(self)
+                    return
                 if route is None:
                     self.send_error(404, "Not Found")
                     return
@@ -100,7 +100,8 @@ def make_zip(files: dict[str, bytes], top: str = TOP, extra: dict = None) -> byt
     """A zip like GitHub's: one top-level folder holding the class folders and a README."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr(top, b"")
+        if top:
+            zf.writestr(top, b"")
         zf.writestr(top + "README.md", b"# ESC-10\n")
         for rel, body in files.items():
             zf.writestr(top + rel, body)
@@ -121,7 +122,7 @@ def test_download_success_and_second_call_does_nothing(server, clips, manifest, 
     assert (dest / "README.md").is_file()
     meta = load_metadata(dest, strict=False)
     assert len(meta) == 50 and meta.attrs["layout"] == "esc10-tree"
-    assert data.verify_dataset(dest, manifest) == 50
+    assert esc10._manifest_problems(dest, manifest) == ""
     assert server.requests == ["/esc10.zip"]
 
     assert download_esc10(dest, server.url("/esc10.zip"), progress=False, manifest=manifest) == dest
@@ -134,6 +135,17 @@ def test_any_single_top_level_folder_and_empty_dest(server, clips, manifest, tmp
     dest.mkdir()  # an empty folder is replaced
     download_esc10(dest, server.url("/other.zip"), progress=False, manifest=manifest)
     assert len(load_metadata(dest, strict=False)) == 50 and not (dest / "ESC-10-master").exists()
+
+
+def test_an_archive_without_a_top_folder_installs_readable_by_others(server, clips, manifest, tmp_path):
+    server.routes["/flat.zip"] = make_zip(clips, top="")
+    old = os.umask(0o022)
+    try:
+        dest = download_esc10(tmp_path / "ESC-10", server.url("/flat.zip"), manifest=manifest)
+    finally:
+        os.umask(old)
+    assert len(load_metadata(dest, strict=False)) == 50
+    assert dest.stat().st_mode & 0o777 == 0o755  # a temporary folder of mkdtemp's would stay 0700
 
 
 def test_tampered_archive_is_refused_and_rerun_works(server, clips, manifest, tmp_path):
@@ -213,6 +225,54 @@ def test_truncated_download_is_refused_and_rerun_works(server, clips, manifest, 
     assert len(load_metadata(dest, strict=False)) == 50
 
 
+def test_a_killed_downloads_leftovers_are_removed_at_the_next_start(server, clips, manifest, tmp_path):
+    """A killed download (nothing of it runs after SIGKILL) left its partial zip and unpack folder for good (#20)."""
+    server.routes["/esc10.zip"] = make_zip(clips)
+    cache = tmp_path / "cache"
+    (cache / ".ESC-10-unpack-a1b2c3d4" / "ESC-10-master").mkdir(parents=True)  # killed while unpacking
+    (cache / ".ESC-10-a1b2c3d4.zip.part").write_bytes(b"PK" * 1000)
+    (cache / ".ESC-10-x1y2z3.zip.part").write_bytes(b"PK" * 1000)  # as today's main names them
+    (cache / ".ESC-10-unpack-9z8y7x6w").mkdir()  # its zip is gone already
+    (cache / ".ESC-10-notes.txt").write_text("mine")  # not the kit's
+    (cache / "other.zip.part").write_text("mine")
+    (cache / ".ESC-10-unpack-running").mkdir()  # a download running right now: it holds a lock on its zip
+    with open(cache / ".ESC-10-running.zip.part", "wb") as running:
+        fcntl.flock(running, fcntl.LOCK_EX)
+        download_esc10(cache / "ESC-10", server.url("/esc10.zip"), progress=False, manifest=manifest)
+    assert leftovers(cache) == [".ESC-10-notes.txt", ".ESC-10-running.zip.part", ".ESC-10-unpack-running", "ESC-10",
+                                "other.zip.part"]
+
+
+def test_a_download_killed_mid_way_leaves_nothing_after_the_next_one(server, clips, manifest, tmp_path):
+    body, stalled = make_zip(clips), threading.Event()
+
+    def half_then_stall(handler):  # half the archive, then nothing until the test is done
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[: len(body) // 2])
+        handler.wfile.flush()
+        stalled.wait(60)
+
+    server.routes["/slow.zip"], server.routes["/esc10.zip"] = half_then_stall, body
+    cache = tmp_path / "cache"
+    code = (f"from audiolab.data import download_esc10; download_esc10({str(cache / 'ESC-10')!r}, "
+            f"{server.url('/slow.zip')!r}, progress=False, manifest={dict(manifest)!r})")
+    child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        for _ in range(1200):  # until it is downloading: its zip and unpack folder are there (it imports torch first)
+            if len(leftovers(cache)) == 2 or child.poll() is not None:
+                break
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)  # nothing of it runs any more: no finally, no cleanup
+        child.wait()
+    finally:
+        stalled.set()
+    assert len(leftovers(cache)) == 2  # its partial zip and its unpack folder
+    download_esc10(cache / "ESC-10", server.url("/esc10.zip"), progress=False, manifest=manifest)
+    assert leftovers(cache) == ["ESC-10"]
+
+
 def test_http_404_is_a_clear_error(server, manifest, tmp_path):
     dest = tmp_path / "cache" / "ESC-10"
     with pytest.raises(DownloadError, match="HTTP 404") as info:
@@ -254,7 +314,7 @@ def test_load_metadata_download_goes_to_the_cache(server, clips, manifest, tmp_p
     monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
     real = download_esc10
     monkeypatch.setattr(
-        metadata, "download_esc10",
+        esc10, "download_esc10",
         functools.partial(real, url=server.url("/esc10.zip"), progress=False, manifest=manifest),
     )
     meta = load_metadata(download=True, strict=False)
@@ -268,7 +328,7 @@ def test_data_command_download_failure_exits_2(server, tmp_path, monkeypatch, ca
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
     real = download_esc10
-    monkeypatch.setattr(metadata, "download_esc10", functools.partial(real, url=server.url("/nope.zip"), progress=False))
+    monkeypatch.setattr(esc10, "download_esc10", functools.partial(real, url=server.url("/nope.zip"), progress=False))
     assert data.data_command(download=True) == 2
     assert "HTTP 404" in capsys.readouterr().err
 
@@ -292,20 +352,6 @@ def test_packaged_manifest_covers_esc10():
     assert len(manifest) == 400
     folders = {rel.split("/")[0] for rel in manifest}
     assert folders == {f"{i + 1:03d} - {name}" for i, name in enumerate(ESC10_CLASSES)}
-
-
-def test_verify_dataset(synthetic_esc10, tmp_path):
-    root = shutil.copytree(synthetic_esc10, tmp_path / "ESC-10")
-    manifest = {p.relative_to(root).as_posix(): _sha256(p) for p in root.glob("0*/[0-9]*.ogg")}
-    assert data.verify_dataset(root, manifest) == 50
-    victim = sorted(manifest)[3]
-    with open(root / victim, "r+b") as handle:
-        handle.seek(200)
-        handle.write(b"\x00\x01\x02")
-    shutil.copy(root / victim, root / "002 - Rain" / "9-1-A.ogg")
-    with pytest.raises(IntegrityError) as info:
-        data.verify_dataset(root, manifest)
-    assert victim in str(info.value) and "002 - Rain/9-1-A.ogg" in str(info.value)
 
 
 # --------------------------------------------------------------------------- the real dataset

@@ -1,4 +1,4 @@
-"""Tests of audiolab.data.metadata: the two layouts, the clip table, root resolution, the real dataset.
+"""Tests of audiolab.data.esc10: the two layouts, the clip table, root resolution, `audiolab data`, the real dataset.
 
 Synthetic datasets come from conftest.py; tests marked ``realdata`` read the real
 ESC-10 (``$AUDIOLAB_DATA`` or ``../shared/data/ESC-10`` beside the repository).
@@ -18,14 +18,14 @@ from audiolab.data import (
     ESC10_CLASSES,
     DatasetNotFoundError,
     IncompleteDatasetError,
+    esc10,
     load_metadata,
-    metadata,
     read_manifest,
     resolve_root,
     summarize,
 )
 
-from conftest import ESC50_CATEGORIES
+from conftest import ESC50_CATEGORIES, SYNTH_RATE
 
 COLUMNS = ["path", "filename", "fold", "target", "category", "clip_id", "take"]
 
@@ -89,6 +89,18 @@ def test_esc50_missing_audio_is_an_error_even_when_not_strict(synthetic_esc50, t
     victim.unlink()
     with pytest.raises(IncompleteDatasetError, match=victim.name):
         load_metadata(root, strict=False)
+
+
+@pytest.mark.parametrize("name", ["../../outside.wav", "/etc/hostname", "sub/../../meta/esc50.csv", ""])
+def test_esc50_rows_cannot_name_files_outside_audio(synthetic_esc50, tmp_path, name):
+    """A row ``../../outside.ogg`` was read from outside the dataset (#20): one clear error naming the row."""
+    root = shutil.copytree(synthetic_esc50, tmp_path / "ESC-50")
+    (tmp_path / "outside.wav").write_bytes((root / "audio" / sorted(os.listdir(root / "audio"))[0]).read_bytes())
+    lines = (root / "meta" / "esc50.csv").read_text().splitlines()
+    lines[3] = name + lines[3][lines[3].index(","):]
+    (root / "meta" / "esc50.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=rf"esc50.csv, line 4: filename '{name}' is not a file inside .*audio"):
+        load_metadata(root, subset="esc50", strict=False)
 
 
 def test_tree_strict_rejects_a_partial_copy(synthetic_esc10):
@@ -164,7 +176,7 @@ def test_root_resolution_order(no_data_env, synthetic_esc10, synthetic_esc50, mo
     shutil.copytree(synthetic_esc10, cache)
     monkeypatch.setenv(data.DATA_ENV, str(synthetic_esc50))
     downloads = []
-    monkeypatch.setattr(metadata, "download_esc10", lambda dest: downloads.append(Path(dest)) or Path(dest))
+    monkeypatch.setattr(esc10, "download_esc10", lambda dest: downloads.append(Path(dest)) or Path(dest))
 
     assert resolve_root(synthetic_esc10, download=True)[0] == synthetic_esc10  # explicit wins
     root, source = resolve_root(download=True)
@@ -186,7 +198,7 @@ def test_explicit_or_env_root_that_does_not_exist(no_data_env, monkeypatch, tmp_
     with pytest.raises(DatasetNotFoundError, match="AUDIOLAB_DATA points to"):
         resolve_root()
     downloads = []
-    monkeypatch.setattr(metadata, "download_esc10", lambda dest: downloads.append(Path(dest)) or Path(dest))
+    monkeypatch.setattr(esc10, "download_esc10", lambda dest: downloads.append(Path(dest)) or Path(dest))
     assert resolve_root(tmp_path / "here", download=True)[0] == tmp_path / "here" == downloads[0]
 
 
@@ -226,7 +238,30 @@ def test_real_esc10_is_complete_and_verified(real_meta):
     assert len(real_meta) == 400
     assert real_meta.groupby("category").size().to_dict() == {c: 40 for c in ESC10_CLASSES}
     assert real_meta.groupby("fold").size().to_dict() == {f: 80 for f in range(1, 6)}
-    assert data.verify_dataset(real_meta.attrs["root"]) == 400
+    assert esc10._manifest_problems(Path(real_meta.attrs["root"]), read_manifest()) == ""  # every sha256 matches
     summary = summarize(real_meta)
     assert summary["sample_rates"] == [44100] and summary["channels"] == [1]
     assert summary["median_duration"] == pytest.approx(5.0, abs=0.01)
+
+
+# --------------------------------------------------------------------------- `audiolab data`
+
+
+def test_summarize(synthetic_esc10_meta):
+    summary = summarize(synthetic_esc10_meta)
+    assert summary["clips"] == 50 and summary["classes"] == list(ESC10_CLASSES) and summary["folds"] == [1, 2, 3, 4, 5]
+    assert summary["sample_rates"] == [SYNTH_RATE] and summary["channels"] == [1, 2]
+    assert summary["median_duration"] == 3.0 and summary["duration_range"] == (1.0, 5.0)
+    assert summary["size_bytes"] == sum(os.path.getsize(p) for p in synthetic_esc10_meta["path"])
+
+
+def test_data_command(synthetic_esc10, capsys, no_data_env):
+    assert data.data_command(synthetic_esc10, strict=False) == 0
+    out = capsys.readouterr().out
+    for expected in ("Fire crackling", "fold 5", "total", f"{SYNTH_RATE} Hz", "esc10-tree", "root argument", "MB"):
+        assert expected in out
+    assert data.data_command(synthetic_esc10) == 2
+    assert "incomplete" in capsys.readouterr().err
+    assert data.data_command() == 2
+    err = capsys.readouterr().err
+    assert "audiolab data --download" in err and err.count("\n") == 1

@@ -104,7 +104,7 @@ def test_the_graph_sees_the_package_it_checks():
     assert "audiolab.evaluation.runner" in graph["audiolab.evaluation.cv"]  # from .runner import ...
     assert "audiolab.data" in graph["audiolab.evaluation.cv"]  # from ..data import cv_folds: the package
     assert "audiolab.configs" in graph["audiolab.cli"]  # from . import configs, inside a function
-    assert "audiolab.data.paths" in graph["audiolab.data.cache"]  # absolute imports
+    assert "audiolab.data.esc10" in graph["audiolab.data.audio"]  # absolute imports
 
 
 # --------------------------------------------------------------------------- the checker itself

@@ -60,35 +60,6 @@ def test_roc_curves_legend(result):
     assert len(fig.axes[0].lines) == 4  # 3 classes + chance diagonal
 
 
-def history(with_val=True, with_lr=False):
-    rows = []
-    for e in range(1, 6):
-        row = {"epoch": e, "train_loss": 1.0 / e, "train_acc": 0.5 + 0.08 * e}
-        if with_val:
-            row.update(val_loss=1.2 / e, val_acc=0.4 + 0.09 * e)
-        if with_lr:
-            row["lr"] = 1e-3 * 0.5**e
-        rows.append(row)
-    return rows
-
-
-def test_training_curves_train_and_val():
-    fig = plots.training_curves(history(), title="run")
-    assert isinstance(fig, Figure) and len(fig.axes) == 2
-    loss_ax, acc_ax = fig.axes
-    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["train", "validation"]
-    assert len(loss_ax.lines) == 2
-    np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), [1.0 / e for e in range(1, 6)])
-    assert any("best val" in t.get_text() for t in acc_ax.get_legend().get_texts())
-
-
-def test_training_curves_train_only_and_lr():
-    assert len(plots.training_curves(history(with_val=False)).axes[0].lines) == 1
-    fig = plots.training_curves(history(with_lr=True))
-    assert len(fig.axes) == 3  # loss, accuracy, learning-rate twin axis
-    assert "learning rate" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-
-
 def test_attention_map_per_head():
     w = torch.softmax(torch.randn(3, 5, 5), dim=-1)
     tokens = ["<cls>", "t1", "t2", "t3", "t4"]

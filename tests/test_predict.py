@@ -42,8 +42,7 @@ def _tone(seconds: float, rate: int, channels: int) -> np.ndarray:
 def test_a_clip_of_about_the_model_duration_is_one_window(checkpoint, tmp_path):
     clip = tmp_path / "esc-like.wav"
     sf.write(clip, _tone(5.0 + 3 / 44100, 44100, 1), 44100)  # ESC-10 clips are often a few samples over 5 s
-    [result] = predict.predict_files([clip], checkpoint=checkpoint)
-    assert result["windows"] == 1
+    assert predict.load_predictor(checkpoint).predict(clip)["windows"] == 1
 
 
 @pytest.fixture
@@ -56,14 +55,14 @@ def audio_files(tmp_path):
 
 
 def test_top3_for_any_rate_channels_and_length(checkpoint, audio_files):
-    results = predict.predict_files(audio_files, checkpoint=checkpoint, top=3)
+    predictor = predict.load_predictor(checkpoint)
+    results = [predictor.predict(path, top=3) for path in audio_files]
     assert [r["path"] for r in results] == [str(p) for p in audio_files]
     long_result, short_result = results
     # 12 s in 5-s windows with a 2.5-s hop: starts 0, 2.5, 5, and 7 (the last window ends at the end).
     assert long_result["windows"] == 4 and long_result["duration"] == pytest.approx(12.0)
     assert short_result["windows"] == 1 and short_result["duration"] == pytest.approx(1.0)
     for result in results:
-        assert result["error"] is None
         names = [name for name, _ in result["top"]]
         probs = [p for _, p in result["top"]]
         assert len(names) == 3 and set(names) <= set(ESC10_CLASSES) and len(set(names)) == 3
@@ -95,7 +94,7 @@ def test_command_prints_top_classes(checkpoint, audio_files, capsys):
 def test_missing_checkpoint_says_how_to_get_one(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("AUDIOLAB_RESULTS", str(tmp_path / "results"))
     with pytest.raises(FileNotFoundError, match="make reports"):
-        predict.predict_files([tmp_path / "x.wav"])
+        predict.load_predictor()
     assert predict.default_checkpoint() == tmp_path / "results" / "best_model.pt"
     args = SimpleNamespace(files=["x.wav"], checkpoint=None, top=3)
     assert predict.predict_command(args) == 2
@@ -112,9 +111,7 @@ def test_unreadable_file_exit_2_others_still_classified(checkpoint, audio_files,
     captured = capsys.readouterr()
     assert "broken.wav" in captured.err and "missing.flac" in captured.err
     assert str(audio_files[1]) in captured.out and "  3. " in captured.out
-    results = predict.predict_files([broken, audio_files[1]], checkpoint=checkpoint)
-    assert results[0]["error"] and "broken.wav" in results[0]["error"] and results[0]["top"] == []
-    assert results[1]["error"] is None
+    assert captured.err.count("\n") == 2 and "Traceback" not in captured.err  # one line per unreadable file
 
 
 def test_cli_dispatches_to_predict(checkpoint, audio_files, capsys):
@@ -157,3 +154,14 @@ def test_hostile_files_are_one_clear_line_and_exit_2(checkpoint, tmp_path, capsy
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and f"{what}.wav" in captured.err and "Traceback" not in captured.err
     assert "%" not in captured.out
+
+
+def test_hostile_test_time_shifts_beside_the_checkpoint_are_refused(checkpoint, tmp_path, capsys):
+    """``tta_shifts=10**9`` in best_model.json used to hang ``audiolab predict`` (#20)."""
+    best = tmp_path / "best_model.pt"
+    best.write_bytes(checkpoint.read_bytes())
+    for shifts in (10**9, "8", 2.5):
+        best.with_suffix(".json").write_text(json.dumps({"experiment": "tiny", "tta_shifts": shifts}))
+        assert predict.predict_command(SimpleNamespace(files=["x.wav"], checkpoint=str(best), top=3)) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "best_model.json: tta_shifts=" in err and "Traceback" not in err

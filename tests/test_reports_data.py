@@ -57,7 +57,6 @@ def test_reports_download_a_missing_dataset_then_run(server, clips, manifest, no
     err = capsys.readouterr().err
     assert "downloading it" in err and "Downloading ESC-10" in err  # the download's progress bar
     assert len(load_metadata(no_dataset / "ESC-10", strict=False)) == 50
-    assert data.verify_dataset(no_dataset / "ESC-10", manifest) == 50
     assert len(notebook_runs) == 1 and notebook_runs[0]["root"] is None  # the notebooks find it in the cache
 
     assert command(tmp_path) == 0  # the next run finds it: no second download

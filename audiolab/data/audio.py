@@ -1,30 +1,28 @@
-"""Decoding clips with ``soundfile``, and a PyTorch dataset of waveforms (plumbing).
-
-* :func:`load_audio` -- one clip as a mono float32 tensor at a given sample rate,
-  cropped or zero-padded to an exact length (:class:`AudioDecodeError` if unreadable);
-* :class:`ESC10Dataset` -- ``dataset[i] -> (waveform, target)``, decoded per item.
-
-Training reads cached log-mel features instead (:mod:`audiolab.data.cache`), which
-decodes every clip once with :func:`load_audio`.
-"""
+"""Decoding clips with ``soundfile`` (:func:`load_audio`), and their log-mel features cached on disk
+(:func:`load_features`): every clip is decoded once, later runs load one tensor file."""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
-from typing import Iterable, Optional, Union
+from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 import soundfile as sf
 import torch
 import torchaudio
+from tqdm.auto import tqdm
 
-from audiolab.data.metadata import ESC10_CLASSES, load_metadata
-from audiolab.data.paths import _FIX_DOWNLOAD, PathLike
-from audiolab.features import FeatureConfig
+from audiolab._util import PathLike, atomic_write
+from audiolab.data.esc10 import CACHE_ENV, FIX_DOWNLOAD, default_cache_dir
+from audiolab.features import FeatureConfig, LogMel
 
-__all__ = ["AudioDecodeError", "load_audio", "ESC10Dataset"]
-
-_OFFSETS = ("center", "random", "start")
+__all__ = ["AudioDecodeError", "load_audio", "resample", "load_features"]
 
 #: Sample rates a file may declare; outside them the header is broken or hostile.
 MIN_RATE, MAX_RATE = 100, 768_000
@@ -33,6 +31,8 @@ MAX_SECONDS = 600.0
 #: The largest numerator/denominator of the resampling ratio: a rate like 44,056 Hz is resampled by the
 #: nearest ratio with terms up to this (pitch off by < 1e-6), so the filter bank stays small for any rate.
 MAX_RATIO_TERM = 1000
+#: Bumped when the cached features of the same clips and config would change.
+FEATURE_CACHE_VERSION = 1
 
 
 class AudioDecodeError(ValueError):
@@ -41,22 +41,23 @@ class AudioDecodeError(ValueError):
 
 def _decode(path: PathLike) -> tuple[np.ndarray, int]:
     """Read ``path`` with soundfile as mono float32; raise :class:`AudioDecodeError` if that fails."""
+    why = ("is corrupt or incomplete: re-download the dataset (delete the folder, then "
+           f"{FIX_DOWNLOAD}) or replace the file")
     try:
         info = sf.info(str(path))
-    except Exception as error:  # libsndfile raises several types for bad files
-        raise AudioDecodeError(_decode_message(path, str(error))) from error
-    if not MIN_RATE <= info.samplerate <= MAX_RATE:
-        raise AudioDecodeError(f"cannot decode audio file {path}: its header declares {info.samplerate:,} Hz, outside "
-                               f"{MIN_RATE:,}-{MAX_RATE:,} Hz; convert it to a usual rate (e.g. 44,100 Hz) first")
-    if info.frames > MAX_SECONDS * info.samplerate:
-        raise AudioDecodeError(f"cannot decode audio file {path}: it is {info.frames / info.samplerate:,.0f} s long, "
-                               f"more than the {MAX_SECONDS:.0f} s the kit reads; cut it into shorter files first")
-    try:
+        if not MIN_RATE <= info.samplerate <= MAX_RATE:
+            raise AudioDecodeError(f"cannot decode audio file {path}: its header declares {info.samplerate:,} Hz, "
+                                   f"outside {MIN_RATE:,}-{MAX_RATE:,} Hz; convert it to a usual rate (e.g. 44,100 Hz)")
+        if info.frames > MAX_SECONDS * info.samplerate:
+            raise AudioDecodeError(f"cannot decode audio file {path}: it is {info.frames / info.samplerate:,.0f} s "
+                                   f"long, more than the {MAX_SECONDS:.0f} s the kit reads; cut it into shorter files")
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except AudioDecodeError:
+        raise
     except Exception as error:  # libsndfile raises several types for bad files
-        raise AudioDecodeError(_decode_message(path, str(error))) from error
+        raise AudioDecodeError(f"cannot decode audio file {path} ({error}): it {why}") from error
     if data.shape[0] == 0:
-        raise AudioDecodeError(_decode_message(path, "it holds no audio samples"))
+        raise AudioDecodeError(f"cannot decode audio file {path}: it holds no audio samples; it {why}")
     if not np.isfinite(data).all():
         raise AudioDecodeError(f"cannot decode audio file {path}: it holds NaN or infinite samples; "
                                "re-export it from the program that made it")
@@ -75,89 +76,79 @@ def resample(wave: torch.Tensor, rate: int, sample_rate: int) -> torch.Tensor:
     return torchaudio.functional.resample(wave, ratio.denominator, ratio.numerator)
 
 
-def _decode_message(path: PathLike, why: str) -> str:
-    return (
-        f"cannot decode audio file {path}: {why}. The file is corrupt or incomplete: verify the dataset with "
-        f"audiolab.data.verify_dataset() and re-download it (delete the folder, then {_FIX_DOWNLOAD})."
-    )
+def load_audio(path: PathLike, sample_rate: int = 22050, duration: float = 5.0, offset: str = "center",
+               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Decode one clip: mono, resampled to ``sample_rate``, exactly ``round(sample_rate * duration)`` samples.
 
-
-def _fit_length(wave: torch.Tensor, length: int, offset: str, generator: Optional[torch.Generator]) -> torch.Tensor:
-    """Crop or zero-pad ``wave`` to ``length`` samples; ``offset`` places the window or the padding."""
-    excess = wave.shape[0] - length
-    if excess == 0:
-        return wave
-    room = abs(excess)
-    if offset == "center":
-        start = room // 2
-    elif offset == "random":
+    Longer clips are cropped and shorter ones zero-padded; ``offset`` says where: ``"center"`` (the
+    middle, padding split evenly), ``"random"`` (a random window or padding split; uses ``generator``)
+    or ``"start"``. Returns a 1-D float32 tensor; :class:`AudioDecodeError` for a file that cannot be
+    read, holds no samples or NaN/inf, declares an absurd rate or is longer than :data:`MAX_SECONDS`.
+    """
+    if offset not in ("center", "random", "start"):
+        raise ValueError(f"offset must be one of center, random, start, got {offset!r}")
+    data, rate = _decode(path)
+    wave = resample(torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)), rate, sample_rate)
+    length = int(round(sample_rate * duration))
+    room = abs(wave.shape[0] - length)
+    start = {"center": room // 2, "start": 0}.get(offset)
+    if start is None:
         start = int(torch.randint(0, room + 1, (1,), generator=generator))
-    else:
-        start = 0
-    if excess > 0:
-        return wave[start : start + length]
+    if wave.shape[0] >= length:
+        return wave[start : start + length].contiguous()
     return torch.nn.functional.pad(wave, (start, room - start))
 
 
-def load_audio(
-    path: PathLike,
-    sample_rate: int = 22050,
-    duration: float = 5.0,
-    offset: str = "center",
-    generator: Optional[torch.Generator] = None,
-) -> torch.Tensor:
-    """Decode one clip: mono, resampled to ``sample_rate``, exactly ``round(sample_rate * duration)`` samples.
+def _cache_key(meta: pd.DataFrame, config: FeatureConfig) -> str:
+    """sha256 of the clip list (relative path, size, mtime), the config and the cache format version."""
+    root, files = meta.attrs.get("root"), []
+    for path in meta["path"]:
+        info = os.stat(path)
+        rel = os.path.relpath(path, root) if root else os.path.abspath(path)
+        files.append([Path(rel).as_posix(), info.st_size, info.st_mtime_ns])
+    payload = {"version": FEATURE_CACHE_VERSION, "decode": "center", "config": config.to_dict(), "files": files}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
-    Longer clips are cropped and shorter ones zero-padded; ``offset`` says where:
-    ``"center"`` (the middle, padding split evenly), ``"random"`` (a random
-    window or padding split, for training; uses ``generator``) or ``"start"``.
-    Returns a 1-D float32 tensor. Raises :class:`AudioDecodeError` for files that
-    cannot be read or hold no samples.
+
+def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(), cache_dir: Optional[PathLike] = None,
+                  progress: bool = True) -> torch.Tensor:
+    """Log-mel features ``(clips, n_mels, frames)`` float32, in ``meta``'s row order, cached on disk.
+
+    Each clip is decoded with :func:`load_audio` (centre window) into a :class:`~audiolab.features.LogMel`
+    spectrogram, in up to 4 threads. The stack is stored in ``cache_dir`` (default
+    ``default_cache_dir()/"features"``) under a key that changes with any file (path, size, mtime), the
+    config or the cache format, so nothing stale is read; a damaged cache file is recomputed, and a cache
+    that cannot be written (disk full) is a warning: the features are returned all the same.
     """
-    if offset not in _OFFSETS:
-        raise ValueError(f"offset must be one of {_OFFSETS}, got {offset!r}")
-    data, rate = _decode(path)
-    wave = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
-    wave = resample(wave, rate, sample_rate)
-    return _fit_length(wave, int(round(sample_rate * duration)), offset, generator).contiguous()
+    shape = (len(meta), config.n_mels, config.num_frames)
+    if len(meta) == 0:
+        return torch.zeros(shape)
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir() / "features"
+    path = folder / f"logmel-{_cache_key(meta, config)[:32]}.pt"
+    try:
+        cached = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(cached, torch.Tensor) and tuple(cached.shape) == shape:
+            return cached
+    except Exception:  # missing or damaged: recomputed, never trusted
+        pass
+    logmel = LogMel(config)
 
+    def one(clip: str) -> torch.Tensor:
+        with torch.no_grad():
+            return logmel(load_audio(clip, config.sample_rate, config.duration, offset="center"))
 
-class ESC10Dataset(torch.utils.data.Dataset):
-    """Waveforms and targets, decoded per item: ``dataset[i] -> (waveform, target)``.
-
-    ``meta_or_root`` is a table from :func:`load_metadata` or a dataset folder
-    (``None`` resolves it as :func:`resolve_root` does). ``folds`` keeps only those
-    folds. With ``train=True`` each item is a random window of the clip (a new one
-    every epoch); otherwise the centre. ``transform`` is applied to the waveform.
-    """
-
-    def __init__(
-        self,
-        meta_or_root: Union[pd.DataFrame, PathLike, None] = None,
-        config: FeatureConfig = FeatureConfig(),
-        folds: Optional[Iterable[int]] = None,
-        train: bool = False,
-        transform=None,
-    ):
-        meta = meta_or_root if isinstance(meta_or_root, pd.DataFrame) else load_metadata(meta_or_root)
-        if folds is not None:
-            attrs = dict(meta.attrs)
-            meta = meta[meta["fold"].isin(list(folds))].reset_index(drop=True)
-            meta.attrs.update(attrs)
-        self.meta = meta
-        self.classes: tuple[str, ...] = tuple(meta.attrs.get("classes", ESC10_CLASSES))
-        self.config = config
-        self.train = train
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.meta)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        row = self.meta.iloc[index]
-        wave = load_audio(
-            row["path"], self.config.sample_rate, self.config.duration, offset="random" if self.train else "center"
-        )
-        if self.transform is not None:
-            wave = self.transform(wave)
-        return wave, int(row["target"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # parallelism comes from the decoding threads; nested intra-op threads only contend
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+            clips = pool.map(one, meta["path"])
+            features = torch.stack(list(tqdm(clips, total=len(meta), desc="Decoding clips", unit="clip",
+                                             disable=not progress))).float().contiguous()
+    finally:
+        torch.set_num_threads(threads)
+    try:
+        atomic_write(path, lambda handle: torch.save(features, handle), binary=True)
+    except (OSError, RuntimeError) as error:  # torch reports a full disk as RuntimeError
+        warnings.warn(f"could not write the feature cache {path} ({str(error).splitlines()[0]}); going on without "
+                      f"it. Free space there or set {CACHE_ENV} to another folder.", RuntimeWarning, stacklevel=2)
+    return features

@@ -1,23 +1,15 @@
-"""The official ESC-10 folds: cross-validation and a train/validation/test split.
+"""The official ESC-10 folds, and the protocol's use of them.
 
-ESC-10 comes in five folds, and clips cut from the same recording always share a
-fold. Evaluate on whole folds, never on a random split of clips, or the scores
-are inflated by near-duplicate clips in training and test.
-
-* :func:`cv_folds` -- five-fold cross-validation, one fold held out at a time;
-* :func:`development_folds` -- cross-validation inside the development folds: the test fold is
-  neither trained on nor scored;
-* :func:`holdout_split` -- one fold for test, one for validation, the rest to train.
-
-Both return positional indices into the metadata table (``meta.iloc[idx]``, or
-index a feature tensor in the same row order).
+Clips cut from one recording always share a fold, so evaluate on whole folds, never on a random split of
+clips (near-duplicates in training and test inflate the score). Every function returns positional
+indices into the clip table (``meta.iloc[idx]``, or a feature tensor in the same row order).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["cv_folds", "development_folds", "holdout_split", "TEST_FOLD", "DEV_FOLDS", "SEARCH_VAL_FOLDS"]
+__all__ = ["TEST_FOLD", "DEV_FOLDS", "SEARCH_VAL_FOLDS", "cv_folds", "development_folds", "holdout_split"]
 
 #: The fold kept for the final test: never trained on by a model whose score chooses anything.
 TEST_FOLD = 5
@@ -27,30 +19,26 @@ DEV_FOLDS = (1, 2, 3, 4)
 SEARCH_VAL_FOLDS = (3, 4)
 
 
-def _folds(meta: pd.DataFrame) -> np.ndarray:
-    return meta["fold"].to_numpy()
+def _present(meta: pd.DataFrame) -> tuple[np.ndarray, list[int]]:
+    folds = meta["fold"].to_numpy()
+    return folds, sorted(int(f) for f in np.unique(folds))
 
 
 def cv_folds(meta: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """The official cross-validation: ``[(test_fold, train_idx, test_idx), ...]`` for each fold present.
-
-    Indices are positions in ``meta`` (use ``meta.iloc`` / index feature tensors).
-    """
-    folds = _folds(meta)
-    present = sorted(int(f) for f in np.unique(folds))
+    """The official cross-validation: ``[(test_fold, train_idx, test_idx), ...]`` for each fold present."""
+    folds, present = _present(meta)
     if len(present) < 2:
         raise ValueError(f"cross-validation needs at least two folds, the table has {present}")
     return [(f, np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in present]
 
 
 def development_folds(meta: pd.DataFrame, test_fold: int = TEST_FOLD) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """Cross-validation over the development folds (all but ``test_fold``): ``[(val_fold, train_idx, val_idx)]``.
+    """Cross-validation over the development folds: ``[(val_fold, train_idx, val_idx), ...]``.
 
-    Each development fold is scored once by a model trained on the other development folds;
-    ``test_fold`` appears in no training set and is never scored.
+    Each fold but ``test_fold`` is scored once by a model trained on the other development folds;
+    ``test_fold`` is in no training set and never scored.
     """
-    folds = _folds(meta)
-    present = sorted(int(f) for f in np.unique(folds))
+    folds, present = _present(meta)
     if test_fold not in present:
         raise ValueError(f"test fold {test_fold} is not in the table (folds present: {present})")
     dev = [f for f in present if f != test_fold]
@@ -59,10 +47,9 @@ def development_folds(meta: pd.DataFrame, test_fold: int = TEST_FOLD) -> list[tu
     return [(f, np.flatnonzero((folds != f) & (folds != test_fold)), np.flatnonzero(folds == f)) for f in dev]
 
 
-def holdout_split(meta: pd.DataFrame, test_fold: int = 5, val_fold: int = 4) -> dict[str, np.ndarray]:
+def holdout_split(meta: pd.DataFrame, test_fold: int = TEST_FOLD, val_fold: int = DEV_FOLDS[-1]) -> dict[str, np.ndarray]:
     """``{"train", "val", "test"}`` positional indices: one fold for test, one for validation, the rest to train."""
-    folds = _folds(meta)
-    present = sorted(int(f) for f in np.unique(folds))
+    folds, present = _present(meta)
     if test_fold == val_fold:
         raise ValueError(f"test_fold and val_fold must differ, both are {test_fold}")
     absent = [f for f in (test_fold, val_fold) if f not in present]

@@ -1,4 +1,4 @@
-"""Tests of audiolab.data.splits: the official cross-validation folds and the holdout split."""
+"""Tests of audiolab.data.folds: the official cross-validation folds and the holdout split."""
 from __future__ import annotations
 
 import numpy as np
