@@ -189,6 +189,7 @@ def train_command(args) -> int:
     from . import data, tracking
     from ._util import write_json
     from .evaluation import ResultsStore, run_cv, run_dev_cv, run_trial
+    from .evaluation.store import ExperimentBusy
 
     sweep = bool(os.environ.get("WANDB_SWEEP_ID"))
     try:
@@ -237,7 +238,11 @@ def train_command(args) -> int:
         return 0
     cross_validate = run_cv if args.protocol == "official" else run_dev_cv
     options = {"folds": args.folds} if args.protocol == "official" else {}
-    summary = cross_validate(exp, meta, features, store, test_fold=args.test_fold, wandb_mode=mode, **options)
+    try:
+        summary = cross_validate(exp, meta, features, store, test_fold=args.test_fold, wandb_mode=mode, **options)
+    except ExperimentBusy as error:
+        print(f"audiolab train: error: {error}", file=sys.stderr)
+        return 2
     result = {
         "name": exp.name, "experiment": exp.to_dict(), "key": summary["key"], "protocol": summary["protocol"],
         "folds": summary["folds"],

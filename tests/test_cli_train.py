@@ -90,6 +90,28 @@ def test_missing_dataset_exits_2(tmp_path, capsys):
     assert "audiolab train: error:" in err and "does not exist" in err
 
 
+def test_a_second_training_of_the_same_name_exits_2_and_a_dead_holder_does_not_block(synthetic_esc10, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "r_runs" / "tiny"
+    folder.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); "
+                               "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)", str(folder)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        args = ("--arch", "conv1d", "--folds", "1", "--name", "tiny", *TINY)
+        assert train(synthetic_esc10, tmp_path / "r.json", *args) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]  # (after the partial dataset's warning)
+        assert err.startswith("audiolab train: error: another process is training 'tiny'") and "Traceback" not in err
+        assert not (folder / "cv").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert train(synthetic_esc10, tmp_path / "r.json", *args) == 0  # the lock died with its process
+
+
 class FakeRun:
     """A stand-in for :class:`audiolab.tracking.Run` that records what it is given (a disabled-like run: no charts)."""
 

@@ -104,6 +104,48 @@ def test_a_fold_without_its_probabilities_is_retrained(meta, features, tmp_path,
     assert len(fit.calls) == 1 and (tmp_path / "arch1" / "cv" / "fold1.csv").is_file()
 
 
+def test_a_fold_csv_of_another_run_under_the_same_name_is_retrained(meta, features, tmp_path, monkeypatch, caplog):
+    """Seed 0 stored; seed 1 under the same name killed between its fold1.csv and fold1.json; seed 0 again."""
+    first = cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    store = ResultsStore(tmp_path)
+    write_json = store.write_json
+
+    def killed(path, obj):
+        if path.name == "fold1.json":
+            raise KeyboardInterrupt
+        return write_json(path, obj)
+
+    monkeypatch.setattr(ResultsStore, "write_json", lambda self, path, obj: killed(path, obj))
+    with pytest.raises(KeyboardInterrupt):
+        cv(ARCH1.replace({"train.seed": 1}), meta, features, tmp_path, folds=(1,))
+    monkeypatch.undo()
+    fit = CountingFit(monkeypatch)
+    with caplog.at_level("WARNING", logger="audiolab"):
+        again = cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    assert len(fit.calls) == 1 and "fold1.csv does not belong" in caplog.text
+    assert again["pooled"] == first["pooled"]
+
+
+def test_a_second_process_training_the_same_experiment_is_refused(meta, features, tmp_path, monkeypatch):
+    import fcntl
+    import os
+
+    from audiolab.evaluation.store import ExperimentBusy
+
+    (tmp_path / "arch1").mkdir()
+    fd = os.open(tmp_path / "arch1", os.O_RDONLY)  # another open file: flock treats it as another process
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    fit = CountingFit(monkeypatch)
+    try:
+        with pytest.raises(ExperimentBusy, match="another process is training 'arch1'"):
+            cv(ARCH1, meta, features, tmp_path, folds=(1,))
+        assert fit.calls == []
+    finally:
+        os.close(fd)  # released: the next run trains
+    cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    assert len(fit.calls) == 1
+
+
 @pytest.mark.parametrize("change, message", [
     ({"features.n_mels": 32}, "n_mels"),
     ({"features.hop_length": 512}, "157 frames but .* expects 79"),  # same bands, half the frames

@@ -15,6 +15,7 @@ stored with the same configuration and clips is loaded instead of retrained.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
@@ -31,7 +32,7 @@ from ..tracking import resolve_mode
 from .parallel import resolve_workers, run_jobs
 from .run_log import open_run_log
 from .runner import check_inputs, class_names, prob_columns, probs_table, train_and_score
-from .store import DEV_CV, OFFICIAL_CV, ResultsStore, data_fingerprint
+from .store import DEV_CV, OFFICIAL_CV, ResultsStore, data_fingerprint, file_sha256
 
 __all__ = ["run_cv", "run_dev_cv", "cross_validate_many", "fold_row", "fold_stats"]
 
@@ -107,11 +108,16 @@ def cross_validate_many(exps: "Sequence[Experiment] | Mapping[Any, Sequence[Expe
     if protocol == DEV_CV:
         folds, keep_test_model = None, False
     options = dict(wandb_mode=wandb_mode, progress=progress, wandb_dir=wandb_dir)
-    plans = [_plan(exp, meta, features_of(exp.features) if isinstance(exp, Experiment) else features, store,
-                   protocol, folds, test_fold if keep_test_model else None, test_fold, workers, **options)
-             for exp in exps]  # (check_inputs in _plan says what is wrong with something that is no Experiment)
-    _train(plans, workers, progress)
-    return [_finish(plan, store) for plan in plans]
+    plan_args = [(exp, meta, features_of(exp.features) if isinstance(exp, Experiment) else features, store,
+                  protocol, folds, test_fold if keep_test_model else None, test_fold, workers, *options.values())
+                 for exp in exps]
+    plans = [_plan(*args) for args in plan_args]  # checks the inputs (check_inputs) before any lock or training
+    with ExitStack() as held:  # one process at a time trains into an experiment's folder
+        for name in dict.fromkeys(plan.exp.name for plan in plans):
+            held.enter_context(store.writing(name))
+        plans = [_plan(*args) for args in plan_args]
+        _train(plans, workers, progress)
+        return [_finish(plan, store) for plan in plans]
 
 
 @dataclass
@@ -146,8 +152,9 @@ def _plan(exp, meta, features, store: ResultsStore, kind: str, folds, keep_model
         json_path, csv_path = store.fold_paths(exp.name, k, kind)
         model_path = store.fold_model(exp.name, k, kind) if k == keep_model_fold else None
         data = data_fingerprint(meta, train_idx, scored_idx)
-        if not store.reusable(store.read(json_path), key, data, json_path,
-                              needs=[csv_path] + ([model_path] if model_path else [])):
+        stored = store.read(json_path)
+        if not (store.reusable(stored, key, data, json_path, needs=[csv_path] + ([model_path] if model_path else []))
+                and store.fold_files_match(stored, csv_path, meta["filename"].iloc[scored_idx])):
             jobs.append(_FoldJob(exp, meta, features, y, tuple(classes), store.root, kind, scored_as, k, train_idx,
                                  scored_idx, model_path is not None, key, data, wandb_mode, wandb_dir,
                                  progress and workers == 1))
@@ -220,6 +227,7 @@ def _train_fold(job: _FoldJob) -> None:
         record = {"fold": k, "scored_as": job.scored_as, **record, "experiment": exp.to_dict(), "key": job.key,
                   "data": job.data}
         store.write_csv(csv_path, probs_table(meta, job.scored_idx, probs))
+        record["csv_sha256"] = file_sha256(csv_path)  # the record's own probabilities
         if job.keep_model:
             info = {"arch": exp.arch, "params": exp.model.to_dict(), "n_mels": exp.features.n_mels,
                     "classes": classes, "features": exp.features.to_dict(), "experiment": exp.name,

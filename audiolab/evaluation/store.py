@@ -15,7 +15,9 @@ Layout under ``root`` (``reports/results`` for the full profile)::
     comparison.csv|json, best_model.pt|json            the comparison notebook's outputs
 
 A stored result is reused only when its ``key`` (:meth:`audiolab.experiment.Experiment.key`)
-and its ``data`` fingerprint (the clips of its train and test sets) match. Each reuse marks the
+and its ``data`` fingerprint (the clips of its train and test sets) match, and a fold's CSV is the one
+its record was written with (``csv_sha256``; records older than that field: the CSV's clips). One
+process at a time trains into an experiment's folder (:meth:`ResultsStore.writing`). Each reuse marks the
 files as used (their modification time becomes "now"), so :meth:`ResultsStore.prune_unused`
 can remove what no notebook uses any more.
 """
@@ -26,15 +28,21 @@ import json
 import logging
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .._util import PathLike, atomic_write, plain, read_json, repo_root, write_csv, write_json
 
-__all__ = ["ResultsStore", "data_fingerprint", "BEST_MODEL", "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
+try:
+    import fcntl
+except ImportError:  # Windows: no lock
+    fcntl = None
+
+__all__ = ["ResultsStore", "ExperimentBusy", "data_fingerprint", "file_sha256", "BEST_MODEL", "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
 
 logger = logging.getLogger("audiolab")
 
@@ -44,6 +52,14 @@ BEST_MODEL = "best_model.pt"
 RESULTS_ENV = "AUDIOLAB_RESULTS"
 #: The two cross-validation protocols (folder names): official (all folds), development (all but the test fold).
 OFFICIAL_CV, DEV_CV = "cv", "dev-cv"
+
+
+class ExperimentBusy(RuntimeError):
+    """Another process is training into the same experiment folder."""
+
+
+def file_sha256(path: PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def data_fingerprint(meta: pd.DataFrame, *index_sets: np.ndarray) -> str:
@@ -185,6 +201,26 @@ class ResultsStore:
     def write_csv(self, path: PathLike, table: pd.DataFrame) -> Path:
         return write_csv(path, table)
 
+    @contextmanager
+    def writing(self, name: str) -> Iterator[Path]:
+        """Hold ``<root>/<name>`` while this process trains into it (an ``flock`` of the folder, released
+        when the block ends or the process dies); raises :class:`ExperimentBusy` if another process holds it."""
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise ExperimentBusy(f"another process is training {name!r} into {folder}: wait until it ends, "
+                                         "or give this run another name (--name) or results folder") from None
+                except OSError:  # a file system without locks: nothing to guard with
+                    pass
+            yield folder
+        finally:
+            os.close(fd)
+
     # -- reuse -------------------------------------------------------------------------
     def reusable(self, stored: Optional[dict], key: str, data: str, path: Path, needs: Sequence[Path] = ()) -> bool:
         """Whether ``stored`` (read from ``path``) was computed by this configuration on these clips,
@@ -204,6 +240,20 @@ class ResultsStore:
             return False
         self.mark_used(path, *needs)
         return True
+
+    @staticmethod
+    def fold_files_match(record: dict, csv_path: Path, filenames: Sequence[str]) -> bool:
+        """Whether the probabilities at ``csv_path`` are those of ``record`` (its ``csv_sha256``; a record
+        without it: the CSV holds exactly the scored clips ``filenames``). Warns naming the file when not."""
+        expected = record.get("csv_sha256")
+        try:
+            same = (file_sha256(csv_path) == expected if expected else
+                    sorted(pd.read_csv(csv_path)["filename"]) == sorted(filenames))
+        except (OSError, ValueError, KeyError, pd.errors.ParserError):
+            same = False
+        if not same:
+            logger.warning("%s does not belong to %s (another run wrote it): retraining", csv_path, record.get("key"))
+        return same
 
     @staticmethod
     def mark_used(*paths: PathLike) -> None:
