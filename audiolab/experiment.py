@@ -51,7 +51,7 @@ _SECTION_TYPES = {"features": FeatureConfig, "train": TrainConfig, "augment": Au
 class Experiment:
     """A model config, a front-end, a training recipe and augmentations, with a name."""
 
-    name: str = "arch1"
+    name: str = ""  # default: "arch1" for Architecture 1, "arch2" for Architecture 2
     model: ModelConfig = field(default_factory=ConvConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -59,6 +59,8 @@ class Experiment:
     description: str = ""
 
     def __post_init__(self):
+        if self.name == "" and isinstance(self.model, (ConvConfig, TransformerConfig)):
+            object.__setattr__(self, "name", "arch1" if self.model.arch == "conv1d" else "arch2")
         if not isinstance(self.name, str) or not self.name or any(c in self.name for c in "/\\"):
             raise ValueError(f"experiment name must be a non-empty string without slashes, got {self.name!r}")
         if not isinstance(self.model, (ConvConfig, TransformerConfig)):
@@ -96,7 +98,7 @@ class Experiment:
             raise ValueError(f"unknown Experiment field(s) {sorted(unknown)}; valid: name, arch, description, "
                              f"{', '.join(SECTIONS)}")
         sections = {s: _section(cls_, d.get(s) or {}, s) for s, cls_ in _SECTION_TYPES.items()}
-        return cls(name=d.get("name", "arch1"), model=model_config(d.get("arch", "conv1d"), d.get("model")),
+        return cls(name=d.get("name", ""), model=model_config(d.get("arch", "conv1d"), d.get("model")),
                    description=d.get("description", ""), **sections)
 
     def key(self) -> str:

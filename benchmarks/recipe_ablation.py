@@ -2,7 +2,7 @@
 
 Each *variant* changes one thing about the kit's configuration of an architecture
 (``configs.arch1()`` or ``configs.arch2(heads)``) and is cross-validated over the
-development folds 1-4 (``evaluation.run_dev_cv``: trained on three, scored on the fourth)
+development folds 1-4 (``evaluation.cross_validate(..., "development")``: trained on three, scored on the fourth)
 with several seeds. Fold 5, the test fold, is never trained on nor scored. The table gives each variant's mean accuracy and its *paired*
 difference from the recipe: the same seeds and folds, so the luck of one seed
 cancels out. One fold has 80 clips, so one clip is 1.25 points; believe a difference
@@ -32,8 +32,7 @@ from typing import Callable
 import torch
 
 from audiolab import configs
-from audiolab.data import TEST_FOLD
-from audiolab.evaluation import run_dev_cv
+from audiolab.evaluation import cross_validate
 from audiolab.experiment import Experiment
 
 FOLDS = (1, 2, 3, 4)  # the development folds: fold 5, the test fold, is never trained on nor scored here
@@ -113,7 +112,7 @@ def _run(job) -> tuple[str, int, list[float]]:
     torch.set_num_threads(threads)
     exp = variant(base, name, seed, device)
     meta, features = configs.load_dataset(root=root, features=exp.features, strict=False)
-    summary = run_dev_cv(exp, meta, features, out, test_fold=TEST_FOLD, wandb_mode="disabled", progress=False)
+    summary = cross_validate(exp, meta, features, out, "development")
     return name, seed, [row["accuracy"] for row in summary["folds"]]
 
 

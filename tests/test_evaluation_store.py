@@ -67,11 +67,11 @@ def test_writes_are_atomic_and_reads_forgive_damage(tmp_path, caplog):
 
 def test_missing_results_say_what_to_run(tmp_path):
     store = ResultsStore(tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"run run_cv\(\) for 'nothing'"):
+    with pytest.raises(FileNotFoundError, match=r"protocol='official'\) for 'nothing'"):
         store.load_summary("nothing")
     with pytest.raises(FileNotFoundError, match="run the cross-validation of 'nothing'"):
         store.load_oof("nothing", DEV_CV)
-    with pytest.raises(FileNotFoundError, match=r"run run_dev_cv\(\) for 'nothing'"):
+    with pytest.raises(FileNotFoundError, match=r"protocol='development'\) for 'nothing'"):
         store.load_summary("nothing", DEV_CV)
     with pytest.raises(FileNotFoundError, match="fold5.json"):
         store.load_fold("nothing", 5)

@@ -8,7 +8,7 @@ Layout under ``root`` (``reports/results`` for the full profile)::
 
     <name>/cv/fold<k>.json, fold<k>.csv   one fold of the official cross-validation: record + probabilities
     <name>/cv/summary.json, oof.csv       mean ± std over folds, pooled out-of-fold predictions
-    <name>/cv/fold5.pt                    the model trained for the test fold (when kept)
+    <name>/cv/fold<TEST_FOLD>.pt          the model trained for the test fold (when kept)
     <name>/dev-cv/...                     the same for cross-validation over the development folds
     <name>/search/trial-<key>.json, trials.csv         hyperparameter search trials
     <name>-ensemble/summary.json          a seed ensemble of <name>
@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .._util import PathLike, atomic_write, plain, read_json, repo_root, write_csv, write_json
+from ..data import TEST_FOLD
 
 try:
     import fcntl
@@ -112,9 +113,9 @@ class ResultsStore:
         """Where the model trained for one cross-validation fold is kept."""
         return self.cv_dir(name, kind) / f"fold{fold}.pt"
 
-    def test_model(self, name: str, test_fold: int = 5) -> Path:
+    def test_model(self, name: str) -> Path:
         """The model of ``name``'s official cross-validation trained for the test fold: the held-out model."""
-        return self.fold_model(name, test_fold)
+        return self.fold_model(name, TEST_FOLD)
 
     def search_dir(self, name: str) -> Path:
         return self.root / name / "search"
@@ -134,11 +135,11 @@ class ResultsStore:
         """What the comparison notebook wrote beside :attr:`best_model` (``experiment``, scores, ...), or ``None``."""
         return read_json(self.best_model.with_suffix(".json"))
 
-    def keep_best_model(self, name: str, about: dict, test_fold: int = 5) -> Path:
+    def keep_best_model(self, name: str, about: dict) -> Path:
         """Copy ``name``'s test-fold model to :attr:`best_model`, with ``about`` beside it as JSON."""
-        source = self.test_model(name, test_fold)
+        source = self.test_model(name)
         if not source.is_file():
-            raise FileNotFoundError(f"no test-fold model at {source}: run run_cv(..., keep_test_model=True) "
+            raise FileNotFoundError(f"no test-fold model at {source}: run cross_validate(..., keep_test_model=True) "
                                     f"for {name!r} first")
         atomic_write(self.best_model, lambda handle: handle.write(source.read_bytes()), binary=True)
         text = json.dumps(plain(about), indent=1) + "\n"
@@ -155,8 +156,9 @@ class ResultsStore:
         path = self.cv_dir(name, kind) / "summary.json"
         summary = read_json(path)
         if summary is None:
-            what = "run_cv()" if kind == OFFICIAL_CV else "run_dev_cv()"
-            raise FileNotFoundError(f"no {kind} summary at {path}: run {what} for {name!r} first")
+            protocol = "official" if kind == OFFICIAL_CV else "development"
+            raise FileNotFoundError(f"no {kind} summary at {path}: run cross_validate(..., protocol={protocol!r}) "
+                                    f"for {name!r} first")
         return summary
 
     def load_oof(self, name: str, kind: str = OFFICIAL_CV) -> pd.DataFrame:
