@@ -44,7 +44,6 @@ from typing import Iterable, Mapping, Optional, Sequence, Union
 
 from .. import configs
 from .._util import PathLike, repo_root
-from ..evaluation.migrate import migrate_results
 from ..evaluation.store import ResultsStore
 from .dataset import ensure_dataset
 from .readme import _duration, _readme, hardware_info
@@ -283,9 +282,6 @@ def run_reports(
     if progress and resumed:
         print(f"resuming from {staging}", file=sys.stderr)
     store = ResultsStore(staging / "results")
-    migrated = migrate_results(store.root)  # results of an older audiolab keep working without retraining
-    if progress and migrated:
-        print(f"upgraded {len(migrated)} stored results of an older audiolab", file=sys.stderr)
 
     started = _dt.datetime.now().astimezone()
     # 2 s of slack: file systems with coarse timestamps may round a mark made just after the start down
