@@ -225,7 +225,7 @@ def test_development_runs_log_the_validation_fold_as_val(meta, features, tmp_pat
     assert [r.init["name"] for r in runs] == [f"arch1-dev-cv-fold{k}" for k in (1, 2, 3, 4)]
     run = runs[2]
     assert {"val/loss", "val/accuracy"} <= set(run.logged[0]) and not [k for k in run.logged[0] if k.startswith("test/")]
-    assert run.summary["val/accuracy"] == pytest.approx(ResultsStore(tmp_path).load_fold("arch1", 3, "dev-cv")[
+    assert run.summary["val/accuracy"] == pytest.approx(ResultsStore(tmp_path).load_fold("arch1", 3, "development")[
         "metrics"]["accuracy"])
     assert sorted(run.artifacts[0].manifest.entries) == ["arch1/dev-cv/fold3.csv", "arch1/dev-cv/fold3.json"]
 
@@ -326,11 +326,11 @@ def test_development_cv_is_stored_apart_with_val_history(meta, features, tmp_pat
     assert "val_acc" in record["history"][0] and "test_acc" not in record["history"][0]
     assert record["scored_as"] == "val" and record["n_train"] == 30
     store = ResultsStore(tmp_path)
-    assert store.load_summary("arch1", "dev-cv")["accuracy_mean"] == summary["accuracy_mean"]
-    oof = store.load_oof("arch1", "dev-cv")
+    assert store.load_summary("arch1", "development")["accuracy_mean"] == summary["accuracy_mean"]
+    oof = store.load_oof("arch1", "development")
     assert len(oof) == 40 and 5 not in set(oof["fold"])
     assert not (tmp_path / "arch1" / "cv").exists()
-    assert store.summaries() == [] and store.summaries("dev-cv") == ["arch1"]
+    assert store.summaries() == [] and store.summaries("development") == ["arch1"]
 
 
 def test_development_cv_resumes(meta, features, tmp_path, monkeypatch):

@@ -23,8 +23,8 @@ def test_workers_come_from_the_environment(monkeypatch):
 
 def _stored(root, name, folds):
     store = ResultsStore(root)
-    return {k: (store.read(store.fold_paths(name, k, "dev-cv")[0])["metrics"]["accuracy"],
-                pd.read_csv(store.fold_paths(name, k, "dev-cv")[1])) for k in folds}
+    return {k: (store.read(store.fold_paths(name, k, "development")[0])["metrics"]["accuracy"],
+                pd.read_csv(store.fold_paths(name, k, "development")[1])) for k in folds}
 
 
 def _one_thread(fn):

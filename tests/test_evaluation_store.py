@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiolab.evaluation.store import BEST_MODEL, DEV_CV, OFFICIAL_CV, RESULTS_ENV, ResultsStore, data_fingerprint
+from audiolab.evaluation.store import BEST_MODEL, RESULTS_ENV, ResultsStore, data_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,8 +25,8 @@ def _old(*paths):
 def test_layout():
     store = ResultsStore("r")
     assert store.fold_paths("a", 3) == (Path("r/a/cv/fold3.json"), Path("r/a/cv/fold3.csv"))
-    assert store.fold_paths("a", 3, DEV_CV) == (Path("r/a/dev-cv/fold3.json"), Path("r/a/dev-cv/fold3.csv"))
-    assert store.cv_dir("a") == store.cv_dir("a", OFFICIAL_CV) == Path("r/a/cv")
+    assert store.fold_paths("a", 3, "development") == (Path("r/a/dev-cv/fold3.json"), Path("r/a/dev-cv/fold3.csv"))
+    assert store.cv_dir("a") == store.cv_dir("a", "official") == Path("r/a/cv")
     # the held-out model is the official cross-validation's model of the test fold
     assert store.test_model("a") == store.fold_model("a", 5) == Path("r/a/cv/fold5.pt")
     assert store.search_dir("a") == Path("r/a/search")
@@ -35,8 +35,8 @@ def test_layout():
     assert store.best_model == Path("r") / BEST_MODEL
 
 
-def test_an_unknown_kind_of_cross_validation_is_refused():
-    with pytest.raises(ValueError, match="'cv' or 'dev-cv'"):
+def test_an_unknown_protocol_is_refused():
+    with pytest.raises(ValueError, match="'official' or 'development'"):
         ResultsStore("r").cv_dir("a", "holdout")
 
 
@@ -70,9 +70,9 @@ def test_missing_results_say_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"protocol='official'\) for 'nothing'"):
         store.load_summary("nothing")
     with pytest.raises(FileNotFoundError, match="run the cross-validation of 'nothing'"):
-        store.load_oof("nothing", DEV_CV)
+        store.load_oof("nothing", "development")
     with pytest.raises(FileNotFoundError, match=r"protocol='development'\) for 'nothing'"):
-        store.load_summary("nothing", DEV_CV)
+        store.load_summary("nothing", "development")
     with pytest.raises(FileNotFoundError, match="fold5.json"):
         store.load_fold("nothing", 5)
     assert store.summaries() == [] and store.ensembles() == [] and store.best_model_info() is None
@@ -81,15 +81,15 @@ def test_missing_results_say_what_to_run(tmp_path):
 def test_summaries_are_listed_by_kind(tmp_path):
     store = ResultsStore(tmp_path)
     store.write_json(store.cv_dir("a") / "summary.json", {"name": "a"})
-    store.write_json(store.cv_dir("b", DEV_CV) / "summary.json", {"name": "b"})
-    assert store.summaries() == ["a"] and store.summaries(DEV_CV) == ["b"]
+    store.write_json(store.cv_dir("b", "development") / "summary.json", {"name": "b"})
+    assert store.summaries() == ["a"] and store.summaries("development") == ["b"]
 
 
 def test_training_seconds_add_up_by_kind(tmp_path):
     store = ResultsStore(tmp_path)
     store.write_json(store.fold_paths("a", 1)[0], {"train_seconds": 2.0})
     store.write_json(store.fold_paths("a", 2)[0], {"train_seconds": 3.0})
-    store.write_json(store.fold_paths("a", 1, DEV_CV)[0], {"train_seconds": 5.0})
+    store.write_json(store.fold_paths("a", 1, "development")[0], {"train_seconds": 5.0})
     store.write_json(store.trial_path("a", "k"), {"train_seconds": 7.0})
     assert store.training_seconds() == {"cv": 5.0, "dev_cv": 5.0, "search": 7.0, "total": 17.0}
 

@@ -31,29 +31,29 @@ from ..features import FeatureConfig
 from ..metrics import evaluate
 from ..stats import corrected_resampled_ttest, describe_difference, mcnemar_test, proportion_ci
 from .cv import class_names, cross_validate, fold_row, fold_stats, prob_columns
-from .store import OFFICIAL_CV, ResultsStore
+from .store import ResultsStore
 
 __all__ = ["seed_fold_scores", "compare_configurations", "per_class_counts", "held_out_score", "seed_members",
            "run_seed_ensemble", "average_members", "ensemble_table", "run_ablation", "ablation_table",
            "comparison_table", "COMPARISON_COLUMNS"]
 
 
-def seed_fold_scores(store: "ResultsStore | PathLike", names: Sequence[str], kind: str = OFFICIAL_CV,
+def seed_fold_scores(store: "ResultsStore | PathLike", names: Sequence[str], protocol: str = "official",
                      metric: str = "accuracy") -> pd.DataFrame:
     """One row per scored fold, one column per run in ``names`` (the seeds of one configuration)."""
     store = ResultsStore.of(store)
-    columns = {name: {r["fold"]: r[metric] for r in store.load_summary(name, kind)["folds"]} for name in names}
+    columns = {name: {r["fold"]: r[metric] for r in store.load_summary(name, protocol)["folds"]} for name in names}
     return pd.DataFrame(columns).sort_index().rename_axis("fold")
 
 
-def _fold_sizes(store: ResultsStore, name: str, kind: str) -> tuple[int, int]:
+def _fold_sizes(store: ResultsStore, name: str, protocol: str) -> tuple[int, int]:
     """``(training clips, scored clips)`` of one fold of ``name``'s cross-validation."""
-    record = store.load_fold(name, store.load_summary(name, kind)["folds"][0]["fold"], kind)
+    record = store.load_fold(name, store.load_summary(name, protocol)["folds"][0]["fold"], protocol)
     return int(record["n_train"]), int(record["n_eval"])
 
 
 def compare_configurations(store: "ResultsStore | PathLike", a: Sequence[str], b: Sequence[str],
-                           kind: str = OFFICIAL_CV, labels: Optional[tuple[str, str]] = None,
+                           protocol: str = "official", labels: Optional[tuple[str, str]] = None,
                            alpha: float = 0.05) -> dict:
     """Configuration A (its seeds' runs ``a``) against B (``b``) on the folds both were scored on.
 
@@ -64,34 +64,34 @@ def compare_configurations(store: "ResultsStore | PathLike", a: Sequence[str], b
     """
     store = ResultsStore.of(store)
     labels = labels or (a[0], b[0])
-    fa, fb = seed_fold_scores(store, a, kind).mean(axis=1), seed_fold_scores(store, b, kind).mean(axis=1)
+    fa, fb = seed_fold_scores(store, a, protocol).mean(axis=1), seed_fold_scores(store, b, protocol).mean(axis=1)
     folds = fa.index.intersection(fb.index)
     if len(folds) < 2:
         raise ValueError(f"{labels[0]} and {labels[1]} share {len(folds)} scored fold(s); a comparison needs two")
     per_fold = pd.DataFrame({labels[0]: fa[folds], labels[1]: fb[folds]})
     per_fold["difference"] = per_fold[labels[0]] - per_fold[labels[1]]
-    n_train, n_test = _fold_sizes(store, a[0], kind)
+    n_train, n_test = _fold_sizes(store, a[0], protocol)
     test = corrected_resampled_ttest(per_fold["difference"], n_train, n_test, alpha)
     pairs = []
     for name_a, name_b in zip(a, b):
-        oa, ob = store.load_oof(name_a, kind), store.load_oof(name_b, kind)
+        oa, ob = store.load_oof(name_a, protocol), store.load_oof(name_b, protocol)
         both = oa[["filename", "target", "pred"]].merge(ob[["filename", "target", "pred"]], on=["filename", "target"],
                                                         suffixes=("_a", "_b"))
         pairs.append({"a": name_a, "b": name_b, **mcnemar_test(both["target"], both["pred_a"], both["pred_b"])})
-    return {"labels": labels, "kind": kind, "per_fold": per_fold, "mean_a": float(fa[folds].mean()),
+    return {"labels": labels, "protocol": protocol, "per_fold": per_fold, "mean_a": float(fa[folds].mean()),
             "mean_b": float(fb[folds].mean()), "test": test, "mcnemar": pairs,
             "text": describe_difference(test, *labels)}
 
 
 def per_class_counts(store: "ResultsStore | PathLike", names: Sequence[str], classes: Sequence[str],
-                     kind: str = OFFICIAL_CV) -> pd.DataFrame:
+                     protocol: str = "official") -> pd.DataFrame:
     """Per class: its clips and how many the runs ``names`` (seeds) classify correctly, as a mean over seeds."""
     store = ResultsStore.of(store)
     correct = []
     for name in names:
-        oof = store.load_oof(name, kind)
+        oof = store.load_oof(name, protocol)
         correct.append((oof["pred"] == oof["target"]).groupby(oof["target"]).sum())
-    clips = store.load_oof(names[0], kind)["target"].value_counts().sort_index()
+    clips = store.load_oof(names[0], protocol)["target"].value_counts().sort_index()
     table = pd.DataFrame({"clips": clips, "correct": pd.concat(correct, axis=1).mean(axis=1)})
     table.index = [classes[int(i)] for i in table.index]
     return table
@@ -152,15 +152,15 @@ def run_seed_ensemble(
 
 
 def average_members(store: "ResultsStore | PathLike", names: Sequence[str], classes: Sequence[str],
-                    kind: str = OFFICIAL_CV) -> dict:
+                    protocol: str = "official") -> dict:
     """Score the average of the stored out-of-fold probabilities of ``names`` (any experiments
     cross-validated the same way, e.g. seeds of one configuration or both architectures), exactly as one
     model is scored: ``folds`` (one row per fold), their mean ± std (:func:`~audiolab.evaluation.cv.fold_stats`)
-    and ``pooled``. ``kind`` is ``"cv"`` (official) or ``"dev-cv"`` (development folds)."""
+    and ``pooled``. ``protocol`` is ``"official"`` or ``"development"``."""
     store = ResultsStore.of(store)
     if not names:
         raise ValueError("an ensemble needs at least one stored experiment")
-    oofs = [store.load_oof(name, kind).set_index("filename") for name in names]
+    oofs = [store.load_oof(name, protocol).set_index("filename") for name in names]
     clips = oofs[0][["fold", "target"]]
     if any(set(o.index) != set(clips.index) for o in oofs[1:]):
         raise ValueError(f"{list(names)} were not scored on the same clips: only experiments cross-validated "

@@ -35,13 +35,13 @@ from ..metrics import count_parameters, evaluate
 from ..models import build_model
 from ..stats import summarize_folds
 from ..train import fit, predict_proba, seed_everything
-from .store import DEV_CV, OFFICIAL_CV, ResultsStore, data_fingerprint, file_sha256
+from .store import FOLDERS, ResultsStore, data_fingerprint, file_sha256
 
 __all__ = ["cross_validate", "train_and_score", "workers", "check_inputs", "class_names", "probs_table",
            "prob_columns", "fold_row", "fold_stats", "PROTOCOLS", "WORKERS_ENV"]
 
-#: protocol -> (its folder in the store, what its scored folds are)
-PROTOCOLS = {"official": (OFFICIAL_CV, "test"), "development": (DEV_CV, "val")}
+#: protocol -> what its scored folds are
+PROTOCOLS = {"official": "test", "development": "val"}
 WORKERS_ENV = "AUDIOLAB_WORKERS"
 _METRICS = ("accuracy", "macro_f1", "auc")
 
@@ -116,7 +116,8 @@ def train_and_score(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor,
     if scored not in tracking.SCORED:
         raise ValueError(f"scored must be 'test' or 'val', got {scored!r}")
     y, classes = check_inputs(exp, meta, features), class_names(meta)
-    kind = OFFICIAL_CV if scored == "test" else DEV_CV
+    protocol = "official" if scored == "test" else "development"
+    kind = FOLDERS[protocol]
     title = f"{exp.name} {kind}" + (f" fold {fold}" if fold is not None else "")
     own = run is None
     if own:
@@ -138,15 +139,15 @@ def train_and_score(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor,
         tracking.log_result(run, scored, record["metrics"], params, y[scored_idx], probs, classes,
                             meta.iloc[scored_idx], exp.features)
         if store is not None:
-            record = _store_fold(store, exp, meta, kind, scored, fold, train_idx, scored_idx, probs, record,
+            record = _store_fold(store, exp, meta, protocol, scored, fold, train_idx, scored_idx, probs, record,
                                  result if keep_model else None, run)
     return result, probs, record
 
 
-def _store_fold(store: ResultsStore, exp, meta, kind, scored, fold, train_idx, scored_idx, probs, record, result,
+def _store_fold(store: ResultsStore, exp, meta, protocol, scored, fold, train_idx, scored_idx, probs, record, result,
                 run) -> dict:
     """Write one fold's files (the record last: it marks the fold complete), and log them as an artifact."""
-    json_path, csv_path = store.fold_paths(exp.name, fold, kind)
+    json_path, csv_path, kind = *store.fold_paths(exp.name, fold, protocol), FOLDERS[protocol]
     store.write_csv(csv_path, probs_table(meta, scored_idx, probs))
     record = {"fold": fold, "scored_as": scored, **record, "experiment": exp.to_dict(), "key": exp.key(),
               "data": data_fingerprint(meta, train_idx, scored_idx), "csv_sha256": file_sha256(csv_path)}
@@ -155,7 +156,7 @@ def _store_fold(store: ResultsStore, exp, meta, kind, scored, fold, train_idx, s
                 "classes": list(class_names(meta)), "features": exp.features.to_dict(), "experiment": exp.name,
                 "key": exp.key(), "tta_shifts": exp.train.tta_shifts,
                 "trained_on_folds": sorted(int(f) for f in meta["fold"].iloc[train_idx].unique())}
-        save_checkpoint(store.fold_model(exp.name, fold, kind), result.model.cpu(), result.normalizer.cpu(),
+        save_checkpoint(store.fold_model(exp.name, fold, protocol), result.model.cpu(), result.normalizer.cpu(),
                         record["returned_epoch"], info)
     store.write_json(json_path, record)
     tracking.log_files(run, f"{exp.name}-{kind}-fold{fold}", f"{kind}-fold", store.root, [json_path, csv_path],
@@ -163,10 +164,10 @@ def _store_fold(store: ResultsStore, exp, meta, kind, scored, fold, train_idx, s
     return record
 
 
-def _is_stored(store: ResultsStore, exp: Experiment, meta, kind: str, fold: int, train_idx, scored_idx,
+def _is_stored(store: ResultsStore, exp: Experiment, meta, protocol: str, fold: int, train_idx, scored_idx,
                keep_model: bool) -> bool:
-    json_path, csv_path = store.fold_paths(exp.name, fold, kind)
-    needs = [csv_path] + ([store.fold_model(exp.name, fold, kind)] if keep_model else [])
+    json_path, csv_path = store.fold_paths(exp.name, fold, protocol)
+    needs = [csv_path] + ([store.fold_model(exp.name, fold, protocol)] if keep_model else [])
     stored = store.read(json_path)
     return (store.reusable(stored, exp.key(), data_fingerprint(meta, train_idx, scored_idx), json_path, needs)
             and store.fold_files_match(stored, csv_path, meta["filename"].iloc[scored_idx]))
@@ -188,7 +189,7 @@ def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame,
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be 'official' or 'development', got {protocol!r}")
-    kind, scored = PROTOCOLS[protocol]
+    scored = PROTOCOLS[protocol]
     exps = [exp] if isinstance(exp, Experiment) else list(exp)
     store = ResultsStore.of(store)
     splits = {k: (train, test) for k, train, test in (cv_folds(meta) if scored == "test" else development_folds(meta))}
@@ -204,29 +205,29 @@ def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame,
         for name in dict.fromkeys(e.name for e in exps):
             held.enter_context(store.writing(name))
         missing = [(e, x, k) for e, x in inputs for k in wanted
-                   if not _is_stored(store, e, meta, kind, k, *splits[k], k == keep)]
+                   if not _is_stored(store, e, meta, protocol, k, *splits[k], k == keep)]
         with parallel_config(backend="loky", inner_max_num_threads=1):
             Parallel(n_jobs=max(1, min(workers(), len(missing))))(
                 delayed(train_and_score)(e, meta, x, *splits[k], scored, fold=k, store=store, keep_model=k == keep)
                 for e, x, k in missing)
-        summaries = [_summary(store, e, meta, kind, wanted, complete=wanted == sorted(splits)) for e in exps]
+        summaries = [_summary(store, e, meta, protocol, wanted, complete=wanted == sorted(splits)) for e in exps]
     return summaries[0] if isinstance(exp, Experiment) else summaries
 
 
-def _summary(store: ResultsStore, exp: Experiment, meta, kind: str, wanted: list, complete: bool) -> dict:
+def _summary(store: ResultsStore, exp: Experiment, meta, protocol: str, wanted: list, complete: bool) -> dict:
     """Read the stored folds back (as a rerun will), write the summary and out-of-fold table, return both."""
-    per_fold = [store.read(store.fold_paths(exp.name, k, kind)[0]) for k in wanted]
+    per_fold = [store.read(store.fold_paths(exp.name, k, protocol)[0]) for k in wanted]
     rows = [{**fold_row(r["fold"], r["metrics"]), "train_seconds": r["train_seconds"], "epochs": r["epochs"]}
             for r in per_fold]
-    oof = pd.concat([pd.read_csv(store.fold_paths(exp.name, k, kind)[1]) for k in wanted], ignore_index=True)
+    oof = pd.concat([pd.read_csv(store.fold_paths(exp.name, k, protocol)[1]) for k in wanted], ignore_index=True)
     probs = oof[prob_columns(oof)].to_numpy()
     oof["pred"] = probs.argmax(axis=1)
-    store.write_csv(store.cv_dir(exp.name, kind) / "oof.csv", oof)
+    store.write_csv(store.cv_dir(exp.name, protocol) / "oof.csv", oof)
     seconds, epochs = float(sum(r["train_seconds"] for r in per_fold)), int(sum(r["epochs"] for r in per_fold))
-    summary = {"name": exp.name, "experiment": exp.to_dict(), "key": exp.key(), "protocol": kind,
+    summary = {"name": exp.name, "experiment": exp.to_dict(), "key": exp.key(), "protocol": FOLDERS[protocol],
                "test_fold": TEST_FOLD, "complete": bool(complete), "folds": rows, **fold_stats(rows),
                "pooled": evaluate(oof["target"].to_numpy(), probs, class_names(meta)), "params": per_fold[0]["params"],
                "train_seconds_total": seconds, "seconds_per_epoch": seconds / epochs if epochs else None,
                "epochs": per_fold[0]["epochs"]}
-    store.write_json(store.cv_dir(exp.name, kind) / "summary.json", summary)
+    store.write_json(store.cv_dir(exp.name, protocol) / "summary.json", summary)
     return {**summary, "per_fold": per_fold}

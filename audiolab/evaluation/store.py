@@ -43,7 +43,7 @@ try:
 except ImportError:  # Windows: no lock
     fcntl = None
 
-__all__ = ["ResultsStore", "ExperimentBusy", "data_fingerprint", "file_sha256", "BEST_MODEL", "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
+__all__ = ["FOLDERS", "ResultsStore", "ExperimentBusy", "data_fingerprint", "file_sha256", "BEST_MODEL", "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
 
 logger = logging.getLogger("audiolab")
 
@@ -51,8 +51,10 @@ logger = logging.getLogger("audiolab")
 BEST_MODEL = "best_model.pt"
 #: Environment variable that moves the results of every profile.
 RESULTS_ENV = "AUDIOLAB_RESULTS"
-#: The two cross-validation protocols (folder names): official (all folds), development (all but the test fold).
+#: The folders (and summaries' ``protocol``) of the two cross-validation protocols: official (all folds),
+#: development (all but the test fold).
 OFFICIAL_CV, DEV_CV = "cv", "dev-cv"
+FOLDERS = {"official": OFFICIAL_CV, "development": DEV_CV}
 
 
 class ExperimentBusy(RuntimeError):
@@ -99,19 +101,19 @@ class ResultsStore:
         return cls(Path(tempfile.gettempdir()) / f"audiolab-{profile_name}" / "results")
 
     # -- where things are ------------------------------------------------------------
-    def cv_dir(self, name: str, kind: str = OFFICIAL_CV) -> Path:
-        """The folder of ``name``'s cross-validation, official (``"cv"``) or development (``"dev-cv"``)."""
-        if kind not in (OFFICIAL_CV, DEV_CV):
-            raise ValueError(f"kind must be {OFFICIAL_CV!r} or {DEV_CV!r}, got {kind!r}")
-        return self.root / name / kind
+    def cv_dir(self, name: str, protocol: str = "official") -> Path:
+        """The folder of ``name``'s cross-validation, official (``cv/``) or development (``dev-cv/``)."""
+        if protocol not in FOLDERS:
+            raise ValueError(f"protocol must be 'official' or 'development', got {protocol!r}")
+        return self.root / name / FOLDERS[protocol]
 
-    def fold_paths(self, name: str, fold: int, kind: str = OFFICIAL_CV) -> tuple[Path, Path]:
+    def fold_paths(self, name: str, fold: int, protocol: str = "official") -> tuple[Path, Path]:
         """``(record json, probabilities csv)`` of one cross-validation fold."""
-        return self.cv_dir(name, kind) / f"fold{fold}.json", self.cv_dir(name, kind) / f"fold{fold}.csv"
+        return self.cv_dir(name, protocol) / f"fold{fold}.json", self.cv_dir(name, protocol) / f"fold{fold}.csv"
 
-    def fold_model(self, name: str, fold: int, kind: str = OFFICIAL_CV) -> Path:
+    def fold_model(self, name: str, fold: int, protocol: str = "official") -> Path:
         """Where the model trained for one cross-validation fold is kept."""
-        return self.cv_dir(name, kind) / f"fold{fold}.pt"
+        return self.cv_dir(name, protocol) / f"fold{fold}.pt"
 
     def test_model(self, name: str) -> Path:
         """The model of ``name``'s official cross-validation trained for the test fold: the held-out model."""
@@ -151,34 +153,33 @@ class ResultsStore:
         """The JSON at ``path`` (``None`` when missing or damaged)."""
         return read_json(path)
 
-    def load_summary(self, name: str, kind: str = OFFICIAL_CV) -> dict:
-        """The cross-validation summary of experiment ``name`` (official, or ``kind="dev-cv"``)."""
-        path = self.cv_dir(name, kind) / "summary.json"
+    def load_summary(self, name: str, protocol: str = "official") -> dict:
+        """The cross-validation summary of experiment ``name`` in ``protocol``."""
+        path = self.cv_dir(name, protocol) / "summary.json"
         summary = read_json(path)
         if summary is None:
-            protocol = "official" if kind == OFFICIAL_CV else "development"
-            raise FileNotFoundError(f"no {kind} summary at {path}: run cross_validate(..., protocol={protocol!r}) "
+            raise FileNotFoundError(f"no {protocol} summary at {path}: run cross_validate(..., protocol={protocol!r}) "
                                     f"for {name!r} first")
         return summary
 
-    def load_oof(self, name: str, kind: str = OFFICIAL_CV) -> pd.DataFrame:
+    def load_oof(self, name: str, protocol: str = "official") -> pd.DataFrame:
         """The out-of-fold probabilities of ``name``: filename, fold, target, prob_0.., pred."""
-        path = self.cv_dir(name, kind) / "oof.csv"
+        path = self.cv_dir(name, protocol) / "oof.csv"
         if not path.is_file():
             raise FileNotFoundError(f"no out-of-fold predictions at {path}: run the cross-validation of {name!r} first")
         return pd.read_csv(path)
 
-    def load_fold(self, name: str, fold: int, kind: str = OFFICIAL_CV) -> dict:
+    def load_fold(self, name: str, fold: int, protocol: str = "official") -> dict:
         """The stored record of one cross-validation fold (the test fold's is the held-out result)."""
-        path = self.fold_paths(name, fold, kind)[0]
+        path = self.fold_paths(name, fold, protocol)[0]
         record = read_json(path)
         if record is None:
             raise FileNotFoundError(f"no result at {path}: run the cross-validation of {name!r} first")
         return record
 
-    def summaries(self, kind: str = OFFICIAL_CV) -> list[str]:
-        """Names of the experiments with a cross-validation summary of ``kind``, sorted."""
-        return sorted(p.parent.parent.name for p in self.root.glob(f"*/{kind}/summary.json"))
+    def summaries(self, protocol: str = "official") -> list[str]:
+        """Names of the experiments with a cross-validation summary in ``protocol``, sorted."""
+        return sorted(p.parent.parent.name for p in self.root.glob(f"*/{FOLDERS[protocol]}/summary.json"))
 
     def training_seconds(self) -> dict:
         """Seconds of training behind the store, by kind: official ``cv`` folds, ``dev_cv`` folds and

@@ -168,7 +168,7 @@ def comparison_markdown(table) -> str:
 
 def _comparison_section(results: Path) -> str:
     try:
-        from ..evaluation.tables import comparison_table
+        from ..evaluation import comparison_table
 
         table = comparison_table(results)
     except Exception as error:  # fall back to the table notebook 03 wrote; the report is written either way
@@ -231,7 +231,7 @@ def _ablation_section(results: Path) -> Optional[str]:
 
 def _ensemble_section(results: Path) -> Optional[str]:
     try:
-        from ..evaluation.ensemble import ensemble_table
+        from ..evaluation import ensemble_table
 
         table = ensemble_table(results)
     except Exception:
