@@ -187,6 +187,7 @@ def train_command(args) -> int:
     from . import data
     from ._util import write_json
     from .evaluation import ExperimentBusy, ResultsStore, cross_validate, run_trial
+    from .evaluation.cv import workers
 
     sweep = bool(os.environ.get("WANDB_SWEEP_ID"))
     try:
@@ -194,6 +195,7 @@ def train_command(args) -> int:
             raise _UserError(f"under a W&B sweep agent ($WANDB_SWEEP_ID is set) run --protocol search, not "
                              f"{args.protocol}: a sweep trial is one trial of the notebooks' search, one W&B run")
         exp = _nth_trial(experiment_from_args(args), args)
+        workers()  # a bad $AUDIOLAB_WORKERS is refused before any training
         if args.wandb:
             os.environ["WANDB_MODE"] = args.wandb
         out = Path(args.out)

@@ -82,6 +82,12 @@ def test_user_errors_exit_2_with_a_message(synthetic_esc10, tmp_path, capsys, ar
     assert not (tmp_path / "r.json").exists()
 
 
+def test_a_bad_number_of_workers_exits_2(synthetic_esc10, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AUDIOLAB_WORKERS", "many")
+    assert train(synthetic_esc10, tmp_path / "r.json", "--arch", "conv1d") == 2
+    assert "audiolab train: error: $AUDIOLAB_WORKERS='many'" in capsys.readouterr().err
+
+
 def test_missing_dataset_exits_2(tmp_path, capsys):
     assert train(tmp_path / "nowhere", tmp_path / "r.json", "--arch", "conv1d") == 2
     err = capsys.readouterr().err
