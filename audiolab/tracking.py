@@ -70,8 +70,11 @@ def start_run(**init):
     init.setdefault("dir", os.environ.get("WANDB_DIR"))  # W&B reads it once per process: read it for every run
     init["config"] = plain(init.get("config"))
     try:
-        settings = wandb.Settings(console="off", x_disable_stats=True, x_save_requirements=False, silent=True)
-        return wandb.init(mode=mode, settings=settings, reinit="finish_previous", **init)
+        try:
+            settings = wandb.Settings(console="off", silent=True, x_disable_stats=True, x_save_requirements=False)
+        except Exception:  # a wandb older than these settings
+            settings = wandb.Settings(console="off", silent=True)
+        return wandb.init(mode=mode, settings=settings, **init)
     except Exception as error:  # no network, a bad mode or key, an unwritable WANDB_DIR: train untracked
         warnings.warn(f"W&B run could not start ({type(error).__name__}: {str(error)[:300]}); this run is not "
                       "tracked, training continues", TrackingWarning, stacklevel=2)
