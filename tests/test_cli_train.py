@@ -71,7 +71,10 @@ def test_transformer_options_and_default_name(synthetic_esc10, tmp_path):
         (["--arch", "conv1d", "train.lr"], "overrides look like KEY=VALUE"),
         (["--arch", "conv1d", "optim.lr=0.1"], "unknown section 'optim'"),
         (["--arch", "conv1d", "model.heads=2"], "ConvConfig has no field 'heads'"),
-        (["--arch", "conv1d", "train.lr=fast"], "bad train values"),
+        (["--arch", "conv1d", "train.lr=fast"], "train.lr takes a number, got 'fast'"),
+        (["--arch", "conv1d", "train.seed=../"], "train.seed takes an integer, got '../'"),
+        (["--arch", "conv1d", "--name", ".."], "not starting with a dot"),
+        (["--arch", "conv1d", "--name", "x" * 300], "1-100 letters"),
         (["--arch", "conv1d", "--out", "r.csv"], "--out should name a .json file"),
     ],
 )
