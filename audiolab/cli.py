@@ -234,7 +234,7 @@ def train_command(args) -> int:
         return 0
     try:
         summary = cross_validate(exp, meta, features, store, args.protocol, folds=args.folds)
-    except ExperimentBusy as error:
+    except (ExperimentBusy, OSError) as error:  # another writer; --results not a folder, not writable
         print(f"audiolab train: error: {error}", file=sys.stderr)
         return 2
     result = {

@@ -91,6 +91,15 @@ def test_a_bad_number_of_workers_exits_2(synthetic_esc10, tmp_path, capsys, monk
     assert "audiolab train: error: $AUDIOLAB_WORKERS='many'" in capsys.readouterr().err
 
 
+def test_results_that_are_a_file_exit_2_before_training(synthetic_esc10, tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("mine")
+    fit = CountingFit(monkeypatch)
+    assert train(synthetic_esc10, tmp_path / "r.json", "--arch", "conv1d", "--results", str(tmp_path / "file")) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("audiolab train: error:") and "file" in err and fit.calls == []
+    assert (tmp_path / "file").read_text() == "mine"
+
+
 def test_missing_dataset_exits_2(tmp_path, capsys):
     assert train(tmp_path / "nowhere", tmp_path / "r.json", "--arch", "conv1d") == 2
     err = capsys.readouterr().err

@@ -123,6 +123,17 @@ def test_a_fold_csv_of_another_run_under_the_same_name_is_retrained(meta, featur
     assert again["pooled"] == first["pooled"]
 
 
+def test_a_stored_fold_with_scores_that_are_not_numbers_is_retrained(meta, features, tmp_path, monkeypatch, caplog):
+    cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    path = tmp_path / "arch1" / "cv" / "fold1.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "metrics": {**record["metrics"], "accuracy": "high"}}))
+    fit = CountingFit(monkeypatch)
+    with caplog.at_level("WARNING", logger="audiolab"):
+        cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    assert len(fit.calls) == 1 and "fold1.json holds no valid scores" in caplog.text
+
+
 def test_a_second_process_training_the_same_experiment_is_refused(meta, features, tmp_path, monkeypatch):
     import fcntl
     import os

@@ -113,10 +113,15 @@ def test_data_fingerprint_follows_the_clips_not_their_order():
     assert data_fingerprint(meta, np.array([2]), np.array([0, 1])) != base  # which set a clip is in counts
 
 
+SCORES = {"metrics": {"accuracy": 0.5, "macro_f1": 0.5, "n": 10}}
+
+
 @pytest.mark.parametrize("stored, needs, reason", [
-    ({"key": "other", "data": "d"}, True, "another configuration"),
-    ({"key": "k", "data": "other"}, True, "other clips"),
-    ({"key": "k", "data": "d"}, False, "lacks"),
+    ({"key": "other", "data": "d", **SCORES}, True, "another configuration"),
+    ({"key": "k", "data": "other", **SCORES}, True, "other clips"),
+    ({"key": "k", "data": "d", **SCORES}, False, "lacks"),
+    ({"key": "k", "data": "d", "metrics": {"accuracy": "0.5", "macro_f1": 0.5, "n": 10}}, True, "no valid scores"),
+    ({"key": "k", "data": "d"}, True, "no valid scores"),
 ])
 def test_a_result_of_another_run_is_not_reused_and_the_log_says_why(tmp_path, caplog, stored, needs, reason):
     path, needed = tmp_path / "fold1.json", tmp_path / "fold1.csv"
@@ -133,7 +138,7 @@ def test_nothing_stored_is_not_reused(tmp_path):
 def test_a_reused_result_is_marked_as_used(tmp_path):
     stored, needed = tmp_path / "fold1.json", tmp_path / "fold1.csv"
     _old(stored, needed)
-    assert ResultsStore(tmp_path).reusable({"key": "k", "data": "d"}, "k", "d", stored, needs=[needed])
+    assert ResultsStore(tmp_path).reusable({"key": "k", "data": "d", **SCORES}, "k", "d", stored, needs=[needed])
     assert min(stored.stat().st_mtime, needed.stat().st_mtime) > time.time() - 60
 
 
@@ -155,7 +160,7 @@ def test_prune_keeps_what_a_reuse_marked(tmp_path):
     stored = tmp_path / "arch1" / "cv" / "fold1.json"
     _old(stored)
     since = time.time() - 60
-    store.reusable({"key": "k", "data": "d"}, "k", "d", stored)
+    store.reusable({"key": "k", "data": "d", **SCORES}, "k", "d", stored)
     assert store.prune_unused(since) == [] and stored.is_file()
 
 

@@ -241,6 +241,12 @@ class ResultsStore:
         if missing:
             logger.warning("%s lacks %s: retraining", path, [p.name for p in missing])
             return False
+        metrics = stored.get("metrics")
+        if not isinstance(metrics, dict) or not all(
+                isinstance(metrics.get(m), (int, float)) and not isinstance(metrics.get(m), bool)
+                for m in ("accuracy", "macro_f1", "n")):
+            logger.warning("%s holds no valid scores: retraining", path)
+            return False
         self.mark_used(path, *needs)
         return True
 
