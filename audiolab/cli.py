@@ -179,9 +179,10 @@ def train_command(args) -> int:
 
     Results go to a results store (``--results``, default ``<out stem>_runs/`` next to ``--out``), so an
     interrupted command resumes when rerun, and a search trial lands where :func:`audiolab.evaluation.search`
-    finds it. The dataset is loaded with ``strict=False`` (a warning says when it is not
-    the full 400 clips). Another process training the same ``--name`` into the same results is refused. W&B: one run per fold, or per search trial; under a sweep agent (``$WANDB_SWEEP_ID``
-    set) only ``--protocol search`` runs, and its one run is the sweep's (its summary holds the sweep metric).
+    finds it. The dataset is loaded with ``strict=False`` (a warning says when it is not the full 400 clips).
+    Another process training the same ``--name`` into the same results is refused. W&B: one run per fold, or
+    per search trial; under a sweep agent (``$WANDB_SWEEP_ID`` set) only ``--protocol search`` runs, and its
+    one run is the sweep's (its summary holds the sweep metric).
     Returns 0, or 2 after printing the problem to stderr for user errors.
     """
     from . import data

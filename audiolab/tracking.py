@@ -44,7 +44,8 @@ SCORED = ("test", "val")
 PROJECT = "audiolab"
 #: At most this many misclassified clips get their audio in a prediction table (the most confident first).
 MAX_AUDIO_CLIPS = 8
-_RENAMED = {"lr": "train/lr", "seconds": "train/epoch_seconds", "train_loss": "train/loss", "train_acc": "train/accuracy"}
+_RENAMED = {"lr": "train/lr", "seconds": "train/epoch_seconds", "train_loss": "train/loss",
+            "train_acc": "train/accuracy"}
 
 
 class TrackingWarning(UserWarning):
@@ -96,7 +97,8 @@ def log_epoch(run, row: Mapping[str, Any], scored: str, fold: Optional[int] = No
     _safely("log", lambda: run.log(metrics if fold is None else {**metrics, "fold": fold}))
 
 
-def predictions_frame(clips: pd.DataFrame, y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
+def predictions_frame(clips: pd.DataFrame, y_true: np.ndarray, probs: np.ndarray,
+                      classes: Sequence[str]) -> pd.DataFrame:
     """One row per scored clip: ``filename``, ``fold``, ``true``, ``predicted``, ``confidence`` (the predicted
     class's probability), ``p_true`` (the true class's) and ``correct``."""
     y_true, probs = np.asarray(y_true, dtype=int), np.asarray(probs)

@@ -43,7 +43,8 @@ try:
 except ImportError:  # Windows: no lock
     fcntl = None
 
-__all__ = ["FOLDERS", "ResultsStore", "ExperimentBusy", "data_fingerprint", "file_sha256", "BEST_MODEL", "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
+__all__ = ["FOLDERS", "ResultsStore", "ExperimentBusy", "data_fingerprint", "file_sha256", "BEST_MODEL",
+           "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
 
 logger = logging.getLogger("audiolab")
 
