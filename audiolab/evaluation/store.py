@@ -211,16 +211,18 @@ class ResultsStore:
         when the block ends or the process dies); raises :class:`ExperimentBusy` if another process holds it."""
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
+        if fcntl is None:  # Windows: no guard
+            yield folder
+            return
         fd = os.open(folder, os.O_RDONLY)
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise ExperimentBusy(f"another process is training {name!r} into {folder}: wait until it ends, "
-                                         "or give this run another name (--name) or results folder") from None
-                except OSError:  # a file system without locks: nothing to guard with
-                    pass
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ExperimentBusy(f"another process is training {name!r} into {folder}: wait until it ends, "
+                                     "or give this run another name (--name) or results folder") from None
+            except OSError:  # a file system without locks: nothing to guard with
+                pass
             yield folder
         finally:
             os.close(fd)
