@@ -19,21 +19,18 @@ Then -- how an experiment is described and evaluated:
 - :mod:`audiolab.configs` -- the kit's recipe for both architectures, the 2024 baselines, the
   search spaces and the run profiles
 - :mod:`audiolab.data` -- the dataset: metadata, decoding, folds (``splits``)
-- :mod:`audiolab.evaluation` -- cross-validation, the held-out split, seed ensembles, the search
-  and the one-standard-error rule, result tables
+- :mod:`audiolab.evaluation` -- ``cv``: ``cross_validate(exp, ..., protocol="official"|"development")``
+  -> ``train_and_score`` -> ``fit``; ``search``: the search and every choice, guarded against the test
+  fold; ``compare``: seeds, ensembles, the ablation, result tables
 
 Plumbing a student may skip:
 
-- :mod:`audiolab.evaluation.store` -- where results live, atomic writes, reuse; ``.migrate``
+- :mod:`audiolab.evaluation.store` -- where results live, atomic writes, reuse, one writer at a time
 - :mod:`audiolab.data` ``download`` and ``cache`` -- fetching ESC-10, the on-disk feature cache
 - :mod:`audiolab.checkpoint` -- saving and safely loading models
-- :mod:`audiolab.tracking` -- Weights & Biases runs that never break training; what each run holds:
-  :mod:`audiolab.evaluation.run_log`
-- :mod:`audiolab.wandb_runs` -- reading a run back from its files (history, summary, tables, artifacts)
+- :mod:`audiolab.tracking` -- Weights & Biases runs (``WANDB_MODE``, ``WANDB_DIR``) and what each holds
 - :mod:`audiolab.sweeps` -- the search as W&B sweeps, and collecting a sweep's trials
 - :mod:`audiolab.reports` -- regenerating ``reports/`` with papermill
-- :mod:`audiolab.status` -- the one-line status (experiment, fold, epoch) a notebook's kernel shows on
-  the ``audiolab reports`` console
 - :mod:`audiolab.colab` -- Google Colab: the repository's address in one place, ``colab.setup()``
 - :mod:`audiolab.predict` and :mod:`audiolab.cli` -- the ``audiolab`` command
 - :mod:`audiolab._util` -- small shared helpers

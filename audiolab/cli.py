@@ -59,14 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activation", choices=["relu", "gelu", "elu", "leaky_relu"])
     p.add_argument("--pool", choices=["max", "avg", "none"])
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--folds", type=_folds, default=(1, 2, 3, 4, 5), help="test folds, e.g. 1,2,3,4,5 (official protocol)")
+    p.add_argument("--folds", type=_folds, help="test folds, e.g. 1,2 (official protocol; default all)")
     p.add_argument("--protocol", choices=["official", "development", "search"], default="official",
-                   help="official: 5-fold CV; development: CV over folds 1-4 (the test fold never seen); "
-                        "search: one trial of the notebooks' search, scored on --val-folds (what a W&B sweep runs)")
-    p.add_argument("--val-folds", "--val_folds", type=_folds, default=(3, 4), dest="val_folds",
-                   help="validation folds of a search trial (default 3,4)")
-    p.add_argument("--test-fold", "--test_fold", type=int, default=5, dest="test_fold",
-                   help="the test fold: never trained on or scored by development runs and search trials")
+                   help="official: 5-fold CV; development: CV over the development folds (the test fold never "
+                        "seen); search: one trial of the notebooks' search, scored on its validation folds "
+                        "(what a W&B sweep runs)")
     p.add_argument("--results", help="results folder (default: <out stem>_runs next to --out)")
     p.add_argument("--trial", type=int, help="with --protocol search: run trial N of the notebooks' search "
                    "(0 is the starting configuration; what sweeps/<arch>.yaml runs)")
@@ -79,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--root", help="dataset folder")
     p.add_argument("--download", action="store_true", help="download ESC-10 if it is missing")
-    p.add_argument("--wandb", choices=["online", "offline", "disabled"], help="W&B mode (default: $WANDB_MODE, else offline)")
+    p.add_argument("--wandb", choices=["online", "offline", "disabled"],
+                   help="W&B mode, sets $WANDB_MODE (default: $WANDB_MODE, else online when logged in, else offline)")
     p.add_argument("--name", help="name of the configuration in the results")
     p.add_argument("--out", required=True, help="where to write the results JSON")
 
@@ -181,14 +179,16 @@ def train_command(args) -> int:
 
     Results go to a results store (``--results``, default ``<out stem>_runs/`` next to ``--out``), so an
     interrupted command resumes when rerun, and a search trial lands where :func:`audiolab.evaluation.search`
-    finds it. The dataset is loaded with ``strict=False`` (a warning says when it is not
-    the full 400 clips). W&B: one run per fold, or per search trial; under a sweep agent (``$WANDB_SWEEP_ID``
-    set) only ``--protocol search`` runs, and its one run is the sweep's (its summary holds the sweep metric).
+    finds it. The dataset is loaded with ``strict=False`` (a warning says when it is not the full 400 clips).
+    Another process training the same ``--name`` into the same results is refused. W&B: one run per fold, or
+    per search trial; under a sweep agent (``$WANDB_SWEEP_ID`` set) only ``--protocol search`` runs, and its
+    one run is the sweep's (its summary holds the sweep metric).
     Returns 0, or 2 after printing the problem to stderr for user errors.
     """
-    from . import data, tracking
+    from . import data
     from ._util import write_json
-    from .evaluation import ResultsStore, run_cv, run_dev_cv, run_trial
+    from .evaluation import ExperimentBusy, ResultsStore, cross_validate, run_trial
+    from .evaluation.cv import workers
 
     sweep = bool(os.environ.get("WANDB_SWEEP_ID"))
     try:
@@ -196,8 +196,9 @@ def train_command(args) -> int:
             raise _UserError(f"under a W&B sweep agent ($WANDB_SWEEP_ID is set) run --protocol search, not "
                              f"{args.protocol}: a sweep trial is one trial of the notebooks' search, one W&B run")
         exp = _nth_trial(experiment_from_args(args), args)
-        mode = args.wandb or (None if sweep or os.environ.get("WANDB_MODE") else "offline")
-        tracking.resolve_mode(mode)
+        workers()  # a bad $AUDIOLAB_WORKERS is refused before any training
+        if args.wandb:
+            os.environ["WANDB_MODE"] = args.wandb
         out = Path(args.out)
         if out.suffix.lower() != ".json":
             raise _UserError(f"--out should name a .json file, got {out}")
@@ -207,15 +208,13 @@ def train_command(args) -> int:
                   f"not the {data.ESC10_NUM_CLIPS} of ESC-10; results are not comparable to the full dataset",
                   file=sys.stderr)
         present = sorted(int(f) for f in meta["fold"].unique())
-        absent = [f for f in args.folds if f not in present]
+        absent = [f for f in args.folds or () if f not in present]
         if absent:
             raise _UserError(f"--folds {','.join(map(str, absent))} not in the dataset (folds present: {present})")
-        if args.protocol != "official" and args.test_fold not in present:
-            raise _UserError(f"--test-fold {args.test_fold} not in the dataset (folds present: {present})")
-        bad = [f for f in args.val_folds if f not in present or f == args.test_fold]
-        if args.protocol == "search" and bad:
-            raise _UserError(f"--val-folds {','.join(map(str, bad))}: validation folds are folds of the dataset "
-                             f"other than the test fold {args.test_fold} (folds present: {present})")
+        needed = {"official": [], "development": [data.TEST_FOLD],
+                  "search": [data.TEST_FOLD, *data.SEARCH_VAL_FOLDS]}[args.protocol]
+        if not set(needed) <= set(present):
+            raise _UserError(f"--protocol {args.protocol} needs folds {needed} (folds present: {present})")
         features = data.load_features(meta, exp.features)
     except (_UserError, OSError, ValueError) as error:
         print(f"audiolab train: error: {error}", file=sys.stderr)
@@ -223,8 +222,7 @@ def train_command(args) -> int:
 
     store = Path(args.results) if getattr(args, "results", None) else out.parent / f"{out.stem}_runs"
     if args.protocol == "search":
-        trial = run_trial(exp, {}, meta, features, store, args.val_folds, args.test_fold, wandb_mode=mode,
-                          log_reused=sweep)
+        trial = run_trial(exp, {}, meta, features, store, log_reused=sweep)
         result = {"name": exp.name, "experiment": exp.to_dict(), "key": trial["key"], "protocol": "search",
                   "val_folds": trial["val_folds"], "test_fold": trial["test_fold"],
                   **{f"val_{m}": trial["metrics"][k] for m, k in (("accuracy", "accuracy"), ("macro_f1", "macro_f1"),
@@ -235,9 +233,11 @@ def train_command(args) -> int:
         print(f"{exp.name} (key {trial['key']}): validation accuracy {result['val_accuracy']:.3f} on folds "
               f"{trial['val_folds']}; results: {out}")
         return 0
-    cross_validate = run_cv if args.protocol == "official" else run_dev_cv
-    options = {"folds": args.folds} if args.protocol == "official" else {}
-    summary = cross_validate(exp, meta, features, store, test_fold=args.test_fold, wandb_mode=mode, **options)
+    try:
+        summary = cross_validate(exp, meta, features, store, args.protocol, folds=args.folds)
+    except (ExperimentBusy, OSError) as error:  # another writer; --results not a folder, not writable
+        print(f"audiolab train: error: {error}", file=sys.stderr)
+        return 2
     result = {
         "name": exp.name, "experiment": exp.to_dict(), "key": summary["key"], "protocol": summary["protocol"],
         "folds": summary["folds"],

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Optional
 
 from .augment import AugmentConfig
+from .data import DEV_FOLDS, TEST_FOLD
 from .experiment import Experiment
 from .features import FeatureConfig
 from .models import ConvConfig, TransformerConfig
@@ -56,20 +57,20 @@ class Profile:
 
     name: str
     epochs: int
-    folds: tuple = (1, 2, 3, 4, 5)
+    folds: tuple = (*DEV_FOLDS, TEST_FOLD)  # the official cross-validation's test folds
     search_trials: int = 8
     search_epochs: Optional[int] = None  # None: the same as ``epochs``
     clips_per_class_fold: Optional[int] = None  # None: every clip; smoke runs use a few
-    ensemble_size: int = 3  # seeds of the chosen configuration cross-validated for the seed ensemble
+    n_seeds: int = 3  # seeds each chosen configuration is cross-validated with (its seed ensemble's members)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 PROFILES = {
-    "full": Profile("full", epochs=100, folds=(1, 2, 3, 4, 5), search_trials=8, search_epochs=60),
-    "smoke": Profile("smoke", epochs=2, folds=(1, 5), search_trials=2, search_epochs=1, clips_per_class_fold=1,
-                     ensemble_size=2),
+    "full": Profile("full", epochs=100, search_trials=8, search_epochs=60),
+    "smoke": Profile("smoke", epochs=2, folds=(DEV_FOLDS[0], TEST_FOLD), search_trials=2, search_epochs=1,
+                     clips_per_class_fold=1, n_seeds=2),
 }
 
 
@@ -185,7 +186,7 @@ development folds (:func:`audiolab.evaluation.run_ablation`). More variants (lab
 shift, the -30 dB floor, kernel sizes, ...) are in ``benchmarks/recipe_ablation.py``."""
 
 SPACES: dict[str, tuple] = {"arch1": (arch1, ARCH1_SPACE), "arch2": (arch2, ARCH2_SPACE)}
-"""Sweep name -> (starting configuration, space): what ``sweeps/<name>.yaml`` is generated from."""
+"""Sweep name -> (starting configuration, space): the search ``sweeps/<name>.yaml`` runs (``--trial N``)."""
 
 
 def load_dataset(profile: Profile = PROFILES["full"], root=None, download: bool = False,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 import hashlib
 import json
 from collections import abc
@@ -51,7 +52,7 @@ _SECTION_TYPES = {"features": FeatureConfig, "train": TrainConfig, "augment": Au
 class Experiment:
     """A model config, a front-end, a training recipe and augmentations, with a name."""
 
-    name: str = "arch1"
+    name: str = ""  # default: "arch1" for Architecture 1, "arch2" for Architecture 2
     model: ModelConfig = field(default_factory=ConvConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -59,8 +60,11 @@ class Experiment:
     description: str = ""
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name or any(c in self.name for c in "/\\"):
-            raise ValueError(f"experiment name must be a non-empty string without slashes, got {self.name!r}")
+        if self.name == "" and isinstance(self.model, (ConvConfig, TransformerConfig)):
+            object.__setattr__(self, "name", "arch1" if self.model.arch == "conv1d" else "arch2")
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}", self.name):
+            raise ValueError(f"experiment name must be 1-100 letters, digits, '_', '.', '+' or '-', without slashes "
+                             f"and not starting with a dot (it names a results folder), got {self.name!r}")
         if not isinstance(self.model, (ConvConfig, TransformerConfig)):
             raise TypeError(f"model must be a ConvConfig or a TransformerConfig, got {type(self.model).__name__}")
         for section, cls in _SECTION_TYPES.items():
@@ -96,7 +100,7 @@ class Experiment:
             raise ValueError(f"unknown Experiment field(s) {sorted(unknown)}; valid: name, arch, description, "
                              f"{', '.join(SECTIONS)}")
         sections = {s: _section(cls_, d.get(s) or {}, s) for s, cls_ in _SECTION_TYPES.items()}
-        return cls(name=d.get("name", "arch1"), model=model_config(d.get("arch", "conv1d"), d.get("model")),
+        return cls(name=d.get("name", ""), model=model_config(d.get("arch", "conv1d"), d.get("model")),
                    description=d.get("description", ""), **sections)
 
     def key(self) -> str:
@@ -163,6 +167,11 @@ class Experiment:
         parsed = parse_value(value, hint)
         if getattr(hint, "__origin__", None) is abc.Sequence and not isinstance(parsed, tuple):
             parsed = (parsed,)  # "64" for a sequence field (channels) is one block, as "64," is
+        numeric = [t for t in getattr(hint, "__args__", (hint,)) if t is not type(None)]  # int, float, Optional[...]
+        numeric = [] if getattr(hint, "__origin__", None) is abc.Sequence else numeric
+        if parsed is not None and numeric and set(numeric) <= {int, float} and (
+                isinstance(parsed, bool) or not isinstance(parsed, numeric[0] if numeric == [int] else (int, float))):
+            raise ValueError(f"{section}.{name} takes {'an integer' if numeric == [int] else 'a number'}, got {value!r}")
         return parsed
 
 

@@ -1,7 +1,8 @@
 """The one setup line of every notebook: ``ws = audiolab.notebook.setup(profile=profile, ...)``.
 
 A :class:`Workspace` holds what a chapter needs: the run profile, the results store, the data and
-its features, where figures go, and the W&B mode. Paths it prints are relative to the repository
+its features, and where figures go. W&B, progress bars and workers follow the environment
+(``WANDB_MODE``, ``TQDM_DISABLE``, ``AUDIOLAB_WORKERS``). Paths it prints are relative to the repository
 (or ``~``), so no output of a notebook names the machine that ran it.
 """
 from __future__ import annotations
@@ -41,16 +42,9 @@ class Workspace:
     figures: Path
     meta: pd.DataFrame
     X: torch.Tensor
-    wandb_mode: Optional[str] = None
-    progress: bool = True
     seed: int = 0
     classes: list = field(default_factory=list)
     check_claims: bool = True  # assert the prose's claims about the results (full profile only)
-
-    @property
-    def run(self) -> dict:
-        """Keyword arguments of every training call: ``wandb_mode`` and ``progress``."""
-        return {"wandb_mode": self.wandb_mode, "progress": self.progress}
 
     def show(self, fig, name: str) -> None:
         """Save a figure as ``<figures>/<name>.png`` and show it in the notebook."""
@@ -63,13 +57,12 @@ class Workspace:
     def __repr__(self) -> str:
         return (f"Workspace(profile={self.profile.name!r}, epochs={self.profile.epochs}, clips={len(self.meta)}, "
                 f"features={tuple(self.X.shape)}, results={shown_path(self.store.root)!r}, "
-                f"wandb={self.wandb_mode or os.environ.get('WANDB_MODE') or 'auto'!r})")
+                f"wandb={os.environ.get('WANDB_MODE') or 'auto'!r})")
 
 
 def setup(profile: str = "full", data_root: Optional[PathLike] = None, results_dir: Optional[PathLike] = None,
           figures_dir: Optional[PathLike] = None, epochs: Optional[int] = None, folds=None,
-          search_trials: Optional[int] = None, wandb_mode: Optional[str] = None, seed: int = 0,
-          progress: bool = True, check_claims: bool = True) -> Workspace:
+          search_trials: Optional[int] = None, seed: int = 0, check_claims: bool = True) -> Workspace:
     """Load the data and features of ``profile`` (with its fields overridden where given) and open its results.
 
     ``ws.check_claims`` is what the notebooks' claim cells test: true for the full profile unless
@@ -80,5 +73,5 @@ def setup(profile: str = "full", data_root: Optional[PathLike] = None, results_d
     store = ResultsStore.for_profile(P.name, results_dir)
     figures = Path(figures_dir) if figures_dir else store.root.parent / "figures"
     meta, X = configs.load_dataset(P, root=data_root)
-    return Workspace(P, store, figures, meta, X, wandb_mode, progress, seed, list(meta.attrs["classes"]),
+    return Workspace(P, store, figures, meta, X, seed, list(meta.attrs["classes"]),
                      check_claims=bool(check_claims) and P.name == "full")

@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import status
 from .augment import AugmentConfig, augment_batch
 from .features import Normalizer
 
@@ -82,7 +81,6 @@ class TrainResult:
     model: nn.Module
     normalizer: Normalizer
     history: list  # one dict per epoch: epoch, lr, train_loss, train_acc[, <eval>_loss, <eval>_acc], seconds
-    best_epoch: int  # the epoch of the returned weights (the last one)
     seconds: float
     device: str
 
@@ -138,7 +136,6 @@ def fit(
     augment: AugmentConfig = AugmentConfig(),
     eval_name: str = "val",
     on_epoch: Optional[Callable[[dict], None]] = None,
-    progress: bool = True,
     description: str = "training",
 ) -> TrainResult:
     """Train ``model`` on log-mel features ``x_train`` ``(N, n_mels, frames)`` and labels ``y_train``.
@@ -146,7 +143,8 @@ def fit(
     ``x_eval``/``y_eval`` (optional) are scored after every epoch for the history only, as
     ``<eval_name>_loss`` and ``<eval_name>_acc`` (``"test"`` when they are a cross-validation
     test fold, ``"val"`` for a validation fold); they never choose the returned weights.
-    ``on_epoch`` receives each history row (e.g. to log it to W&B).
+    ``on_epoch`` receives each history row (e.g. to log it to W&B). The model of the last epoch is returned;
+    a progress bar shows the epochs (``TQDM_DISABLE=1`` turns it off).
     """
     seed_everything(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -177,9 +175,8 @@ def fit(
 
     history = []
     start = time.perf_counter()
-    bar = tqdm(range(1, config.epochs + 1), desc=description, disable=not progress, leave=False, unit="epoch")
+    bar = tqdm(range(1, config.epochs + 1), desc=description, leave=False, unit="epoch")
     for epoch in bar:
-        status.report(f"{description} · epoch {epoch}/{config.epochs}", force=epoch in (1, config.epochs))
         t0 = time.perf_counter()
         model.train()
         order = torch.randperm(len(x_train), generator=generator)
@@ -220,7 +217,7 @@ def fit(
         shown = ("train_loss", "train_acc", f"{eval_name}_acc")
         bar.set_postfix({k: f"{row[k]:.3f}" for k in shown if k in row})
     bar.close()
-    return TrainResult(model, normalizer, history, history[-1]["epoch"], time.perf_counter() - start, str(device))
+    return TrainResult(model, normalizer, history, time.perf_counter() - start, str(device))
 
 
 def _n_classes(model: nn.Module, probe: torch.Tensor) -> int:

@@ -78,7 +78,7 @@ def audiolab_epoch_seconds(exp, x, y, epochs: int, augment: bool = True) -> floa
     ``augment=False`` switches every augmentation off."""
     model = build_model(exp.model, exp.features.n_mels, 10)
     config = exp.train.replace(epochs=epochs + 1)
-    result = fit(model, x, y, config=config, augment=exp.augment if augment else AugmentConfig.none(), progress=False)
+    result = fit(model, x, y, config=config, augment=exp.augment if augment else AugmentConfig.none())
     return sum(row["seconds"] for row in result.history[1:]) / epochs
 
 

@@ -3,7 +3,7 @@
 Cross-validates each architecture over the development folds (1-4) twice from scratch, into
 throwaway result folders: once folds one after the other in this process (torch's default threads),
 once ``--workers`` folds at a time in worker processes of one thread each
-(:mod:`audiolab.evaluation.parallel`). Prints the wall time of both and their ratio; the worker pool's
+(``$AUDIOLAB_WORKERS``, joblib). Prints the wall time of both and their ratio; the worker pool's
 start-up (importing torch in each worker) is counted.
 
     python benchmarks/parallel_folds.py [--epochs 20] [--workers 2] [--root PATH]
@@ -13,6 +13,7 @@ Timings depend on the machine and on anything else it runs meanwhile; compare th
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -21,16 +22,18 @@ import torch
 
 from audiolab import configs
 from audiolab.data import load_features, load_metadata
-from audiolab.evaluation import run_dev_cv
-from audiolab.evaluation.parallel import resolve_workers, shutdown
+from joblib.externals.loky import get_reusable_executor
+
+from audiolab.evaluation import cross_validate, cv
 
 
 def timed_dev_cv(exp, meta, x, workers: int) -> float:
+    os.environ[cv.WORKERS_ENV] = str(workers)
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        run_dev_cv(exp, meta, x, Path(scratch), wandb_mode="disabled", progress=False, workers=workers)
+        cross_validate(exp, meta, x, Path(scratch), "development")
         seconds = time.perf_counter() - start
-    shutdown()  # the next measurement pays the workers' start-up again
+    get_reusable_executor().shutdown(wait=True)  # the next measurement pays the workers' start-up again
     return seconds
 
 
@@ -40,7 +43,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20, help="epochs per fold (the kit trains 100)")
     parser.add_argument("--workers", default="auto", help="worker processes (default: one per core)")
     args = parser.parse_args()
-    workers = resolve_workers(args.workers)
+    os.environ[cv.WORKERS_ENV] = args.workers
+    workers = cv.workers()
     meta = load_metadata(args.root)
     print(f"{torch.get_num_threads()} torch threads in one process, or {workers} workers of 1 thread; "
           f"4 development folds x {args.epochs} epochs\n")

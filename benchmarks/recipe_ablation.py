@@ -2,7 +2,7 @@
 
 Each *variant* changes one thing about the kit's configuration of an architecture
 (``configs.arch1()`` or ``configs.arch2(heads)``) and is cross-validated over the
-development folds 1-4 (``evaluation.run_dev_cv``: trained on three, scored on the fourth)
+development folds 1-4 (``evaluation.cross_validate(..., "development")``: trained on three, scored on the fourth)
 with several seeds. Fold 5, the test fold, is never trained on nor scored. The table gives each variant's mean accuracy and its *paired*
 difference from the recipe: the same seeds and folds, so the luck of one seed
 cancels out. One fold has 80 clips, so one clip is 1.25 points; believe a difference
@@ -15,25 +15,20 @@ only when it is larger than its spread over seeds.
 Every run is stored under ``--out`` as an ordinary cross-validation result
 (``<out>/<arch>/<variant>-seed<s>/dev-cv/``), so an interrupted ablation resumes where
 it stopped. On a 2-core laptop CPU a 4-fold, 100-epoch run of Architecture 1 takes
-about 2 minutes; ``--workers`` runs several at once (on a GPU, or a CPU with many
-cores). ``--list`` prints the named and the parametric variants (``kernel-<k>``, ``channels-...``,
+about 2 minutes; ``--workers`` runs several at once (``$AUDIOLAB_WORKERS``: one-thread processes). ``--list`` prints the named and the parametric variants (``kernel-<k>``, ``channels-...``,
 ``stride-...``, ``hop-<samples>``, ...); ``+`` combines them (``hop-1024+stride-1-2-2-2``).
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import multiprocessing
 import os
 import statistics
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from audiolab import configs
-from audiolab.data import TEST_FOLD
-from audiolab.evaluation import run_dev_cv
+from audiolab.data import load_features, load_metadata
+from audiolab.evaluation import cross_validate, cv
 from audiolab.experiment import Experiment
 
 FOLDS = (1, 2, 3, 4)  # the development folds: fold 5, the test fold, is never trained on nor scored here
@@ -107,16 +102,6 @@ def variant(base: Experiment, name: str, seed: int, device: str = "auto") -> Exp
     return exp.replace({"train.seed": seed, "train.device": device}, name=f"{name}-seed{seed}")
 
 
-def _run(job) -> tuple[str, int, list[float]]:
-    """One variant and seed: its 4-fold cross-validation (loaded if stored). Runs in a worker process."""
-    base, name, seed, device, root, out, threads = job
-    torch.set_num_threads(threads)
-    exp = variant(base, name, seed, device)
-    meta, features = configs.load_dataset(root=root, features=exp.features, strict=False)
-    summary = run_dev_cv(exp, meta, features, out, test_fold=TEST_FOLD, wandb_mode="disabled", progress=False)
-    return name, seed, [row["accuracy"] for row in summary["folds"]]
-
-
 def ablation_table(results: dict[tuple[str, int], list[float]]) -> list[dict]:
     """Rows of variant, seeds, mean accuracy (%) and the paired difference from ``recipe`` (mean, std over seeds)."""
     names = sorted({n for n, _ in results}, key=lambda n: (n != "recipe", n))
@@ -168,17 +153,19 @@ def main(argv=None) -> dict:
     seeds = [int(s) for s in args.seeds.split(",")]
     for name in names:
         variant(base, name, 0)  # unknown names fail before anything trains
-    threads = max(1, (os.cpu_count() or 1) // args.workers)
-    jobs = [(base, n, s, args.device, args.root, Path(args.out) / args.arch, threads) for s in seeds for n in names]
+    os.environ[cv.WORKERS_ENV] = str(args.workers)  # trainings side by side: joblib processes of one thread
     print(f"{args.arch}: {len(names)} variants x {len(seeds)} seeds, folds {FOLDS}, {args.epochs} epochs, "
           f"{args.workers} at a time")
+    runs = {(n, s): variant(base, n, s, args.device) for s in seeds for n in names}
+    meta, front_ends = load_metadata(args.root, strict=False), {}
 
-    results = {}
-    pool = multiprocessing.get_context("spawn").Pool(args.workers) if args.workers > 1 else None
-    with pool or contextlib.nullcontext():
-        for name, seed, accs in (pool.imap_unordered(_run, jobs) if pool else map(_run, jobs)):
-            results[name, seed] = accs
-            print(f"  {name} seed {seed}: {100 * statistics.mean(accs):.2f}%", flush=True)
+    def features_of(front_end):
+        if front_end not in front_ends:  # a variant may change the front-end: compute its features once
+            front_ends[front_end] = load_features(meta, front_end)
+        return front_ends[front_end]
+
+    summaries = cross_validate(list(runs.values()), meta, features_of, Path(args.out) / args.arch, "development")
+    results = {key: [row["accuracy"] for row in summary["folds"]] for key, summary in zip(runs, summaries)}
     _print_table(ablation_table(results))
     return results
 

@@ -1,7 +1,7 @@
 """Seconds (and bytes) one offline W&B run adds to training a fold: the price of tracking every fold.
 
 ``make reports`` makes about 190 runs, one per cross-validation fold and one per search trial. This
-cross-validates one fold of ESC-10 with a tiny model (:func:`audiolab.evaluation.run_cv`, a fresh
+cross-validates one fold of ESC-10 with a tiny model (:func:`audiolab.evaluation.cross_validate`, a fresh
 results folder each time, so nothing is reused) with W&B ``disabled`` and ``offline``, alternately,
 and prints the median seconds of each and their difference: the per-run overhead (``wandb.init`` and
 ``finish``, every epoch's metrics, the confusion matrix, ROC and prediction table with the misclassified
@@ -27,14 +27,16 @@ import torch
 
 from audiolab import configs
 from audiolab.data import load_features, load_metadata
-from audiolab.evaluation import run_cv
+from audiolab.evaluation import cross_validate
 
 
 def one_run(exp, meta, features, fold: int, mode: str, scratch: Path) -> float:
-    """Seconds of :func:`run_cv` of ``exp`` on ``fold`` alone, into a new results folder, with W&B in ``mode``."""
+    """Seconds of :func:`cross_validate` of ``exp`` on ``fold`` alone, into a new results folder, with W&B in ``mode``."""
     results = Path(tempfile.mkdtemp(dir=scratch))
+    os.environ.update(WANDB_MODE=mode, WANDB_DIR=str(scratch / "runs"))
+    (scratch / "runs").mkdir(exist_ok=True)
     start = time.perf_counter()
-    run_cv(exp, meta, features, results, folds=(fold,), wandb_mode=mode, progress=False, wandb_dir=scratch / "runs")
+    cross_validate(exp, meta, features, results, folds=(fold,))
     return time.perf_counter() - start
 
 

@@ -71,7 +71,7 @@ def score_fold(job) -> tuple[int, int, dict]:
     model = build_model(exp.model, exp.features.n_mels, len(meta.attrs["classes"]))
     averages = WeightAverages(model, exp.train.epochs)
     result = fit(model, X[train_idx], y[train_idx], X[val_idx], y[val_idx], config=exp.train,
-                 augment=exp.augment, on_epoch=averages, progress=False)
+                 augment=exp.augment, on_epoch=averages)
     scores = {}
     for rule, state in (("last", None), ("ema", averages.ema), ("swa", averages.swa)):
         if state is not None:

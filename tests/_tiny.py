@@ -5,7 +5,7 @@ Import the fixtures too: ``from _tiny import ARCH1, CountingFit, meta, features 
 import pytest
 
 from audiolab.data import load_features
-from audiolab.evaluation import runner
+from audiolab.evaluation import cv
 from audiolab.experiment import Experiment
 from audiolab.features import FeatureConfig
 from audiolab.models import ConvConfig, TransformerConfig
@@ -32,10 +32,10 @@ class CountingFit:
     """Wraps the ``fit`` that train_and_score calls: counts calls, keeps what each trained and watched."""
 
     def __init__(self, monkeypatch):
-        self.calls, self._fit = [], runner.fit
-        monkeypatch.setattr(runner, "fit", self)
+        self.calls, self._fit = [], cv.fit
+        monkeypatch.setattr(cv, "fit", self)
 
-    def __call__(self, model, x_train, y_train, x_eval=None, y_eval=None, **kwargs):
-        self.calls.append({"x_train": x_train, "x_eval": x_eval, "config": kwargs.get("config"),
-                           "eval_name": kwargs.get("eval_name")})
-        return self._fit(model, x_train, y_train, x_eval, y_eval, **kwargs)
+    def __call__(self, model, x_train, y_train, x_eval=None, y_eval=None, config=None, augment=None,
+                 eval_name="val", *args, **kwargs):
+        self.calls.append({"x_train": x_train, "x_eval": x_eval, "config": config, "eval_name": eval_name})
+        return self._fit(model, x_train, y_train, x_eval, y_eval, config, augment, eval_name, *args, **kwargs)

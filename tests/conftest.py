@@ -21,12 +21,15 @@ test writes feature caches or downloads into ``~/.cache``.
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # read by tqdm when it is imported: no progress bars in tests
 
 from audiolab.data import CACHE_ENV, ESC10_CLASSES, load_metadata
 
@@ -150,5 +153,9 @@ def synthetic_esc10_meta(synthetic_esc10):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Keep feature caches and downloads of every test out of ``~/.cache``."""
+    """Keep feature caches and downloads of every test out of ``~/.cache``; no W&B runs, no progress bars
+    (a test that wants W&B sets ``WANDB_MODE`` itself, see ``_wandb.py``)."""
     monkeypatch.setenv(CACHE_ENV, str(tmp_path_factory.getbasetemp() / "audiolab-cache"))
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path_factory.getbasetemp()))
+    monkeypatch.delenv("AUDIOLAB_WORKERS", raising=False)

@@ -8,10 +8,11 @@ import torch
 from audiolab import configs, tracking
 from audiolab.cli import build_parser, experiment_from_args, main
 from audiolab.data import load_features, load_metadata
-from audiolab.evaluation import ResultsStore, runner, search
+from audiolab.evaluation import ResultsStore, cv, search
 from audiolab.sweeps import SWEEP_METRIC
 
 from _tiny import CountingFit
+from _wandb import Recorder
 
 TINY = ["--channels", "8,8,8", "--kernel-size", "3", "--epochs", "2", "--batch-size", "16"]
 
@@ -40,7 +41,7 @@ def test_train_end_to_end_writes_json_and_resumes(synthetic_esc10, tmp_path, cap
     assert (tmp_path / "arch1_runs" / "tiny" / "cv" / "fold2.json").is_file()
 
     calls = []
-    monkeypatch.setattr(runner, "fit", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(cv, "fit", lambda *a, **k: calls.append(1))
     assert train(synthetic_esc10, out, "--arch", "conv1d", "--folds", "1,2", "--name", "tiny", *TINY) == 0
     assert calls == [] and json.loads(out.read_text())["folds"] == result["folds"]
 
@@ -70,11 +71,11 @@ def test_transformer_options_and_default_name(synthetic_esc10, tmp_path):
         (["--arch", "conv1d", "train.lr"], "overrides look like KEY=VALUE"),
         (["--arch", "conv1d", "optim.lr=0.1"], "unknown section 'optim'"),
         (["--arch", "conv1d", "model.heads=2"], "ConvConfig has no field 'heads'"),
-        (["--arch", "conv1d", "train.lr=fast"], "bad train values"),
+        (["--arch", "conv1d", "train.lr=fast"], "train.lr takes a number, got 'fast'"),
+        (["--arch", "conv1d", "train.seed=../"], "train.seed takes an integer, got '../'"),
+        (["--arch", "conv1d", "--name", ".."], "not starting with a dot"),
+        (["--arch", "conv1d", "--name", "x" * 300], "1-100 letters"),
         (["--arch", "conv1d", "--out", "r.csv"], "--out should name a .json file"),
-        (["--arch", "conv1d", "--protocol", "search", "--val-folds", "4,5"], "--val-folds 5: validation folds are"),
-        (["--arch", "conv1d", "--protocol", "search", "--val-folds", "7"], "--val-folds 7"),
-        (["--arch", "conv1d", "--protocol", "development", "--test-fold", "9"], "--test-fold 9 not in the dataset"),
     ],
 )
 def test_user_errors_exit_2_with_a_message(synthetic_esc10, tmp_path, capsys, args, message):
@@ -84,46 +85,58 @@ def test_user_errors_exit_2_with_a_message(synthetic_esc10, tmp_path, capsys, ar
     assert not (tmp_path / "r.json").exists()
 
 
+def test_a_bad_number_of_workers_exits_2(synthetic_esc10, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AUDIOLAB_WORKERS", "many")
+    assert train(synthetic_esc10, tmp_path / "r.json", "--arch", "conv1d") == 2
+    assert "audiolab train: error: $AUDIOLAB_WORKERS='many'" in capsys.readouterr().err
+
+
+def test_results_that_are_a_file_exit_2_before_training(synthetic_esc10, tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("mine")
+    fit = CountingFit(monkeypatch)
+    assert train(synthetic_esc10, tmp_path / "r.json", "--arch", "conv1d", "--results", str(tmp_path / "file")) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("audiolab train: error:") and "file" in err and fit.calls == []
+    assert (tmp_path / "file").read_text() == "mine"
+
+
 def test_missing_dataset_exits_2(tmp_path, capsys):
     assert train(tmp_path / "nowhere", tmp_path / "r.json", "--arch", "conv1d") == 2
     err = capsys.readouterr().err
     assert "audiolab train: error:" in err and "does not exist" in err
 
 
-class FakeRun:
-    """A stand-in for :class:`audiolab.tracking.Run` that records what it is given (a disabled-like run: no charts)."""
+def test_a_second_training_of_the_same_name_exits_2_and_a_dead_holder_does_not_block(synthetic_esc10, tmp_path, capsys):
+    import subprocess
+    import sys
 
-    enabled = False
-
-    def __init__(self, started, **kwargs):
-        self.kwargs, self.logged, self.summaries, self.finished, self.metrics = kwargs, [], {}, False, []
-        started.append(self)
-
-    def log(self, values, step=None):
-        self.logged.append((step, dict(values)))
-
-    def define_metric(self, name, step_metric=None, **options):
-        self.metrics.append((name, step_metric))
-
-    def with_wandb(self, what, fn):
-        pass
-
-    def summary(self, values):
-        self.summaries.update(values)
-
-    def finish(self, exit_code=None):
-        self.finished = True
+    folder = tmp_path / "r_runs" / "tiny"
+    folder.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); "
+                               "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)", str(folder)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        args = ("--arch", "conv1d", "--folds", "1", "--name", "tiny", *TINY)
+        assert train(synthetic_esc10, tmp_path / "r.json", *args) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]  # (after the partial dataset's warning)
+        assert err.startswith("audiolab train: error: another process is training 'tiny'") and "Traceback" not in err
+        assert not (folder / "cv").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert train(synthetic_esc10, tmp_path / "r.json", *args) == 0  # the lock died with its process
 
 
-SWEEP_TRIAL = ["--arch=conv1d", "--protocol=search", "--name=arch1", "--epochs=2", "--val-folds=3,4", "--test-fold=5",
+SWEEP_TRIAL = ["--arch=conv1d", "--protocol=search", "--name=arch1", "--epochs=2",
                "train.lr=0.001", "train.batch_size=16", "model.kernel_size=3", "model.channels=8,8,8", "model.stride=1"]
 
 
 def test_under_a_sweep_agent_the_trial_is_one_run_started_before_training(synthetic_esc10, tmp_path, monkeypatch):
     events, started = [], []
-    monkeypatch.setattr(tracking, "start_run", lambda **kwargs: events.append("start") or FakeRun(started, **kwargs))
-    fit = runner.fit
-    monkeypatch.setattr(runner, "fit", lambda *a, **k: events.append("fit") or fit(*a, **k))
+    monkeypatch.setattr(tracking, "start_run", lambda **init: events.append("start") or Recorder.start(started)(**init))
+    fit = cv.fit
+    monkeypatch.setattr(cv, "fit", lambda *a, **k: events.append("fit") or fit(*a, **k))
     monkeypatch.setenv("WANDB_SWEEP_ID", "abc123")
     monkeypatch.setenv("WANDB_MODE", "offline")
     out = tmp_path / "sweep.json"
@@ -132,13 +145,12 @@ def test_under_a_sweep_agent_the_trial_is_one_run_started_before_training(synthe
                  *SWEEP_TRIAL])
     assert code == 0
     [run] = started  # one run per trial: under an agent, the agent's run; no per-fold runs to fight it
-    assert events == ["start", "fit", "fit"] and run.finished and run.kwargs["job_type"] == "search"
-    assert ("val/*", "epoch") in run.metrics
-    assert [step for step, _ in run.logged if step] == [1, 2, 3, 4]  # every epoch as it ends, folds 3 then 4
-    assert [v["fold"] for step, v in run.logged if step] == [3, 3, 4, 4]
+    assert events == ["start", "fit", "fit"] and run.finished == "finished" and run.init["job_type"] == "search"
+    epochs = [row for row in run.logged if "epoch" in row]  # every epoch as it ends, folds 3 then 4
+    assert [(e["fold"], e["epoch"]) for e in epochs] == [(3, 1), (3, 2), (4, 1), (4, 2)]
     result = json.loads(out.read_text())
     assert result["protocol"] == "search" and result["val_folds"] == [3, 4] and result["test_fold"] == 5
-    assert run.summaries[SWEEP_METRIC] == pytest.approx(result["val_accuracy"])
+    assert run.summary[SWEEP_METRIC] == pytest.approx(result["val_accuracy"])
     assert result["experiment"]["train"]["lr"] == 0.001 and result["experiment"]["model"]["stride"] == 1
 
     # the agent picks the same configuration again: nothing trains, but its run still reports the metric
@@ -147,7 +159,7 @@ def test_under_a_sweep_agent_the_trial_is_one_run_started_before_training(synthe
                  *SWEEP_TRIAL]) == 0
     [again] = started
     assert events == ["start"] and again.finished and again.logged == []
-    assert again.summaries[SWEEP_METRIC] == pytest.approx(result["val_accuracy"])
+    assert again.summary[SWEEP_METRIC] == pytest.approx(result["val_accuracy"])
 
 
 def test_under_a_sweep_agent_only_search_trials_run(synthetic_esc10, tmp_path, monkeypatch, capsys):
@@ -186,8 +198,7 @@ def test_a_search_trial_from_the_command_line_is_reused_by_the_search(synthetic_
     meta = load_metadata(synthetic_esc10, strict=False)
     features = load_features(meta, base.features, progress=False)
     fit = CountingFit(monkeypatch)
-    table = search(base, {"train.lr": [0.001]}, meta, features, tmp_path / "runs", val_fold=(3, 4),
-                   wandb_mode="disabled", progress=False)  # trials: the base (trial 0), then lr 0.001 (trial 1)
+    table = search(base, {"train.lr": [0.001]}, meta, features, tmp_path / "runs")  # trials: the base (trial 0), then lr 0.001 (trial 1)
     assert len(fit.calls) == 2 and all(c["config"].lr == base.train.lr for c in fit.calls)  # only trial 0 trains
     row = table.set_index("trial").loc[1]
     assert row["key"] == result["key"] and row["val_accuracy"] == result["val_accuracy"]

@@ -41,23 +41,21 @@ def test_one_seed_gives_a_difference_without_an_interval():
 def test_run_ablation_stores_development_runs_per_variant_and_seed(meta, features, tmp_path, monkeypatch):
     fit = CountingFit(monkeypatch)
     variants = {"no-mixup": configs.ABLATIONS["no-mixup"]}
-    table = run_ablation(ARCH1, variants, [0, 1], meta, lambda fc: load_features(meta, fc, progress=False), tmp_path,
-                         wandb_mode="disabled", progress=False)
+    table = run_ablation(ARCH1, variants, [0, 1], meta, lambda fc: load_features(meta, fc, progress=False), tmp_path)
     store = ResultsStore(tmp_path)
-    assert store.summaries("dev-cv") == ["arch1", "arch1-no-mixup", "arch1-no-mixup-seed1", "arch1-seed1"]
+    assert store.summaries("development") == ["arch1", "arch1-no-mixup", "arch1-no-mixup-seed1", "arch1-seed1"]
     assert store.summaries() == []  # no official cross-validation: the test fold is never scored
-    run = store.load_summary("arch1-no-mixup-seed1", "dev-cv")
+    run = store.load_summary("arch1-no-mixup-seed1", "development")
     assert (tmp_path / "arch1-no-mixup-seed1" / "dev-cv" / "summary.json").is_file()
     assert [f["fold"] for f in run["folds"]] == [1, 2, 3, 4] and run["protocol"] == "dev-cv"
     assert run["experiment"]["augment"]["mixup"] is False and run["experiment"]["train"]["seed"] == 1
     assert len(fit.calls) == 4 * 4 and all(len(c["x_train"]) == 30 for c in fit.calls)
 
     assert list(table["variant"]) == ["recipe", "no-mixup"] and list(table["seeds"]) == [2, 2]
-    recipe = [store.load_summary(n, "dev-cv")["accuracy_mean"] for n in ("arch1", "arch1-seed1")]
-    variant = [store.load_summary(n, "dev-cv")["accuracy_mean"] for n in ("arch1-no-mixup", "arch1-no-mixup-seed1")]
+    recipe = [store.load_summary(n, "development")["accuracy_mean"] for n in ("arch1", "arch1-seed1")]
+    variant = [store.load_summary(n, "development")["accuracy_mean"] for n in ("arch1-no-mixup", "arch1-no-mixup-seed1")]
     assert table.iloc[0]["dev_accuracy"] == pytest.approx(100 * np.mean(recipe))
     assert table.iloc[1]["difference"] == pytest.approx(100 * (np.mean(variant) - np.mean(recipe)))
 
-    again = run_ablation(ARCH1, variants, [0, 1], meta, lambda fc: load_features(meta, fc, progress=False), tmp_path,
-                         wandb_mode="disabled", progress=False)
+    again = run_ablation(ARCH1, variants, [0, 1], meta, lambda fc: load_features(meta, fc, progress=False), tmp_path)
     assert len(fit.calls) == 16 and again.equals(table)  # stored runs are reused

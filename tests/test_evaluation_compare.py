@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from audiolab.data import ESC10_CLASSES, load_features, load_metadata
-from audiolab.evaluation import (ResultsStore, compare_configurations, held_out_score, per_class_counts, run_cv,
+from audiolab.evaluation import (ResultsStore, compare_configurations, held_out_score, per_class_counts, cross_validate,
                                  seed_fold_scores, seed_members)
 from audiolab.stats import corrected_resampled_ttest, describe_difference, mcnemar_test, proportion_ci
 
@@ -21,7 +21,7 @@ def store(synthetic_esc10, tmp_path_factory):
     store = ResultsStore(tmp_path_factory.mktemp("results"))
     for exp in (ARCH1, ARCH2):
         for member in seed_members(exp, SEEDS):
-            run_cv(member, meta, features, store, wandb_mode="disabled", progress=False)
+            cross_validate(member, meta, features, store)
     return store
 
 

@@ -9,10 +9,8 @@ import torch
 
 from audiolab import tracking
 from audiolab.checkpoint import load_checkpoint
-from audiolab.evaluation import ResultsStore, run_cv, run_dev_cv
-from audiolab.evaluation.run_log import MAX_AUDIO_CLIPS
+from audiolab.evaluation import ResultsStore, cross_validate
 from audiolab.train import predict_proba
-from audiolab.wandb_runs import find_runs, read_run
 
 from _tiny import ARCH1, ARCH2 as TINY_ARCH2, FC, CountingFit, features, meta  # noqa: F401 (fixtures)
 
@@ -23,12 +21,11 @@ offline_wandb = _wandb.offline_wandb  # the fixture
 
 
 def cv(exp, meta, features, tmp_path, **kwargs):
-    kwargs.setdefault("wandb_mode", "disabled")
-    return run_cv(exp, meta, features, tmp_path, progress=False, **kwargs)
+    return cross_validate(exp, meta, features, tmp_path, **kwargs)
 
 
-def dev_cv(exp, meta, features, tmp_path, **kwargs):
-    return run_dev_cv(exp, meta, features, tmp_path, wandb_mode="disabled", progress=False, **kwargs)
+def dev_cv(exp, meta, features, tmp_path):
+    return cross_validate(exp, meta, features, tmp_path, "development")
 
 
 def _contains_any(seen, clips):
@@ -104,6 +101,59 @@ def test_a_fold_without_its_probabilities_is_retrained(meta, features, tmp_path,
     assert len(fit.calls) == 1 and (tmp_path / "arch1" / "cv" / "fold1.csv").is_file()
 
 
+def test_a_fold_csv_of_another_run_under_the_same_name_is_retrained(meta, features, tmp_path, monkeypatch, caplog):
+    """Seed 0 stored; seed 1 under the same name killed between its fold1.csv and fold1.json; seed 0 again."""
+    first = cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    store = ResultsStore(tmp_path)
+    write_json = store.write_json
+
+    def killed(path, obj):
+        if path.name == "fold1.json":
+            raise KeyboardInterrupt
+        return write_json(path, obj)
+
+    monkeypatch.setattr(ResultsStore, "write_json", lambda self, path, obj: killed(path, obj))
+    with pytest.raises(KeyboardInterrupt):
+        cv(ARCH1.replace({"train.seed": 1}), meta, features, tmp_path, folds=(1,))
+    monkeypatch.undo()
+    fit = CountingFit(monkeypatch)
+    with caplog.at_level("WARNING", logger="audiolab"):
+        again = cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    assert len(fit.calls) == 1 and "fold1.csv does not belong" in caplog.text
+    assert again["pooled"] == first["pooled"]
+
+
+def test_a_stored_fold_with_scores_that_are_not_numbers_is_retrained(meta, features, tmp_path, monkeypatch, caplog):
+    cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    path = tmp_path / "arch1" / "cv" / "fold1.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "metrics": {**record["metrics"], "accuracy": "high"}}))
+    fit = CountingFit(monkeypatch)
+    with caplog.at_level("WARNING", logger="audiolab"):
+        cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    assert len(fit.calls) == 1 and "fold1.json holds no valid scores" in caplog.text
+
+
+def test_a_second_process_training_the_same_experiment_is_refused(meta, features, tmp_path, monkeypatch):
+    import fcntl
+    import os
+
+    from audiolab.evaluation.store import ExperimentBusy
+
+    (tmp_path / "arch1").mkdir()
+    fd = os.open(tmp_path / "arch1", os.O_RDONLY)  # another open file: flock treats it as another process
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    fit = CountingFit(monkeypatch)
+    try:
+        with pytest.raises(ExperimentBusy, match="another process is training 'arch1'"):
+            cv(ARCH1, meta, features, tmp_path, folds=(1,))
+        assert fit.calls == []
+    finally:
+        os.close(fd)  # released: the next run trains
+    cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    assert len(fit.calls) == 1
+
+
 @pytest.mark.parametrize("change, message", [
     ({"features.n_mels": 32}, "n_mels"),
     ({"features.hop_length": 512}, "157 frames but .* expects 79"),  # same bands, half the frames
@@ -113,83 +163,90 @@ def test_features_of_another_front_end_are_refused(meta, features, tmp_path, cha
         cv(ARCH1.replace(change), meta, features, tmp_path)
 
 
-def test_bad_folds_rows_and_modes_are_refused_before_training(meta, features, tmp_path):
+def test_bad_folds_rows_and_protocols_are_refused_before_training(meta, features, tmp_path):
     with pytest.raises(ValueError, match="fold"):
         cv(ARCH1, meta, features, tmp_path, folds=(9,))
     with pytest.raises(ValueError, match="50 rows"):
         cv(ARCH1, meta, features[:10], tmp_path)
-    with pytest.raises(ValueError, match="sometimes"):
-        cv(ARCH1, meta, features, tmp_path, wandb_mode="sometimes")
+    with pytest.raises(ValueError, match="protocol must be"):
+        cv(ARCH1, meta, features, tmp_path, protocol="sometimes")
     with pytest.raises(TypeError, match="Experiment"):
         cv(ARCH1.to_dict(), meta, features, tmp_path)
     assert not (tmp_path / "arch1").exists()
 
 
 def test_tracking_errors_never_break_training(meta, features, tmp_path, monkeypatch):
-    def broken(**kwargs):
-        raise RuntimeError("W&B is down")
+    real = tracking.wandb.init
 
-    monkeypatch.setattr(tracking, "start_run", broken)
-    summary = cv(ARCH1, meta, features, tmp_path, folds=(1,), wandb_mode="offline")
+    def init(mode=None, **kwargs):
+        if mode != "disabled":
+            raise RuntimeError("W&B is down")
+        return real(mode="disabled")
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setattr(tracking.wandb, "init", init)
+    with pytest.warns(tracking.TrackingWarning, match="W&B is down"):
+        summary = cv(ARCH1, meta, features, tmp_path, folds=(1,))
     assert summary["folds"][0]["fold"] == 1
 
 
-def test_an_offline_run_of_a_fold_holds_its_epochs_plots_predictions_and_files(meta, features, tmp_path,
-                                                                                 offline_wandb):
+def test_a_folds_run_holds_its_epochs_scores_charts_predictions_and_files(meta, features, tmp_path, monkeypatch):
+    runs = []
+    monkeypatch.setattr(tracking, "start_run", _wandb.Recorder.start(runs))
     store = ResultsStore(tmp_path / "results")
-    cv(ARCH1, meta, features, store, folds=(1, 2), wandb_mode="offline", wandb_dir=offline_wandb)
-    assert len(find_runs(offline_wandb, group="arch1", job_type="cv")) == 2  # one run per fold
-    run = read_run(find_runs(offline_wandb, name="arch1-cv-fold1")[0], wait=20)
-    record, probs = store.load_fold("arch1", 1), pd.read_csv(store.fold_paths("arch1", 1)[1])
-    assert run.finished and run.exit_code == 0 and run.config["fold"] == 1 and run.config["key"] == ARCH1.key()
+    cv(ARCH1, meta, features, store, folds=(1, 2))
+    assert [r.init["name"] for r in runs] == ["arch1-cv-fold1", "arch1-cv-fold2"]  # one run per fold
+    run, record = runs[0], store.load_fold("arch1", 1)
+    probs = pd.read_csv(store.fold_paths("arch1", 1)[1])
+    assert run.finished == "finished" and run.init["config"]["fold"] == 1 and run.init["config"]["key"] == ARCH1.key()
+    assert run.init["group"] == "arch1" and run.init["job_type"] == "cv"
 
-    # every epoch, under names that say what they measure, charted against the epoch
-    history = run.history
-    assert history["epoch"].tolist() == [1, 2] == [r["epoch"] for r in record["history"]]
+    # every epoch, under names that say what they measure
+    epochs, (charts,) = run.logged[:-1], run.logged[-1:]
+    assert [e["epoch"] for e in epochs] == [1, 2] == [r["epoch"] for r in record["history"]]
     for wandb_name, name in [("train/loss", "train_loss"), ("train/accuracy", "train_acc"), ("test/loss", "test_loss"),
                              ("test/accuracy", "test_acc")]:
-        assert history[wandb_name].tolist() == pytest.approx([r[name] for r in record["history"]])
-    assert not [c for c in history if c.startswith("val/") or c in ("train_loss", "test_acc")]
-    assert run.metrics["train/*"]["step_metric"] == run.metrics["test/*"]["step_metric"] == "epoch"
+        assert [e[wandb_name] for e in epochs] == pytest.approx([r[name] for r in record["history"]])
+    assert not [k for e in epochs for k in e if k.startswith("val/") or k in ("train_loss", "test_acc")]
 
     # the last-epoch model's scores in the summary
     assert run.summary["test/accuracy"] == pytest.approx(record["metrics"]["accuracy"])
-    assert run.summary["test/macro_f1"] == pytest.approx(record["metrics"]["macro_f1"])
     assert run.summary["test/auc"] == pytest.approx(record["metrics"]["auc_macro_ovr"])
     assert run.summary["params/trainable"] == record["params"]["trainable"]
 
-    # W&B's own confusion matrix and ROC, counted from the fold's predictions
-    assert {"test/confusion_matrix", "test/roc"} <= set(run.plots)
-    matrix = run.table("test/confusion_matrix_table")
+    # W&B's own confusion matrix and ROC, and the prediction table: one row per clip, audio only for mistakes
+    assert {"test/confusion_matrix", "test/roc", "test/predictions"} == set(charts)
+    table = pd.DataFrame(charts["test/predictions"].data, columns=charts["test/predictions"].columns)
     predicted = probs[[f"prob_{c}" for c in range(10)]].to_numpy().argmax(axis=1)
-    assert matrix["nPredictions"].sum() == len(probs) == 10
-    assert matrix.loc[matrix["Actual"] == matrix["Predicted"], "nPredictions"].sum() == (predicted == probs["target"]).sum()
-
-    # the prediction table: one row per clip of the fold, audio only for the mistakes
-    table = run.table("test/predictions")
     assert table["filename"].tolist() == probs["filename"].tolist() and (table["fold"] == 1).all()
     assert table["correct"].tolist() == (predicted == probs["target"]).tolist()
     heard, wrong = table["audio"].notna(), ~table["correct"]
-    assert 0 < heard.sum() == min(wrong.sum(), MAX_AUDIO_CLIPS) and not (heard & ~wrong).any()
-    assert table.loc[heard, "confidence"].min() >= np.max(table.loc[wrong & ~heard, "confidence"].to_numpy(), initial=0)
+    assert 0 < heard.sum() == min(wrong.sum(), tracking.MAX_AUDIO_CLIPS) and not (heard & ~wrong).any()
 
     # the fold's result files, as the store wrote them, in an artifact
-    artifact = run.artifact("cv-fold")
-    assert artifact.name == "arch1-cv-fold1" and artifact.metadata["key"] == ARCH1.key()
-    assert sorted(artifact.files) == ["arch1/cv/fold1.csv", "arch1/cv/fold1.json"]
-    for name, copy in artifact.files.items():
-        assert copy.read_bytes() == (store.root / name).read_bytes()
+    [artifact] = run.artifacts
+    assert artifact.name == "arch1-cv-fold1" and artifact.type == "cv-fold" and artifact.metadata["key"] == ARCH1.key()
+    assert sorted(artifact.manifest.entries) == ["arch1/cv/fold1.csv", "arch1/cv/fold1.json"]
 
 
-def test_development_runs_log_the_validation_fold_as_val(meta, features, tmp_path, offline_wandb):
-    run_dev_cv(ARCH1, meta, features, tmp_path, wandb_mode="offline", wandb_dir=offline_wandb, progress=False)
-    paths = find_runs(offline_wandb, group="arch1", job_type="dev-cv")
-    assert len(paths) == 4 and not find_runs(offline_wandb, name="arch1-dev-cv-fold5")
-    run = read_run(find_runs(offline_wandb, name="arch1-dev-cv-fold3")[0], wait=20)
-    assert {"val/loss", "val/accuracy"} <= set(run.history) and not [c for c in run.history if c.startswith("test/")]
-    assert run.summary["val/accuracy"] == pytest.approx(ResultsStore(tmp_path).load_fold("arch1", 3, "dev-cv")[
+def test_development_runs_log_the_validation_fold_as_val(meta, features, tmp_path, monkeypatch):
+    runs = []
+    monkeypatch.setattr(tracking, "start_run", _wandb.Recorder.start(runs))
+    dev_cv(ARCH1, meta, features, tmp_path)
+    assert [r.init["name"] for r in runs] == [f"arch1-dev-cv-fold{k}" for k in (1, 2, 3, 4)]
+    run = runs[2]
+    assert {"val/loss", "val/accuracy"} <= set(run.logged[0]) and not [k for k in run.logged[0] if k.startswith("test/")]
+    assert run.summary["val/accuracy"] == pytest.approx(ResultsStore(tmp_path).load_fold("arch1", 3, "development")[
         "metrics"]["accuracy"])
-    assert sorted(run.artifact("dev-cv-fold").files) == ["arch1/dev-cv/fold3.csv", "arch1/dev-cv/fold3.json"]
+    assert sorted(run.artifacts[0].manifest.entries) == ["arch1/dev-cv/fold3.csv", "arch1/dev-cv/fold3.json"]
+
+
+def test_an_offline_run_is_written_where_wandb_dir_says(meta, features, tmp_path, offline_wandb):
+    cv(ARCH1, meta, features, tmp_path / "results", folds=(1,))
+    [folder] = (offline_wandb / "wandb").glob("offline-run-*")
+    assert list(folder.glob("run-*.wandb"))  # what `wandb sync` uploads
+    [table] = folder.glob("files/media/table/test/predictions_*.table.json")  # W&B's own table file
+    assert len(json.loads(table.read_text())["data"]) == 10
 
 
 # --------------------------------------------------------------------------- the test-fold model
@@ -225,8 +282,6 @@ def test_the_kept_test_fold_model_reproduces_the_folds_probabilities(meta, featu
 def test_only_the_test_fold_model_is_kept(meta, features, tmp_path):
     cv(ARCH1, meta, features, tmp_path, folds=(1, 5), keep_test_model=True)
     assert sorted(p.name for p in (tmp_path / "arch1" / "cv").glob("*.pt")) == ["fold5.pt"]
-    cv(ARCH1, meta, features, tmp_path / "other", folds=(1,), keep_test_model=True, test_fold=1)
-    assert sorted(p.name for p in (tmp_path / "other" / "arch1" / "cv").glob("*.pt")) == ["fold1.pt"]
 
 
 def test_a_kept_model_is_reused_until_its_file_is_gone(meta, features, tmp_path, monkeypatch):
@@ -282,18 +337,31 @@ def test_development_cv_is_stored_apart_with_val_history(meta, features, tmp_pat
     assert "val_acc" in record["history"][0] and "test_acc" not in record["history"][0]
     assert record["scored_as"] == "val" and record["n_train"] == 30
     store = ResultsStore(tmp_path)
-    assert store.load_summary("arch1", "dev-cv")["accuracy_mean"] == summary["accuracy_mean"]
-    oof = store.load_oof("arch1", "dev-cv")
+    assert store.load_summary("arch1", "development")["accuracy_mean"] == summary["accuracy_mean"]
+    oof = store.load_oof("arch1", "development")
     assert len(oof) == 40 and 5 not in set(oof["fold"])
     assert not (tmp_path / "arch1" / "cv").exists()
-    assert store.summaries() == [] and store.summaries("dev-cv") == ["arch1"]
+    assert store.summaries() == [] and store.summaries("development") == ["arch1"]
 
 
-def test_development_cv_resumes_and_leaves_out_another_test_fold(meta, features, tmp_path, monkeypatch):
+def test_development_cv_resumes(meta, features, tmp_path, monkeypatch):
     first = dev_cv(ARCH1, meta, features, tmp_path)
     fit = CountingFit(monkeypatch)
     assert dev_cv(ARCH1, meta, features, tmp_path)["per_fold"] == first["per_fold"] and fit.calls == []
-    other = dev_cv(ARCH1, meta, features, tmp_path / "other", test_fold=3)
-    assert [f["fold"] for f in other["folds"]] == [1, 2, 4, 5] and other["test_fold"] == 3
-    with pytest.raises(ValueError, match="test fold 9"):
-        dev_cv(ARCH1, meta, features, tmp_path, test_fold=9)
+
+
+def test_from_cross_validate_to_the_optimiser_step_are_three_package_frames(meta, features, tmp_path, monkeypatch):
+    import inspect
+    from pathlib import Path
+
+    import audiolab
+
+    package, stacks, step = Path(audiolab.__file__).parent, [], torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        stacks.append([f.function for f in inspect.stack() if Path(f.filename).is_relative_to(package)])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    assert stacks and stacks[0] == ["fit", "train_and_score", "cross_validate"]

@@ -1,11 +1,11 @@
-"""audiolab.evaluation.ensemble: a seed ensemble averages its members, each an ordinary stored CV run."""
+"""audiolab.evaluation.compare, seed ensembles: a seed ensemble averages its members, each an ordinary stored CV run."""
 import numpy as np
 import pytest
 
-from audiolab.evaluation import (ResultsStore, average_members, comparison_table, ensemble_table, run_cv, run_seed_ensemble, runner,
-                                 seed_members)
+from audiolab.evaluation import (ResultsStore, average_members, comparison_table, ensemble_table, cross_validate,
+                                 run_seed_ensemble, seed_members)
 
-from _tiny import ARCH1, features, meta  # noqa: F401 (fixtures)
+from _tiny import ARCH1, CountingFit, features, meta  # noqa: F401 (fixtures)
 
 
 def test_members_are_the_experiment_and_its_other_seeds():
@@ -16,12 +16,10 @@ def test_members_are_the_experiment_and_its_other_seeds():
 
 def test_ensemble_averages_its_members_and_reuses_the_base_run(synthetic_esc10_meta, features, tmp_path, monkeypatch):
     meta = synthetic_esc10_meta
-    run_cv(ARCH1, meta, features, tmp_path, wandb_mode="disabled", progress=False)
-    seeds = []
-    fit = runner.fit
-    monkeypatch.setattr(runner, "fit", lambda *a, **k: seeds.append(k["config"].seed) or fit(*a, **k))
-    ens = run_seed_ensemble(ARCH1, [0, 1, 1], meta, features, tmp_path, wandb_mode="disabled", progress=False)
-    assert seeds == [1] * 5  # seed 0 is ARCH1's own stored run; the repeated seed counts once
+    cross_validate(ARCH1, meta, features, tmp_path)
+    fit = CountingFit(monkeypatch)
+    ens = run_seed_ensemble(ARCH1, [0, 1, 1], meta, features, tmp_path)
+    assert [c["config"].seed for c in fit.calls] == [1] * 5  # seed 0 is ARCH1's own stored run; the repeated seed counts once
     assert ens["seeds"] == [0, 1] and [m["name"] for m in ens["members"]] == ["arch1", "arch1-seed1"]
 
     store = ResultsStore(tmp_path)
@@ -37,13 +35,13 @@ def test_ensemble_averages_its_members_and_reuses_the_base_run(synthetic_esc10_m
 
 def test_any_stored_runs_can_be_averaged_if_they_scored_the_same_clips(synthetic_esc10_meta, features, tmp_path):
     meta, classes = synthetic_esc10_meta, list(synthetic_esc10_meta.attrs["classes"])
-    alone = run_cv(ARCH1, meta, features, tmp_path, wandb_mode="disabled", progress=False)
+    alone = cross_validate(ARCH1, meta, features, tmp_path)
     one = average_members(tmp_path, ["arch1"], classes)  # an ensemble of one is the model itself
     assert [f["accuracy"] for f in one["folds"]] == [f["accuracy"] for f in alone["folds"]]
     assert one["pooled"]["accuracy"] == pytest.approx(alone["pooled"]["accuracy"])
-    run_cv(ARCH1, meta, features, tmp_path, folds=(1, 2), wandb_mode="disabled", progress=False)  # rewrites arch1
+    cross_validate(ARCH1, meta, features, tmp_path, folds=(1, 2))  # rewrites arch1
     other = ARCH1.replace({"train.seed": 1}, name="other")
-    run_cv(other, meta, features, tmp_path, wandb_mode="disabled", progress=False)
+    cross_validate(other, meta, features, tmp_path)
     with pytest.raises(ValueError, match="same clips"):
         average_members(tmp_path, ["other", "arch1"], classes)
     with pytest.raises(ValueError, match="at least one"):
@@ -51,8 +49,7 @@ def test_any_stored_runs_can_be_averaged_if_they_scored_the_same_clips(synthetic
 
 
 def test_ensemble_table_and_the_comparison_list_the_ensemble_once(synthetic_esc10_meta, features, tmp_path):
-    run_seed_ensemble(ARCH1, [0, 1], synthetic_esc10_meta, features, tmp_path, folds=(1, 2), wandb_mode="disabled",
-                      progress=False)
+    run_seed_ensemble(ARCH1, [0, 1], synthetic_esc10_meta, features, tmp_path, folds=(1, 2))
     assert list(comparison_table(tmp_path)["name"]) == ["arch1"]  # the extra seed is not a row of its own
     row = ensemble_table(ResultsStore(tmp_path)).iloc[0]
     assert row["name"] == "arch1" and row["seeds"] == 2

@@ -1,46 +1,30 @@
-"""audiolab.evaluation.parallel: folds trained in worker processes give what one process gives."""
-import importlib
-import math
-
+"""Trainings side by side ($AUDIOLAB_WORKERS, joblib processes of one torch thread) give what one process gives."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from audiolab.evaluation import ResultsStore, cross_validate_many, run_cv, run_dev_cv, search
-from audiolab.evaluation.parallel import WORKERS_ENV, resolve_workers, run_jobs
+from audiolab.evaluation import ResultsStore, cross_validate, cv, search
 
 from _tiny import ARCH1, features, meta  # noqa: F401 (fixtures)
 
 
-def test_workers_come_from_the_argument_then_the_environment(monkeypatch):
-    monkeypatch.delenv(WORKERS_ENV, raising=False)
-    assert resolve_workers() == 1
-    monkeypatch.setenv(WORKERS_ENV, "2")
-    assert resolve_workers() == 2 and resolve_workers(3) == 3
-    monkeypatch.setenv(WORKERS_ENV, "auto")
-    assert resolve_workers() >= 1
+def test_workers_come_from_the_environment(monkeypatch):
+    assert cv.workers() == 1
+    monkeypatch.setenv("AUDIOLAB_WORKERS", "2")
+    assert cv.workers() == 2
+    monkeypatch.setenv("AUDIOLAB_WORKERS", "auto")
+    assert cv.workers() >= 1
     for bad in ("0", "two", "-1"):
-        monkeypatch.setenv(WORKERS_ENV, bad)
-        with pytest.raises(ValueError, match=f"\\${WORKERS_ENV}={bad!r}"):
-            resolve_workers()
-    with pytest.raises(ValueError, match="workers=0"):
-        resolve_workers(0)
+        monkeypatch.setenv("AUDIOLAB_WORKERS", bad)
+        with pytest.raises(ValueError, match=f"AUDIOLAB_WORKERS='{bad}'"):
+            cv.workers()
 
 
-def test_jobs_return_in_order_and_the_first_error_is_raised():
-    assert run_jobs(math.sqrt, [4.0, 9.0, 16.0], workers=2) == [2.0, 3.0, 4.0]
-    with pytest.raises(ValueError, match="invalid literal"):
-        run_jobs(int, ["1", "not a number", "3"], workers=2)
-
-
-def _stored(root, name, kind, folds):
+def _stored(root, name, folds):
     store = ResultsStore(root)
-    out = {}
-    for k in folds:
-        json_path, csv_path = store.fold_paths(name, k, kind)
-        out[k] = (store.read(json_path)["metrics"]["accuracy"], pd.read_csv(csv_path))
-    return out
+    return {k: (store.read(store.fold_paths(name, k, "development")[0])["metrics"]["accuracy"],
+                pd.read_csv(store.fold_paths(name, k, "development")[1])) for k in folds}
 
 
 def _one_thread(fn):
@@ -52,113 +36,34 @@ def _one_thread(fn):
         torch.set_num_threads(threads)
 
 
-def test_folds_trained_by_two_workers_equal_one_thread_in_one_process(meta, features, tmp_path, monkeypatch):
-    _one_thread(lambda: run_dev_cv(ARCH1, meta, features, tmp_path / "one", wandb_mode="disabled", progress=False,
-                                   workers=1))
-    summary = run_dev_cv(ARCH1, meta, features, tmp_path / "two", wandb_mode="disabled", progress=False, workers=2)
-    folds = [r["fold"] for r in summary["folds"]]
-    assert folds == [1, 2, 3, 4]
-    one, two = _stored(tmp_path / "one", ARCH1.name, "dev-cv", folds), _stored(tmp_path / "two", ARCH1.name, "dev-cv", folds)
-    for k in folds:
-        assert one[k][0] == two[k][0]
-        pd.testing.assert_frame_equal(one[k][1], two[k][1])
+def test_folds_of_several_experiments_trained_by_two_workers_equal_one_thread_in_one_process(meta, features, tmp_path,
+                                                                                              monkeypatch):
+    exps = [ARCH1, ARCH1.replace({"train.seed": 1}, name="tiny-seed1")]
+    alone = _one_thread(lambda: [cross_validate(e, meta, features, tmp_path / "one", "development") for e in exps])
+    monkeypatch.setenv("AUDIOLAB_WORKERS", "2")
+    together = cross_validate(exps, meta, features, tmp_path / "two", "development")
+    assert [s["name"] for s in together] == [s["name"] for s in alone]
+    for e, a, t in zip(exps, alone, together):
+        assert a["accuracy_mean"] == t["accuracy_mean"]
+        one, two = _stored(tmp_path / "one", e.name, [1, 2, 3, 4]), _stored(tmp_path / "two", e.name, [1, 2, 3, 4])
+        for k in one:
+            assert one[k][0] == two[k][0]
+            pd.testing.assert_frame_equal(one[k][1], two[k][1])
     # a rerun finds every fold stored and trains nothing, whatever the number of workers
-    monkeypatch.setattr("audiolab.evaluation.cv.run_jobs", lambda *a, **k: pytest.fail("retrained"))
-    again = run_dev_cv(ARCH1, meta, features, tmp_path / "two", wandb_mode="disabled", progress=False, workers=2)
-    assert again["accuracy_mean"] == summary["accuracy_mean"]
-
-
-def test_many_cross_validations_train_their_folds_in_one_batch(meta, features, tmp_path, monkeypatch):
-    seeds = {"a": [ARCH1], "b": [ARCH1.replace({"train.seed": 1}, name="tiny-seed1")]}
-    alone = _one_thread(lambda: {label: [run_dev_cv(e, meta, features, tmp_path / "one", wandb_mode="disabled",
-                                                    progress=False) for e in group] for label, group in seeds.items()})
-    batches = []
-    real = cross_validate_many.__globals__["run_jobs"]
-    monkeypatch.setattr("audiolab.evaluation.cv.run_jobs", lambda fn, jobs, workers: batches.append(len(jobs)) or
-                        real(fn, jobs, workers))
-    together = cross_validate_many(seeds, meta, features, tmp_path / "two", "dev-cv", wandb_mode="disabled",
-                                   progress=False, workers=2)
-    assert batches == [8]  # both seeds' four folds, in one submission to the pool
-    assert list(together) == ["a", "b"] and [len(g) for g in together.values()] == [1, 1]
-    for label in seeds:
-        assert together[label][0]["name"] == alone[label][0]["name"]
-        assert together[label][0]["accuracy_mean"] == alone[label][0]["accuracy_mean"]
-    with pytest.raises(ValueError, match="protocol"):
-        cross_validate_many([ARCH1], meta, features, tmp_path, "holdout")
+    monkeypatch.setattr(cv, "train_and_score", lambda *a, **k: pytest.fail("retrained"))
+    assert cross_validate(exps, meta, features, tmp_path / "two", "development")[0]["per_fold"] == together[0]["per_fold"]
 
 
 def test_search_trials_trained_by_two_workers_equal_one_process(meta, features, tmp_path, monkeypatch):
     space = {"train.lr": [1e-3, 3e-3]}
-    options = dict(n_trials=2, val_fold=(3, 4), test_fold=5, wandb_mode="disabled", progress=False)
-    one = _one_thread(lambda: search(ARCH1, space, meta, features, tmp_path / "one", workers=1, **options))
-    two = search(ARCH1, space, meta, features, tmp_path / "two", workers=2, **options)
+    one = _one_thread(lambda: search(ARCH1, space, meta, features, tmp_path / "one", n_trials=2))
+    monkeypatch.setenv("AUDIOLAB_WORKERS", "2")
+    two = search(ARCH1, space, meta, features, tmp_path / "two", n_trials=2)
     pd.testing.assert_frame_equal(one.drop(columns="seconds"), two.drop(columns="seconds"))
-    search_module = importlib.import_module("audiolab.evaluation.search")  # the package's `search` is the function
-    monkeypatch.setattr(search_module, "run_jobs", lambda *a, **k: pytest.fail("retrained"))
-    again = search(ARCH1, space, meta, features, tmp_path / "two", workers=2, **options)
-    assert again["val_accuracy"].tolist() == two["val_accuracy"].tolist()
 
 
-def test_the_kept_test_model_is_written_by_its_worker(meta, features, tmp_path):
-    summary = run_cv(ARCH1, meta, features, tmp_path, folds=(4, 5), keep_test_model=True, wandb_mode="disabled",
-                     progress=False, workers=2)
+def test_the_kept_test_model_is_written_by_its_worker(meta, features, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIOLAB_WORKERS", "2")
+    summary = cross_validate(ARCH1, meta, features, tmp_path, folds=(4, 5), keep_test_model=True)
     assert [r["fold"] for r in summary["folds"]] == [4, 5]
-    assert ResultsStore(tmp_path).test_model(ARCH1.name, 5).is_file()
-    assert np.isfinite(summary["accuracy_mean"])
-
-
-def test_a_script_without_a_main_guard_gets_told_how_to_fix_it(tmp_path):
-    import subprocess
-    import sys
-
-    script = tmp_path / "unguarded.py"
-    script.write_text("import math\nfrom audiolab.evaluation.parallel import run_jobs\n"
-                      "print(run_jobs(math.sqrt, [4.0, 9.0], workers=2))\n")
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0
-    assert 'if __name__ == "__main__":' in done.stderr and "AUDIOLAB_WORKERS=1" in done.stderr
-
-
-def test_workers_exit_when_their_parent_is_killed(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    script = tmp_path / "parent.py"
-    script.write_text(
-        "import os, time\n"
-        "from audiolab.evaluation.parallel import run_jobs\n"
-        "if __name__ == '__main__':\n"
-        "    print(*run_jobs(abs, [-1, -2], workers=2), flush=True)\n"
-        "    import multiprocessing\n"
-        "    print(' '.join(str(p.pid) for p in multiprocessing.active_children()), flush=True)\n"
-        "    time.sleep(60)\n")
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert parent.stdout.readline().split() == ["1", "2"]
-        children = [int(p) for p in parent.stdout.readline().split()]
-        assert children, "the pool started no worker processes"
-    finally:
-        parent.send_signal(signal.SIGKILL)  # no atexit, no pool shutdown: as when a kernel is killed
-        parent.wait()
-    deadline = time.monotonic() + 15
-    alive = children
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.5)
-        alive = [pid for pid in alive if _running(pid)]
-    assert not alive, f"worker processes {alive} outlived their killed parent"
-
-
-def _running(pid):
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie waiting for its (init) parent to reap it is gone for our purpose
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return False
+    assert ResultsStore(tmp_path).test_model(ARCH1.name).is_file() and np.isfinite(summary["accuracy_mean"])

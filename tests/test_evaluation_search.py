@@ -1,4 +1,5 @@
 """audiolab.evaluation.search: trials scored on validation folds, never on the test fold; stored and resumed."""
+import importlib
 import json
 
 import numpy as np
@@ -8,48 +9,41 @@ import torch
 
 from audiolab.evaluation import ResultsStore, best_experiment, chosen_trial, run_trial, search, search_trials
 from audiolab.evaluation.search import TRIAL_ARTIFACT, search_splits
-from audiolab.wandb_runs import find_runs, read_run
+from audiolab import tracking
 
 from _tiny import ARCH1, CountingFit, features, meta  # noqa: F401 (fixtures)
 import _wandb
 
-offline_wandb = _wandb.offline_wandb  # the fixture
+search_module = importlib.import_module("audiolab.evaluation.search")  # (the package's `search` is the function)
 
 SPACE = {"train.lr": [1e-3, 3e-3], "model.kernel_size": [3, 5]}
 
 
 def run_search(meta, features, store, space=SPACE, **kwargs):
-    kwargs.setdefault("val_fold", 4)  # one validation fold keeps these tests small (the default is 3 and 4)
-    return search(ARCH1, space, meta, features, store, wandb_mode="disabled", progress=False, **kwargs)
+    return search(ARCH1, space, meta, features, store, **kwargs)
 
 
 def _contains_any(seen, clips):
     return (seen[:, None] == clips[None]).flatten(2).all(-1).any()
 
 
-def test_the_default_validation_folds_are_three_and_four(meta, features, tmp_path):
-    table = search(ARCH1, {"train.lr": [3e-3]}, meta, features, tmp_path, n_trials=1, wandb_mode="disabled",
-                   progress=False)
-    assert list(table["val_folds"]) == ["3,4"] and list(table["test_fold"]) == [5]
-
-
 def test_search_never_sees_the_test_fold(meta, features, tmp_path, monkeypatch):
     fit = CountingFit(monkeypatch)
     table = run_search(meta, features, tmp_path, n_trials=3)
-    assert len(fit.calls) == 3 and len(table) == 3
+    assert len(fit.calls) == 6 and len(table) == 3
     folds = meta["fold"].to_numpy()
-    for call in fit.calls:
+    for call, v in zip(fit.calls, [3, 4] * 3):
         assert not _contains_any(call["x_train"], features[folds == 5]), "a test-fold clip reached the training"
         assert not _contains_any(call["x_eval"], features[folds == 5]), "a test-fold clip was scored"
-        assert len(call["x_train"]) == 30 and torch.equal(call["x_eval"], features[folds == 4])
+        assert len(call["x_train"]) == 30 and torch.equal(call["x_eval"], features[folds == v])
 
 
 def test_the_table_is_ranked_and_starts_from_the_base(meta, features, tmp_path):
     table = run_search(meta, features, tmp_path, n_trials=3)
     assert list(table.columns) == ["trial", "train.lr", "model.kernel_size", "val_accuracy", "val_macro_f1", "val_auc",
                                    "val_clips", "val_folds", "test_fold", "params_trainable", "seconds", "key"]
-    assert table["val_accuracy"].is_monotonic_decreasing and set(table["val_clips"]) == {10}
-    assert set(table["val_folds"]) == {"4"} and set(table["test_fold"]) == {5}  # what the guard of chosen_trial reads
+    assert table["val_accuracy"].is_monotonic_decreasing and set(table["val_clips"]) == {20}
+    assert set(table["val_folds"]) == {"3,4"} and set(table["test_fold"]) == {5}  # what the guard of chosen_trial reads
     base_row = table[table["trial"] == 0].iloc[0]  # the base configuration is a trial
     assert (base_row["train.lr"], base_row["model.kernel_size"]) == (ARCH1.train.lr, 3)
     assert base_row["key"] == ARCH1.key()
@@ -79,7 +73,7 @@ def test_the_chosen_trial_becomes_an_experiment(meta, features, tmp_path):
 
 def test_two_validation_folds_are_pooled(meta, features, tmp_path, monkeypatch):
     fit = CountingFit(monkeypatch)
-    table = run_search(meta, features, tmp_path, space={"train.lr": [1e-3, 3e-3]}, n_trials=2, val_fold=(3, 4))
+    table = run_search(meta, features, tmp_path, space={"train.lr": [1e-3, 3e-3]}, n_trials=2)
     assert len(fit.calls) == 4 and len(table) == 2  # two trials x two validation folds
     folds = meta["fold"].to_numpy()
     assert set(table["val_clips"]) == {int(np.isin(folds, [3, 4]).sum())}  # what the standard error is computed on
@@ -92,65 +86,62 @@ def test_two_validation_folds_are_pooled(meta, features, tmp_path, monkeypatch):
 
 
 def test_a_trial_run_on_its_own_is_reused_by_the_search(meta, features, tmp_path, monkeypatch):
-    alone = run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, tmp_path, val_fold=(3, 4), test_fold=5,
-                      wandb_mode="disabled", progress=False)
+    alone = run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, tmp_path)
     assert alone["key"] == ARCH1.replace({"train.lr": 1e-3}).key() and alone["test_fold"] == 5
     assert (tmp_path / "arch1" / "search" / f"trial-{alone['key']}.json").is_file()
     fit = CountingFit(monkeypatch)
-    table = run_search(meta, features, tmp_path, space={"train.lr": [3e-3, 1e-3]}, n_trials=2, val_fold=(3, 4))
+    table = run_search(meta, features, tmp_path, space={"train.lr": [3e-3, 1e-3]}, n_trials=2)
     assert len(fit.calls) == 2 and all(c["config"].lr == 3e-3 for c in fit.calls)  # only the other trial trains
     row = table[table["train.lr"] == 1e-3].iloc[0]
     assert row["key"] == alone["key"] and row["val_accuracy"] == alone["metrics"]["accuracy"]
 
 
-def test_a_trial_is_one_run_logging_every_epoch_of_its_folds_then_its_file(meta, features, tmp_path, offline_wandb):
+def test_a_trial_is_one_run_logging_every_epoch_of_its_folds_then_its_file(meta, features, tmp_path, monkeypatch):
+    runs = []
+    monkeypatch.setattr(tracking, "start_run", _wandb.Recorder.start(runs))
     store = ResultsStore(tmp_path / "results")
-    trial = run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, store, val_fold=(3, 4), index=1, wandb_mode="offline",
-                      wandb_dir=offline_wandb, progress=False)
-    [path] = find_runs(offline_wandb)  # one run for the trial, not one per validation fold
-    run = read_run(path, wait=20)
-    assert (run.name, run.group, run.job_type) == ("arch1-trial1", "arch1-search", "search") and run.exit_code == 0
-    assert run.config["key"] == trial["key"] and run.config["val_folds"] == [3, 4]
-    history = run.history
-    assert history["epoch"].tolist() == [1, 2, 3, 4]  # counts on across the folds
-    assert history["fold"].tolist() == [3, 3, 4, 4] and history["fold_epoch"].tolist() == [1, 2, 1, 2]
+    trial = run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, store, index=1)
+    [run] = runs  # one run for the trial, not one per validation fold
+    assert (run.init["name"], run.init["group"], run.init["job_type"]) == ("arch1-trial1", "arch1-search", "search")
+    assert run.init["config"]["key"] == trial["key"] and run.init["config"]["val_folds"] == [3, 4]
+    epochs = [row for row in run.logged if "epoch" in row]
+    assert [(e["fold"], e["epoch"]) for e in epochs] == [(3, 1), (3, 2), (4, 1), (4, 2)]
     per_epoch = [row["val_acc"] for fold in trial["per_fold"] for row in fold["history"]]
-    assert history["val/accuracy"].tolist() == pytest.approx(per_epoch)
+    assert [e["val/accuracy"] for e in epochs] == pytest.approx(per_epoch)
     assert run.summary["val/accuracy"] == pytest.approx(trial["metrics"]["accuracy"])  # pooled, not the last epoch
-    assert run.summary["val/auc"] == pytest.approx(trial["metrics"]["auc_macro_ovr"])
-    assert {"val/confusion_matrix", "val/roc"} <= set(run.plots)
-    predictions = run.table("val/predictions")
-    assert sorted(predictions["fold"].unique()) == [3, 4] and len(predictions) == trial["metrics"]["n"]
-    artifact = run.artifact(TRIAL_ARTIFACT)
+    charts = run.logged[-1]
+    assert {"val/confusion_matrix", "val/roc", "val/predictions"} == set(charts)
+    assert len(charts["val/predictions"].data) == trial["metrics"]["n"] == 20
+    [artifact] = run.artifacts
     relative = store.trial_path("arch1", trial["key"]).relative_to(store.root).as_posix()
-    assert list(artifact.files) == [relative] and artifact.metadata["key"] == trial["key"]
-    assert artifact.files[relative].read_bytes() == (store.root / relative).read_bytes()
+    assert artifact.type == TRIAL_ARTIFACT and list(artifact.manifest.entries) == [relative]
 
-    again = dict(val_fold=(3, 4), index=1, wandb_mode="offline", wandb_dir=offline_wandb, progress=False)
-    run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, store, **again)  # reused: no run
-    assert len(find_runs(offline_wandb)) == 1
-    run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, store, log_reused=True, **again)  # as under a sweep agent
-    reused = read_run(find_runs(offline_wandb)[0], wait=20)
-    assert reused.id != run.id and reused.history.empty and reused.exit_code == 0
-    assert reused.summary["val/accuracy"] == run.summary["val/accuracy"]
-    assert list(reused.artifact(TRIAL_ARTIFACT).files) == [relative]
+    run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, store, index=1)  # reused: no run
+    assert len(runs) == 1
+    run_trial(ARCH1, {"train.lr": 1e-3}, meta, features, store, index=1, log_reused=True)  # as under a sweep agent
+    reused = runs[-1]
+    assert len(runs) == 2 and reused.logged == [] and reused.summary["val/accuracy"] == run.summary["val/accuracy"]
+    assert list(reused.artifacts[0].manifest.entries) == [relative]
 
 
 def test_a_trial_stored_for_other_validation_folds_is_retrained(meta, features, tmp_path, monkeypatch):
-    run_trial(ARCH1, {}, meta, features, tmp_path, val_fold=4, wandb_mode="disabled", progress=False)
+    with monkeypatch.context() as changed:
+        changed.setattr(search_module, "SEARCH_VAL_FOLDS", (4,))
+        run_trial(ARCH1, {}, meta, features, tmp_path)
     fit = CountingFit(monkeypatch)
-    again = run_trial(ARCH1, {}, meta, features, tmp_path, val_fold=(3, 4), wandb_mode="disabled", progress=False)
+    again = run_trial(ARCH1, {}, meta, features, tmp_path)
     assert len(fit.calls) == 2 and again["val_folds"] == [3, 4]
 
 
-@pytest.mark.parametrize("val_fold, test_fold", [((4, 5), 5), (4, 9), (7, 5), ((), 5)])
-def test_validation_and_test_folds_must_be_different_folds_of_the_table(meta, val_fold, test_fold):
-    with pytest.raises(ValueError, match="different folds"):
-        search_splits(meta, val_fold, test_fold)
+@pytest.mark.parametrize("val_folds, drop", [((4, 5), None), ((3, 4), 3), ((3, 4), 5)])
+def test_validation_and_test_folds_must_be_different_folds_of_the_table(meta, monkeypatch, val_folds, drop):
+    monkeypatch.setattr(search_module, "SEARCH_VAL_FOLDS", val_folds)
+    with pytest.raises(ValueError, match="different test fold"):
+        search_splits(meta[meta["fold"] != drop])
 
 
 def test_splits_leave_the_test_fold_out(meta):
-    for v, train, val in search_splits(meta, (2, 4), 5):
+    for v, train, val in search_splits(meta):
         assert set(meta["fold"].iloc[train]) == {1, 2, 3, 4} - {v} and set(meta["fold"].iloc[val]) == {v}
 
 
@@ -192,6 +183,7 @@ def test_bad_spaces_fail_before_any_training(space, n_trials, message):
 
 def test_search_refuses_to_validate_on_the_test_fold(meta, features, tmp_path, monkeypatch):
     fit = CountingFit(monkeypatch)
-    with pytest.raises(ValueError, match="different folds"):
-        run_search(meta, features, tmp_path, space={"train.lr": [1e-3]}, val_fold=(4, 5))
+    monkeypatch.setattr(search_module, "SEARCH_VAL_FOLDS", (4, 5))
+    with pytest.raises(ValueError, match="different test fold"):
+        run_search(meta, features, tmp_path, space={"train.lr": [1e-3]})
     assert fit.calls == [] and not (tmp_path / "arch1").exists()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiolab.evaluation.store import BEST_MODEL, DEV_CV, OFFICIAL_CV, RESULTS_ENV, ResultsStore, data_fingerprint
+from audiolab.evaluation.store import BEST_MODEL, RESULTS_ENV, ResultsStore, data_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,8 +25,8 @@ def _old(*paths):
 def test_layout():
     store = ResultsStore("r")
     assert store.fold_paths("a", 3) == (Path("r/a/cv/fold3.json"), Path("r/a/cv/fold3.csv"))
-    assert store.fold_paths("a", 3, DEV_CV) == (Path("r/a/dev-cv/fold3.json"), Path("r/a/dev-cv/fold3.csv"))
-    assert store.cv_dir("a") == store.cv_dir("a", OFFICIAL_CV) == Path("r/a/cv")
+    assert store.fold_paths("a", 3, "development") == (Path("r/a/dev-cv/fold3.json"), Path("r/a/dev-cv/fold3.csv"))
+    assert store.cv_dir("a") == store.cv_dir("a", "official") == Path("r/a/cv")
     # the held-out model is the official cross-validation's model of the test fold
     assert store.test_model("a") == store.fold_model("a", 5) == Path("r/a/cv/fold5.pt")
     assert store.search_dir("a") == Path("r/a/search")
@@ -35,8 +35,8 @@ def test_layout():
     assert store.best_model == Path("r") / BEST_MODEL
 
 
-def test_an_unknown_kind_of_cross_validation_is_refused():
-    with pytest.raises(ValueError, match="'cv' or 'dev-cv'"):
+def test_an_unknown_protocol_is_refused():
+    with pytest.raises(ValueError, match="'official' or 'development'"):
         ResultsStore("r").cv_dir("a", "holdout")
 
 
@@ -67,12 +67,12 @@ def test_writes_are_atomic_and_reads_forgive_damage(tmp_path, caplog):
 
 def test_missing_results_say_what_to_run(tmp_path):
     store = ResultsStore(tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"run run_cv\(\) for 'nothing'"):
+    with pytest.raises(FileNotFoundError, match=r"protocol='official'\) for 'nothing'"):
         store.load_summary("nothing")
     with pytest.raises(FileNotFoundError, match="run the cross-validation of 'nothing'"):
-        store.load_oof("nothing", DEV_CV)
-    with pytest.raises(FileNotFoundError, match=r"run run_dev_cv\(\) for 'nothing'"):
-        store.load_summary("nothing", DEV_CV)
+        store.load_oof("nothing", "development")
+    with pytest.raises(FileNotFoundError, match=r"protocol='development'\) for 'nothing'"):
+        store.load_summary("nothing", "development")
     with pytest.raises(FileNotFoundError, match="fold5.json"):
         store.load_fold("nothing", 5)
     assert store.summaries() == [] and store.ensembles() == [] and store.best_model_info() is None
@@ -81,15 +81,15 @@ def test_missing_results_say_what_to_run(tmp_path):
 def test_summaries_are_listed_by_kind(tmp_path):
     store = ResultsStore(tmp_path)
     store.write_json(store.cv_dir("a") / "summary.json", {"name": "a"})
-    store.write_json(store.cv_dir("b", DEV_CV) / "summary.json", {"name": "b"})
-    assert store.summaries() == ["a"] and store.summaries(DEV_CV) == ["b"]
+    store.write_json(store.cv_dir("b", "development") / "summary.json", {"name": "b"})
+    assert store.summaries() == ["a"] and store.summaries("development") == ["b"]
 
 
 def test_training_seconds_add_up_by_kind(tmp_path):
     store = ResultsStore(tmp_path)
     store.write_json(store.fold_paths("a", 1)[0], {"train_seconds": 2.0})
     store.write_json(store.fold_paths("a", 2)[0], {"train_seconds": 3.0})
-    store.write_json(store.fold_paths("a", 1, DEV_CV)[0], {"train_seconds": 5.0})
+    store.write_json(store.fold_paths("a", 1, "development")[0], {"train_seconds": 5.0})
     store.write_json(store.trial_path("a", "k"), {"train_seconds": 7.0})
     assert store.training_seconds() == {"cv": 5.0, "dev_cv": 5.0, "search": 7.0, "total": 17.0}
 
@@ -113,10 +113,15 @@ def test_data_fingerprint_follows_the_clips_not_their_order():
     assert data_fingerprint(meta, np.array([2]), np.array([0, 1])) != base  # which set a clip is in counts
 
 
+SCORES = {"metrics": {"accuracy": 0.5, "macro_f1": 0.5, "n": 10}}
+
+
 @pytest.mark.parametrize("stored, needs, reason", [
-    ({"key": "other", "data": "d"}, True, "another configuration"),
-    ({"key": "k", "data": "other"}, True, "other clips"),
-    ({"key": "k", "data": "d"}, False, "lacks"),
+    ({"key": "other", "data": "d", **SCORES}, True, "another configuration"),
+    ({"key": "k", "data": "other", **SCORES}, True, "other clips"),
+    ({"key": "k", "data": "d", **SCORES}, False, "lacks"),
+    ({"key": "k", "data": "d", "metrics": {"accuracy": "0.5", "macro_f1": 0.5, "n": 10}}, True, "no valid scores"),
+    ({"key": "k", "data": "d"}, True, "no valid scores"),
 ])
 def test_a_result_of_another_run_is_not_reused_and_the_log_says_why(tmp_path, caplog, stored, needs, reason):
     path, needed = tmp_path / "fold1.json", tmp_path / "fold1.csv"
@@ -133,7 +138,7 @@ def test_nothing_stored_is_not_reused(tmp_path):
 def test_a_reused_result_is_marked_as_used(tmp_path):
     stored, needed = tmp_path / "fold1.json", tmp_path / "fold1.csv"
     _old(stored, needed)
-    assert ResultsStore(tmp_path).reusable({"key": "k", "data": "d"}, "k", "d", stored, needs=[needed])
+    assert ResultsStore(tmp_path).reusable({"key": "k", "data": "d", **SCORES}, "k", "d", stored, needs=[needed])
     assert min(stored.stat().st_mtime, needed.stat().st_mtime) > time.time() - 60
 
 
@@ -155,7 +160,7 @@ def test_prune_keeps_what_a_reuse_marked(tmp_path):
     stored = tmp_path / "arch1" / "cv" / "fold1.json"
     _old(stored)
     since = time.time() - 60
-    store.reusable({"key": "k", "data": "d"}, "k", "d", stored)
+    store.reusable({"key": "k", "data": "d", **SCORES}, "k", "d", stored)
     assert store.prune_unused(since) == [] and stored.is_file()
 
 

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from audiolab.data import load_features
-from audiolab.evaluation import comparison_table, run_cv
-from audiolab.evaluation.tables import COMPARISON_COLUMNS
+from audiolab.evaluation import comparison_table, cross_validate
+from audiolab.evaluation.compare import COMPARISON_COLUMNS
 
 from _tiny import ARCH1, ARCH2, FC
 
@@ -19,8 +19,8 @@ def results(synthetic_esc10, tmp_path_factory):
     meta = load_metadata(synthetic_esc10, strict=False)
     features = load_features(meta, FC, progress=False)
     root = tmp_path_factory.mktemp("results")
-    run_cv(ARCH1, meta, features, root, folds=(1, 2), wandb_mode="disabled", progress=False)
-    run_cv(ARCH2, meta, features, root, folds=(1, 2, 5), wandb_mode="disabled", progress=False)
+    cross_validate(ARCH1, meta, features, root, folds=(1, 2))
+    cross_validate(ARCH2, meta, features, root, folds=(1, 2, 5))
     return root
 
 
@@ -58,7 +58,7 @@ def test_the_table_is_also_written_to_the_store(results):
 
 def test_names_choose_and_order_the_rows(results):
     assert list(comparison_table(results, names=["arch2", "arch1"])["name"]) == ["arch2", "arch1"]
-    with pytest.raises(FileNotFoundError, match="run_cv"):
+    with pytest.raises(FileNotFoundError, match="cross_validate"):
         comparison_table(results, names=["nothing"])
 
 

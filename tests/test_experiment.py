@@ -142,3 +142,10 @@ def test_defaults_are_the_kits_architecture_1():
     exp = Experiment()
     assert exp.arch == "conv1d" and exp.model == ConvConfig() and exp.train == TrainConfig()
     assert Experiment.from_dict({}) == exp
+
+
+def test_the_default_name_follows_the_architecture():
+    from audiolab.models import TransformerConfig
+
+    assert Experiment().name == "arch1" and Experiment(model=TransformerConfig()).name == "arch2"
+    assert Experiment.from_dict(Experiment(model=TransformerConfig()).to_dict() | {"name": ""}).name == "arch2"

@@ -101,7 +101,7 @@ def test_the_graph_sees_the_package_it_checks():
     graph = import_graph()
     assert {"audiolab", "audiolab.cli", "audiolab.data", "audiolab.evaluation.cv", "audiolab.models.conv1d"} <= set(
         graph)
-    assert "audiolab.evaluation.runner" in graph["audiolab.evaluation.cv"]  # from .runner import ...
+    assert "audiolab.evaluation.store" in graph["audiolab.evaluation.cv"]  # from .store import ...
     assert "audiolab.data" in graph["audiolab.evaluation.cv"]  # from ..data import cv_folds: the package
     assert "audiolab.configs" in graph["audiolab.cli"]  # from . import configs, inside a function
     assert "audiolab.data.esc10" in graph["audiolab.data.audio"]  # absolute imports

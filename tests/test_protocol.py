@@ -9,16 +9,14 @@ would differ.
 """
 import numpy as np
 
-from audiolab.evaluation import (best_experiment, choose_by_development, chosen_trial, run_dev_cv, search,
-                                 seed_members)
+from audiolab.data import TEST_FOLD
+from audiolab.evaluation import best_experiment, choose_by_development, chosen_trial, cross_validate, search, seed_members
 
 from _tiny import ARCH1, ARCH2, features, meta  # noqa: F401 (fixtures)
 
-TEST_FOLD = 5
 SEEDS = (0, 1)
 SPACE = {"train.lr": [3e-3, 1e-2], "model.kernel_size": [3, 5]}  # three trials drawn: the base and two others
 HEADS = (1, 2)
-QUIET = dict(wandb_mode="disabled", progress=False)
 
 
 def _numbers(summary: dict) -> dict:
@@ -31,17 +29,16 @@ def _numbers(summary: dict) -> dict:
 
 def kit_choices(meta, features, store) -> dict:
     """The kit's three choices, and every score behind them."""
-    trials = search(ARCH1, SPACE, meta, features, store, n_trials=3, val_fold=(3, 4), test_fold=TEST_FOLD, **QUIET)
+    trials = search(ARCH1, SPACE, meta, features, store, n_trials=3)
     arch1 = best_experiment(ARCH1, trials, name="arch1-best")
 
     def dev(exp):
-        return [run_dev_cv(member, meta, features, store, test_fold=TEST_FOLD, **QUIET)
-                for member in seed_members(exp, SEEDS)]
+        return cross_validate(seed_members(exp, SEEDS), meta, features, store, "development")
 
     by_heads = {h: dev(ARCH2.replace({"model.heads": h}, name=f"arch2-heads{h}")) for h in HEADS}
-    heads, _ = choose_by_development(by_heads, test_fold=TEST_FOLD)
+    heads, _ = choose_by_development(by_heads)
     finalists = {"arch1": dev(arch1), "arch2": by_heads[heads]}
-    shipped, _ = choose_by_development(finalists, test_fold=TEST_FOLD)
+    shipped, _ = choose_by_development(finalists)
     runs = [s for summaries in [*by_heads.values(), finalists["arch1"]] for s in summaries]
     return {
         "trial": chosen_trial(trials)["key"],

@@ -64,7 +64,7 @@ def test_runs_folds_1_to_4_and_resumes(ablation, synthetic_esc10, tmp_path, caps
             "--root", str(synthetic_esc10), "--out", str(tmp_path)]
     results = ablation.main(argv)
     assert set(results) == {("recipe", 0), ("no-mixup", 0)}
-    stored = tmp_path / "arch1" / "no-mixup-seed0" / "dev-cv"  # development cross-validation: run_dev_cv
+    stored = tmp_path / "arch1" / "no-mixup-seed0" / "dev-cv"  # development cross-validation
     assert sorted(p.name for p in stored.glob("fold*.json")) == [f"fold{k}.json" for k in (1, 2, 3, 4)]
     summary = json.loads((stored / "summary.json").read_text())
     assert [row["fold"] for row in summary["folds"]] == [1, 2, 3, 4]  # fold 5 is never scored

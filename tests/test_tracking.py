@@ -1,234 +1,94 @@
-"""audiolab.tracking: offline runs reach the files, disabled/failed runs are no-ops."""
-import subprocess
-import sys
-import warnings
+"""audiolab.tracking: W&B's own modes and variables decide where runs go; a run that cannot start is W&B's
+disabled run; logging errors are warnings; what a run holds under which names."""
+import numpy as np
+import pandas as pd
+import pytest
 
-import matplotlib
+from audiolab import tracking
 
-matplotlib.use("Agg")
+import _wandb
 
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from audiolab import tracking  # noqa: E402
-from audiolab.wandb_runs import find_runs, read_run  # noqa: E402
-
-EPOCHS = [
-    {"train_loss": 1.25, "train_acc": 0.5, "val_loss": 1.5, "val_acc": 0.4},
-    {"train_loss": 0.75, "train_acc": 0.7, "val_loss": 1.0, "val_acc": 0.6},
-    {"train_loss": 0.5, "train_acc": 0.875, "val_loss": 0.875, "val_acc": 0.65},
-]
-ENV = ("WANDB_MODE", "WANDB_API_KEY", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_BASE_URL", "NETRC")
+offline_wandb = _wandb.offline_wandb  # the fixture
 
 
 @pytest.fixture
-def clean_env(monkeypatch, tmp_path):
-    for var in ENV:
+def logged_out(monkeypatch, tmp_path):
+    for var in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(tracking, "_online_failed", False)
-    return tmp_path
+    modes = []
+    monkeypatch.setattr(tracking.wandb, "init", lambda mode, **init: modes.append(mode))
+    return modes
 
 
-@pytest.fixture(scope="module")
-def offline_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("wb")
-    fig = Figure()
-    fig.subplots().plot([0, 1], [1, 0])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", tracking.TrackingWarning)  # any W&B failure fails the test
-        run = tracking.start_run(
-            project="audiolab-test", name="conv1d-fold1", group="cv", job_type="cv",
-            config={"lr": 0.001, "epochs": 3}, mode="offline", dir=root, tags=["test"],
-        )
-        assert run.enabled and run.mode == "offline"
-        run.define_metric("val_*", step_metric="epoch")
-        for epoch, metrics in enumerate(EPOCHS, start=1):
-            run.log({"epoch": epoch, **metrics}, step=epoch)
-        run.log_figure("confusion_matrix", fig)
-        run.summary({"best_val_acc": 0.65, "test_acc": 0.7})
-        run.finish()
-    return root, run
-
-
-def test_offline_run_writes_history_summary_and_media(offline_run):
-    root, run = offline_run
-    assert list((root / "wandb").glob("offline-run-*")) == [run.dir] == find_runs(root, name="conv1d-fold1")
-    logged = read_run(run.dir, wait=20)
-    assert logged.finished and logged.exit_code == 0
-    assert (logged.name, logged.group, logged.job_type, logged.project) == ("conv1d-fold1", "cv", "cv", "audiolab-test")
-    assert logged.config["lr"] == 0.001 and logged.config["epochs"] == 3
-
-    assert logged.history["_step"].tolist() == [1, 2, 3]  # the figure joined the last epoch
-    for (_, row), expected in zip(logged.history.iterrows(), EPOCHS):
-        for key, value in expected.items():
-            assert row[key] == pytest.approx(value)
-    assert logged.media["confusion_matrix"]["_type"] == "image-file"
-    assert list((run.dir / "files" / "media" / "images").glob("confusion_matrix_*.png"))
-
-    # offline runs keep the summary only in the transaction log (wandb-summary.json is written on sync)
-    assert logged.summary["best_val_acc"] == 0.65 and logged.summary["test_acc"] == 0.7
-    assert logged.summary["train_loss"] == pytest.approx(0.5)
-
-
-def test_define_metric_and_with_wandb_reach_the_real_run():
-    calls = []
-
-    class Recorder:
-        def define_metric(self, name, step_metric=None, **options):
-            calls.append(("define_metric", name, step_metric, options))
-
-        def finish(self, exit_code=None):
-            pass
-
-    import wandb
-
-    run = tracking.Run(Recorder(), mode="offline", wandb=wandb)
-    run.define_metric("val/*", step_metric="epoch")
-    run.define_metric("epoch", hidden=True)
-    run.with_wandb("table", lambda module, raw: calls.append(("with_wandb", module, raw)))
-    assert calls == [("define_metric", "val/*", "epoch", {}), ("define_metric", "epoch", None, {"hidden": True}),
-                     ("with_wandb", wandb, run._run)]
-    with pytest.warns(tracking.TrackingWarning, match="artifact failed .*ZeroDivisionError"):
-        run.with_wandb("artifact", lambda module, raw: 1 / 0)  # swallowed like every W&B error
-    run.finish()
-    run.with_wandb("table", lambda module, raw: calls.append("after finish"))
-    assert calls[-1] != "after finish"
-
-
-def test_finished_run_ignores_further_calls(offline_run):
-    _, run = offline_run
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        run.log({"x": 1}, step=9)
-        run.summary({"x": 1})
-        run.finish()
-
-
-def test_disabled_mode_is_a_noop_without_wandb(tmp_path):
-    code = (
-        "import sys; from audiolab import tracking\n"
-        "run = tracking.start_run(mode='disabled', name='x', config={'a': 1})\n"
-        "run.log({'loss': 1.0}, step=1); run.log_figure('f', None); run.summary({'a': 1}); run.finish()\n"
-        "with tracking.start_run(mode='disabled') as r: r.log({'a': 2})\n"
-        "assert not run.enabled and run.dir is None and run.mode == 'disabled'\n"
-        "print('wandb' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"  # wandb never imported
-    assert list(tmp_path.iterdir()) == []  # nothing written
-
-
-def test_failing_init_gives_noop_run_with_warning(clean_env, monkeypatch):
-    import wandb
-
-    def boom(*args, **kwargs):
-        raise RuntimeError("server unreachable")
-
-    monkeypatch.setattr(wandb, "init", boom)
-    with pytest.warns(tracking.TrackingWarning, match="server unreachable"):
-        run = tracking.start_run(name="x", mode="offline", dir=clean_env)
-    assert not run.enabled and run.mode == "disabled"
-    fig = Figure()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for epoch in range(3):
-            run.log({"loss": 1.0 / (epoch + 1)}, step=epoch)
-        run.log_figure("cm", fig)
-        run.summary({"acc": 1.0})
-        run.finish()
-
-
-def test_failing_online_init_falls_back_to_offline_once(clean_env, monkeypatch):
-    import wandb
-
-    calls = []
-
-    def online_down(*args, mode=None, **kwargs):
-        calls.append(mode)
-        raise ConnectionError("no route to host")
-
-    monkeypatch.setattr(wandb, "init", online_down)
-    with pytest.warns(tracking.TrackingWarning) as caught:
-        run = tracking.start_run(name="x", mode="online", dir=clean_env)
-    assert calls == ["online", "offline"] and not run.enabled
-    assert any("offline" in str(w.message) for w in caught)
-    calls.clear()
-    with pytest.warns(tracking.TrackingWarning):
-        tracking.start_run(name="y", mode="online", dir=clean_env)
-    assert calls == ["offline"]  # the session remembers that online failed
-
-
-class _BrokenRun:
-    def log(self, *args, **kwargs):
-        raise OSError("disk full")
-
-    def finish(self, *args, **kwargs):
-        raise OSError("disk full")
-
-
-def test_log_converts_values():
-    logged = []
-
-    class Recorder:
-        def log(self, data, step=None):
-            logged.append((data, step))
-
-    import numpy as np
-    import torch
-    import wandb
-
-    table = wandb.Table(columns=["a"], data=[[1]])
-    run = tracking.Run(Recorder(), mode="offline", wandb=wandb)
-    run.log({"loss": torch.tensor(0.5), "acc": np.float32(0.25), "val_loss": None, "table": table}, step=np.int64(2))
-    assert logged == [({"loss": 0.5, "acc": 0.25, "table": table}, 2)]
-    assert type(logged[0][0]["acc"]) is float
-
-
-def test_run_swallows_wandb_errors_and_warns_once():
-    run = tracking.Run(_BrokenRun(), mode="offline")
-    with pytest.warns(tracking.TrackingWarning, match="disk full") as caught:
-        run.log({"loss": 1.0}, step=1)
-        run.log({"loss": 0.5}, step=2)
-        run.finish()
-    assert len(caught) == 1
-
-
-def test_context_manager_marks_failure_and_reraises():
-    finished = []
-
-    class Recorder:
-        def finish(self, exit_code=None):
-            finished.append(exit_code)
-
-    with pytest.raises(KeyError):
-        with tracking.Run(Recorder(), mode="offline"):
-            raise KeyError("boom")
-    assert finished == [1]
-
-
-def test_resolve_mode_precedence(clean_env, monkeypatch):
-    home = clean_env
-    assert tracking.resolve_mode() == "offline"  # no key anywhere
-    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
-    assert tracking.resolve_mode() == "online"
+def test_the_mode_is_wandb_mode_else_online_when_logged_in_else_offline(logged_out, monkeypatch, tmp_path):
+    tracking.start_run(name="a")
+    (tmp_path / ".netrc").write_text("machine api.wandb.ai login user password " + "k" * 40 + "\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    tracking.start_run(name="b")
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    assert tracking.resolve_mode() == "disabled"  # env beats the key
-    assert tracking.resolve_mode("offline") == "offline"  # explicit beats env
-    monkeypatch.setenv("WANDB_MODE", "dryrun")
-    assert tracking.resolve_mode() == "offline"
-    monkeypatch.setenv("WANDB_MODE", "sometimes")
-    with pytest.raises(ValueError, match="WANDB_MODE"):
-        tracking.resolve_mode()
-    with pytest.raises(ValueError, match="online, offline, disabled"):
-        tracking.resolve_mode("cloud")
+    tracking.start_run(name="c")
+    assert logged_out == ["offline", "online", "disabled"]
 
-    monkeypatch.delenv("WANDB_MODE")
-    monkeypatch.delenv("WANDB_API_KEY")
-    (home / ".netrc").write_text("machine example.com login me password secret\n")
-    assert tracking.resolve_mode() == "offline"  # netrc without a W&B entry
-    (home / ".netrc").write_text("machine api.wandb.ai\n  login user\n  password " + "k" * 40 + "\n")
-    assert tracking.resolve_mode() == "online"  # as written by `wandb login`
-    monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.my-university.edu")
-    assert tracking.resolve_mode() == "offline"  # key is for another host
+
+def test_a_run_that_cannot_start_is_wandbs_disabled_run(monkeypatch):
+    real = tracking.wandb.init
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setattr(tracking.wandb, "init", lambda mode, **init: real(mode="disabled") if mode == "disabled" else
+                        1 / 0)
+    with pytest.warns(tracking.TrackingWarning, match="ZeroDivisionError.*training continues"):
+        run = tracking.start_run(name="x")
+    assert run.disabled
+    with run:  # every call does nothing
+        tracking.log_epoch(run, {"epoch": 1, "train_loss": 1.0}, "val")
+        tracking.log_result(run, "val", {"accuracy": 0.5, "macro_f1": 0.5, "auc_macro_ovr": 0.5}, {"trainable": 3})
+
+
+def test_epochs_get_names_that_say_what_they_measure():
+    run = _wandb.Recorder()
+    tracking.log_epoch(run, {"epoch": 2, "lr": 0.1, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 2.0,
+                             "val_acc": 0.25, "seconds": 3.0}, "val", fold=4)
+    assert run.logged == [{"epoch": 2, "train/lr": 0.1, "train/loss": 1.0, "train/accuracy": 0.5, "val/loss": 2.0,
+                           "val/accuracy": 0.25, "train/epoch_seconds": 3.0, "fold": 4}]
+
+
+def test_logging_errors_are_a_warning_and_training_goes_on():
+    class Broken(_wandb.Recorder):
+        def log(self, values):
+            raise OSError("disk full")
+
+    with pytest.warns(tracking.TrackingWarning, match="W&B log failed .*disk full"):
+        tracking.log_epoch(Broken(), {"epoch": 1}, "test")
+
+
+def test_the_prediction_table_has_one_row_per_clip():
+    clips = pd.DataFrame({"filename": ["a.ogg", "b.ogg"], "fold": [5, 5]})
+    table = tracking.predictions_frame(clips, np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]]), ["dog", "rain"])
+    assert table["predicted"].tolist() == ["dog", "dog"] and table["correct"].tolist() == [True, False]
+    assert table["confidence"].tolist() == [0.9, 0.8] and table["p_true"].tolist() == [0.9, 0.2]
+
+
+def test_an_offline_run_lands_in_wandb_dir_with_its_summary_charts_and_artifact(offline_wandb, tmp_path):
+    (tmp_path / "r" / "x").mkdir(parents=True)
+    (tmp_path / "r" / "x" / "f.json").write_text("{}")
+    with tracking.start_run(name="demo") as run:
+        assert run.settings.mode == "offline"
+        tracking.log_epoch(run, {"epoch": 1, "train_loss": 1.0, "test_acc": 0.5}, "test")
+        tracking.log_result(run, "test", {"accuracy": 0.5, "macro_f1": 0.4, "auc_macro_ovr": 0.6}, {"trainable": 7},
+                            np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]]), ["dog", "rain"],
+                            pd.DataFrame({"filename": ["a", "b"], "fold": [1, 1]}))
+        tracking.log_files(run, "x-cv-fold1", "cv-fold", tmp_path / "r", [tmp_path / "r" / "x" / "f.json"])
+        assert run.summary["test/accuracy"] == 0.5 and run.summary["params/trainable"] == 7
+    [folder] = (offline_wandb / "wandb").glob("offline-run-*")
+    assert list(folder.glob("run-*.wandb"))
+    assert {p.name.split("_")[0] for p in folder.glob("files/media/table/test/*.table.json")} == {
+        "confusion", "roc", "predictions"}
+
+
+def test_wandb_is_imported_by_tracking_and_sweep_collection_only():
+    from pathlib import Path
+
+    package = Path(tracking.__file__).parent
+    importers = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py")
+                       if any(line.strip().startswith(("import wandb", "from wandb")) for line in p.read_text().splitlines()))
+    assert importers == ["sweeps.py", "tracking.py"]

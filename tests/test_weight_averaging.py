@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from audiolab import configs
-from audiolab.evaluation import run_dev_cv
+from audiolab.evaluation import cross_validate
 
 import _bench
 
@@ -42,7 +42,7 @@ def test_the_last_epoch_is_the_kits_development_score(wa, synthetic_esc10, tmp_p
         rows = wa.main(["--seeds", "0", "--epochs", "2", "--workers", "1", "--root", str(synthetic_esc10)])
         meta, features = configs.load_dataset(root=synthetic_esc10, strict=False)
         exp = configs.arch1(configs.get_profile("full", epochs=2))
-        kit = run_dev_cv(exp, meta, features, tmp_path, wandb_mode="disabled", progress=False)  # one thread too
+        kit = cross_validate(exp, meta, features, tmp_path, "development")  # one thread too
     finally:
         torch.set_num_threads(threads)
     assert rows[0]["rule"] == "last" and rows[0]["accuracy"] == pytest.approx(100 * kit["accuracy_mean"])

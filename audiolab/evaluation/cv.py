@@ -1,41 +1,94 @@
-"""Cross-validation, in the two protocols of the kit.
+"""Cross-validation in the kit's two protocols, and the one step every protocol repeats (read this first).
 
-* :func:`run_cv` -- the **official** k-fold cross-validation on all five folds, the literature's
-  protocol, for configurations fixed before it runs. Each fold is the test set once; the model
-  trained for the test fold (fold 5) *is* the held-out model: its score is the test-fold score,
-  and it can be kept (``keep_test_model``) for ``audiolab predict``.
-* :func:`run_dev_cv` -- cross-validation over the **development** folds (1-4): each is scored
-  by a model trained on the other three. The test fold is never trained on nor scored, so these
+* ``protocol="official"`` -- the literature's k-fold cross-validation on all five folds, for
+  configurations fixed before it runs. Each fold is the test set once (scored as ``test``); the model
+  trained for the test fold (:data:`audiolab.data.TEST_FOLD`) *is* the held-out model, kept with
+  ``keep_test_model`` for ``audiolab predict``.
+* ``protocol="development"`` -- cross-validation over the development folds (1-4): each is scored (as
+  ``val``) by a model trained on the other three. The test fold is never trained on nor scored, so these
   scores may choose (heads, recipe, the shipped model).
 
-A fresh model trains for each fold; the scored fold is watched after every epoch for the
-history only (``test_*`` in the official protocol, ``val_*`` in development), and the
-**last-epoch** model is evaluated. Each finished fold is stored at once, and a fold already
-stored with the same configuration and clips is loaded instead of retrained.
+:func:`cross_validate` -> :func:`train_and_score` -> :func:`audiolab.train.fit`: a fresh model trains for
+each fold, the scored fold is watched after every epoch for the history only, and the **last-epoch**
+model is evaluated. Each finished fold is stored at once (:mod:`~audiolab.evaluation.store`), and a fold
+already stored with the same configuration and clips is loaded instead of retrained. Folds train
+``$AUDIOLAB_WORKERS`` at a time (``2``, or ``auto`` for one per core; default 1), each worker a process of
+one torch thread (joblib), so the numbers do not depend on the number of workers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Sequence
+import os
+from contextlib import ExitStack, nullcontext
+from typing import Optional, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
+from joblib import Parallel, cpu_count, delayed, parallel_config
 
+from .. import tracking
 from .._util import PathLike
 from ..checkpoint import save_checkpoint
-from ..data import TEST_FOLD, cv_folds, development_folds
+from ..data import ESC10_CLASSES, TEST_FOLD, cv_folds, development_folds
 from ..experiment import Experiment
-from ..metrics import evaluate
+from ..metrics import count_parameters, evaluate
+from ..models import build_model
 from ..stats import summarize_folds
-from ..tracking import resolve_mode
-from .parallel import resolve_workers, run_jobs
-from .run_log import open_run_log
-from .runner import check_inputs, class_names, prob_columns, probs_table, train_and_score
-from .store import DEV_CV, OFFICIAL_CV, ResultsStore, data_fingerprint
+from ..train import fit, predict_proba, seed_everything
+from .store import FOLDERS, ResultsStore, data_fingerprint, file_sha256
 
-__all__ = ["run_cv", "run_dev_cv", "cross_validate_many", "fold_row", "fold_stats"]
+__all__ = ["cross_validate", "train_and_score", "workers", "check_inputs", "class_names", "probs_table",
+           "prob_columns", "fold_row", "fold_stats", "PROTOCOLS", "WORKERS_ENV"]
 
+#: protocol -> what its scored folds are
+PROTOCOLS = {"official": "test", "development": "val"}
+WORKERS_ENV = "AUDIOLAB_WORKERS"
 _METRICS = ("accuracy", "macro_f1", "auc")
+
+
+def workers() -> int:
+    """How many trainings run at once: ``$AUDIOLAB_WORKERS`` (a count, or ``auto``: one per core), default 1."""
+    value = os.environ.get(WORKERS_ENV, "").strip().lower() or "1"
+    if value == "auto":
+        return cpu_count()
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"${WORKERS_ENV}={value!r}: give a number of trainings to run at once (1, 2, ...) or 'auto'")
+    return int(value)
+
+
+def class_names(meta: pd.DataFrame) -> tuple[str, ...]:
+    """The class names of a metadata table (ESC-10's when it does not say)."""
+    return tuple(meta.attrs.get("classes") or ESC10_CLASSES)
+
+
+def check_inputs(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor) -> np.ndarray:
+    """The labels of ``meta``, after checking that ``features`` are this experiment's features of its clips."""
+    if not isinstance(exp, Experiment):
+        raise TypeError(f"expected an Experiment, got {type(exp).__name__}")
+    if len(features) != len(meta):
+        raise ValueError(f"features has {len(features)} clips but meta has {len(meta)} rows: compute them with "
+                         "audiolab.data.load_features(meta, exp.features) from the same table")
+    if features.ndim != 3 or features.shape[1] != exp.features.n_mels:
+        raise ValueError(f"features of shape {tuple(features.shape)} do not fit experiment {exp.name!r} "
+                         f"(n_mels={exp.features.n_mels}): compute them with load_features(meta, exp.features)")
+    if features.shape[2] != exp.features.num_frames:
+        raise ValueError(f"features have {features.shape[2]} frames but experiment {exp.name!r} expects "
+                         f"{exp.features.num_frames} (hop {exp.features.hop_length}, {exp.features.duration:g} s): "
+                         "they come from another front-end; compute them with load_features(meta, exp.features)")
+    return meta["target"].to_numpy().astype(np.int64)
+
+
+def probs_table(meta: pd.DataFrame, idx: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+    """Per-clip probabilities: filename, fold, target, prob_0, prob_1, ..."""
+    rows = meta.iloc[idx]
+    table = pd.DataFrame({c: rows[c].to_numpy() for c in ("filename", "fold", "target")})
+    for c in range(probs.shape[1]):
+        table[f"prob_{c}"] = probs[:, c]
+    return table
+
+
+def prob_columns(table: pd.DataFrame) -> list[str]:
+    return sorted((c for c in table.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
 
 
 def fold_row(fold: int, metrics: dict) -> dict:
@@ -47,214 +100,135 @@ def fold_row(fold: int, metrics: dict) -> dict:
 def fold_stats(rows: list) -> dict:
     """Mean ± std over the fold rows: ``metrics`` plus the flat ``<metric>_mean``/``_std`` fields."""
     stats = summarize_folds(rows, keys=_METRICS)
-    flat = {f"{k}_{s}": stats[k][s] for k in _METRICS for s in ("mean", "std")}
-    return {"metrics": stats, **flat}
+    return {"metrics": stats, **{f"{k}_{s}": stats[k][s] for k in _METRICS for s in ("mean", "std")}}
 
 
-def run_cv(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, store: "ResultsStore | PathLike",
-           folds: Optional[Iterable[int]] = None, test_fold: int = TEST_FOLD, keep_test_model: bool = False,
-           wandb_mode: Optional[str] = None, progress: bool = True, wandb_dir: Optional[PathLike] = None,
-           workers: Optional[int] = None) -> dict:
-    """The official cross-validation of ``exp`` on the folds of ``meta`` (default: all of them).
+def train_and_score(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, train_idx: np.ndarray,
+                    scored_idx: np.ndarray, scored: str = "test", run=None, fold: Optional[int] = None,
+                    store: Optional[ResultsStore] = None, keep_model: bool = False):
+    """Seed, build and fit ``exp`` on ``train_idx``, then score the last-epoch model on ``scored_idx`` (watched
+    after every epoch for the history only): ``(TrainResult, probabilities, record)``.
 
-    Stored under ``<name>/cv/``: ``fold<k>.json`` + ``fold<k>.csv`` (per-clip probabilities) per
-    fold, then ``summary.json`` (mean ± std over folds, pooled out-of-fold metrics, parameter counts,
-    seconds) and ``oof.csv``. With ``keep_test_model`` the model trained for ``test_fold`` is saved as
-    ``fold<test_fold>.pt`` (:meth:`ResultsStore.test_model`). Returns the summary with ``"per_fold"``,
-    the fold records as stored. W&B: one run per fold (job type ``cv``), the scored fold as ``test/*``, with
-    the fold's two files as an artifact of type ``cv-fold`` (:mod:`audiolab.evaluation.run_log`). ``workers``
-    (default ``$AUDIOLAB_WORKERS``, else 1) folds train at once, in processes of their own
-    (:mod:`audiolab.evaluation.parallel`).
+    ``scored`` is ``"test"`` (a cross-validation test fold) or ``"val"`` (a validation fold). W&B
+    (:mod:`audiolab.tracking`): the epochs and the result go to ``run`` (a search trial's run, shared by its
+    folds), or to a run of this fold's own. With ``store``, the fold ``fold`` is stored there (probabilities
+    CSV, the model too with ``keep_model``, then its record, written last) and its files become an artifact."""
+    if scored not in tracking.SCORED:
+        raise ValueError(f"scored must be 'test' or 'val', got {scored!r}")
+    y, classes = check_inputs(exp, meta, features), class_names(meta)
+    protocol = "official" if scored == "test" else "development"
+    kind = FOLDERS[protocol]
+    title = f"{exp.name} {kind}" + (f" fold {fold}" if fold is not None else "")
+    own = run is None
+    if own:
+        run = tracking.start_run(name=f"{exp.name}-{kind}" + (f"-fold{fold}" if fold is not None else ""),
+                                 group=exp.name, job_type=kind, tags=[exp.arch, kind],
+                                 config={**exp.to_dict(), "fold": fold, "key": exp.key()})
+    with run if own else nullcontext():
+        seed_everything(exp.train.seed)  # the initial weights depend on the seed too
+        model = build_model(exp.model, exp.features.n_mels, len(classes))
+        params = count_parameters(model)
+        result = fit(model, features[train_idx], y[train_idx], features[scored_idx], y[scored_idx], exp.train,
+                     exp.augment, scored, lambda row: tracking.log_epoch(run, row, scored, None if own else fold),
+                     description=title)
+        probs = predict_proba(result.model, features[scored_idx], result.normalizer, exp.train.eval_batch_size,
+                              exp.train.tta_shifts)
+        record = {"metrics": evaluate(y[scored_idx], probs, classes), "history": result.history, "params": params,
+                  "train_seconds": float(result.seconds), "epochs": len(result.history),
+                  "returned_epoch": len(result.history), "device": result.device, "n_train": int(len(train_idx)),
+                  "n_eval": int(len(scored_idx))}
+        tracking.log_result(run, scored, record["metrics"], params, y[scored_idx], probs, classes,
+                            meta.iloc[scored_idx], exp.features)
+        if store is not None:
+            record = _store_fold(store, exp, meta, protocol, scored, fold, train_idx, scored_idx, probs, record,
+                                 result if keep_model else None, run)
+    return result, probs, record
+
+
+def _store_fold(store: ResultsStore, exp, meta, protocol, scored, fold, train_idx, scored_idx, probs, record, result,
+                run) -> dict:
+    """Write one fold's files (the record last: it marks the fold complete), and log them as an artifact."""
+    json_path, csv_path, kind = *store.fold_paths(exp.name, fold, protocol), FOLDERS[protocol]
+    store.write_csv(csv_path, probs_table(meta, scored_idx, probs))
+    record = {"fold": fold, "scored_as": scored, **record, "experiment": exp.to_dict(), "key": exp.key(),
+              "data": data_fingerprint(meta, train_idx, scored_idx), "csv_sha256": file_sha256(csv_path)}
+    if result is not None:
+        info = {"arch": exp.arch, "params": exp.model.to_dict(), "n_mels": exp.features.n_mels,
+                "classes": list(class_names(meta)), "features": exp.features.to_dict(), "experiment": exp.name,
+                "key": exp.key(), "tta_shifts": exp.train.tta_shifts,
+                "trained_on_folds": sorted(int(f) for f in meta["fold"].iloc[train_idx].unique())}
+        save_checkpoint(store.fold_model(exp.name, fold, protocol), result.model.cpu(), result.normalizer.cpu(),
+                        record["returned_epoch"], info)
+    store.write_json(json_path, record)
+    tracking.log_files(run, f"{exp.name}-{kind}-fold{fold}", f"{kind}-fold", store.root, [json_path, csv_path],
+                       metadata={"experiment": exp.name, "key": exp.key(), "fold": fold, "protocol": kind})
+    return record
+
+
+def _is_stored(store: ResultsStore, exp: Experiment, meta, protocol: str, fold: int, train_idx, scored_idx,
+               keep_model: bool) -> bool:
+    json_path, csv_path = store.fold_paths(exp.name, fold, protocol)
+    needs = [csv_path] + ([store.fold_model(exp.name, fold, protocol)] if keep_model else [])
+    stored = store.read(json_path)
+    return (store.reusable(stored, exp.key(), data_fingerprint(meta, train_idx, scored_idx), json_path, needs)
+            and store.fold_files_match(stored, csv_path, meta["filename"].iloc[scored_idx]))
+
+
+def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame, features,
+                   store: "ResultsStore | PathLike", protocol: str = "official", folds: Optional[Sequence[int]] = None,
+                   keep_test_model: bool = False):
+    """Cross-validate ``exp`` in ``protocol`` (``"official"`` or ``"development"``); returns its summary.
+
+    Stored under ``<name>/cv/`` (official) or ``<name>/dev-cv/``: ``fold<k>.json`` + ``fold<k>.csv`` per fold,
+    then ``summary.json`` (mean ± std over folds, pooled out-of-fold metrics, parameters, seconds) and
+    ``oof.csv``. The summary returned also holds ``"per_fold"``, the fold records. ``folds``: the official
+    protocol's test folds to run (default all). ``keep_test_model`` keeps the model trained for the test fold
+    (:meth:`ResultsStore.test_model`). ``exp`` may be a list of experiments (seeds, variants): their missing
+    folds then train together, and a list of summaries comes back. ``features`` is a tensor, or a function of
+    a :class:`~audiolab.features.FeatureConfig` for experiments whose front-ends differ.
+    One process at a time trains an experiment: another gets :class:`~audiolab.evaluation.store.ExperimentBusy`.
     """
-    return cross_validate_many([exp], meta, features, store, OFFICIAL_CV, folds, test_fold, keep_test_model,
-                               wandb_mode, progress, wandb_dir, workers)[0]
-
-
-def run_dev_cv(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, store: "ResultsStore | PathLike",
-               test_fold: int = TEST_FOLD, wandb_mode: Optional[str] = None, progress: bool = True,
-               wandb_dir: Optional[PathLike] = None, workers: Optional[int] = None) -> dict:
-    """Cross-validation of ``exp`` over the development folds (all but ``test_fold``), stored under
-    ``<name>/dev-cv/`` like :func:`run_cv`. The scores every choice of the kit is made on. W&B: job type
-    ``dev-cv``, the scored fold as ``val/*``, artifacts of type ``dev-cv-fold``."""
-    return cross_validate_many([exp], meta, features, store, DEV_CV, test_fold=test_fold, wandb_mode=wandb_mode,
-                               progress=progress, wandb_dir=wandb_dir, workers=workers)[0]
-
-
-def cross_validate_many(exps: "Sequence[Experiment] | Mapping[Any, Sequence[Experiment]]", meta: pd.DataFrame,
-                        features, store: "ResultsStore | PathLike", protocol: str = OFFICIAL_CV,
-                        folds: Optional[Iterable[int]] = None, test_fold: int = TEST_FOLD, keep_test_model: bool = False,
-                        wandb_mode: Optional[str] = None, progress: bool = True, wandb_dir: Optional[PathLike] = None,
-                        workers: Optional[int] = None):
-    """:func:`run_cv` (``protocol="cv"``) or :func:`run_dev_cv` (``"dev-cv"``) of every experiment of ``exps``,
-    with the folds that are not stored yet trained **together**: with several ``workers`` the pool gets every
-    missing fold of every experiment at once, so no worker waits for the last fold of one cross-validation
-    before the next begins (seeds, head counts, ablation variants). The results are exactly those of the
-    one-at-a-time calls: a list of summaries for a list of experiments, or for a mapping
-    ``{label: [experiments]}`` the mapping ``{label: [summaries]}``. ``features`` is a tensor, or a function of
-    a :class:`~audiolab.features.FeatureConfig` for experiments whose front-ends differ."""
-    if isinstance(exps, Mapping):
-        groups = {label: list(group) for label, group in exps.items()}
-        flat = iter(cross_validate_many([e for group in groups.values() for e in group], meta, features, store,
-                                        protocol, folds, test_fold, keep_test_model, wandb_mode, progress, wandb_dir,
-                                        workers))
-        return {label: [next(flat) for _ in group] for label, group in groups.items()}
-    if protocol not in (OFFICIAL_CV, DEV_CV):
-        raise ValueError(f"protocol must be {OFFICIAL_CV!r} (official) or {DEV_CV!r} (development), got {protocol!r}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be 'official' or 'development', got {protocol!r}")
+    scored = PROTOCOLS[protocol]
+    exps = [exp] if isinstance(exp, Experiment) else list(exp)
     store = ResultsStore.of(store)
-    features_of = features if callable(features) else (lambda _config: features)
-    workers = resolve_workers(workers)
-    resolve_mode(wandb_mode)  # a bad mode is a user error: raise before any training
-    if protocol == DEV_CV:
-        folds, keep_test_model = None, False
-    options = dict(wandb_mode=wandb_mode, progress=progress, wandb_dir=wandb_dir)
-    plans = [_plan(exp, meta, features_of(exp.features) if isinstance(exp, Experiment) else features, store,
-                   protocol, folds, test_fold if keep_test_model else None, test_fold, workers, **options)
-             for exp in exps]  # (check_inputs in _plan says what is wrong with something that is no Experiment)
-    _train(plans, workers, progress)
-    return [_finish(plan, store) for plan in plans]
+    splits = {k: (train, test) for k, train, test in (cv_folds(meta) if scored == "test" else development_folds(meta))}
+    wanted = sorted(splits) if folds is None or scored == "val" else sorted({int(k) for k in folds})
+    if not wanted or not set(wanted) <= set(splits):
+        raise ValueError(f"fold(s) {sorted(set(wanted) - set(splits)) or wanted} not in the table; "
+                         f"folds present: {sorted(splits)}")
+    inputs = [(e, features(e.features) if callable(features) else features) for e in exps]
+    for e, x in inputs:
+        check_inputs(e, meta, x)
+    keep = TEST_FOLD if keep_test_model and scored == "test" else None
+    with ExitStack() as held:
+        for name in dict.fromkeys(e.name for e in exps):
+            held.enter_context(store.writing(name))
+        missing = [(e, x, k) for e, x in inputs for k in wanted
+                   if not _is_stored(store, e, meta, protocol, k, *splits[k], k == keep)]
+        with parallel_config(backend="loky", inner_max_num_threads=1):
+            Parallel(n_jobs=max(1, min(workers(), len(missing))))(
+                delayed(train_and_score)(e, meta, x, *splits[k], scored, fold=k, store=store, keep_model=k == keep)
+                for e, x, k in missing)
+        summaries = [_summary(store, e, meta, protocol, wanted, complete=wanted == sorted(splits)) for e in exps]
+    return summaries[0] if isinstance(exp, Experiment) else summaries
 
 
-@dataclass
-class _Plan:
-    """One cross-validation: its folds, and the jobs of those not stored yet."""
-
-    exp: Experiment
-    kind: str
-    wanted: list
-    complete: bool
-    classes: list
-    test_fold: int
-    jobs: list
-
-
-def _plan(exp, meta, features, store: ResultsStore, kind: str, folds, keep_model_fold: Optional[int],
-          test_fold: int, workers: int, wandb_mode=None, progress=True, wandb_dir=None) -> _Plan:
-    """Check the inputs, find the folds already stored, and make a :class:`_FoldJob` of each missing one."""
-    dev = kind == DEV_CV
-    pairs = development_folds(meta, test_fold) if dev else cv_folds(meta)
-    splits, scored_as = {k: (train, scored) for k, train, scored in pairs}, "val" if dev else "test"
-    y = check_inputs(exp, meta, features)
-    classes = class_names(meta)
-    wanted = sorted(splits) if folds is None else sorted({int(k) for k in folds})
-    absent = [k for k in wanted if k not in splits]
-    if absent or not wanted:
-        raise ValueError(f"fold(s) {absent or wanted} not in the table; folds present: {sorted(splits)}")
-    key = exp.key()
-    jobs = []
-    for k in wanted:
-        train_idx, scored_idx = splits[k]
-        json_path, csv_path = store.fold_paths(exp.name, k, kind)
-        model_path = store.fold_model(exp.name, k, kind) if k == keep_model_fold else None
-        data = data_fingerprint(meta, train_idx, scored_idx)
-        if not store.reusable(store.read(json_path), key, data, json_path,
-                              needs=[csv_path] + ([model_path] if model_path else [])):
-            jobs.append(_FoldJob(exp, meta, features, y, tuple(classes), store.root, kind, scored_as, k, train_idx,
-                                 scored_idx, model_path is not None, key, data, wandb_mode, wandb_dir,
-                                 progress and workers == 1))
-    return _Plan(exp, kind, wanted, wanted == sorted(splits), classes, test_fold, jobs)
-
-
-def _train(plans: list, workers: int, progress: bool) -> None:
-    """Train the missing folds of ``plans``: all of them at once in the worker pool, or one after the other."""
-    from tqdm.auto import tqdm
-
-    jobs = [job for plan in plans for job in plan.jobs]
-    if workers > 1 and len(jobs) > 1:
-        if progress:
-            names = sorted({f"{plan.exp.name} {plan.kind}" for plan in plans if plan.jobs})
-            what = names[0] if len(names) == 1 else f"{len(names)} cross-validations"
-            print(f"{what}: training {len(jobs)} folds, {workers} at a time", flush=True)
-        run_jobs(_train_fold, jobs, workers)
-        return
-    for plan in plans:
-        for job in tqdm(plan.jobs, desc=f"{plan.exp.name} {plan.kind}", unit="fold",
-                        disable=not progress or len(plan.jobs) < 2):
-            _train_fold(job)
-
-
-def _finish(plan: _Plan, store: ResultsStore) -> dict:
-    """Read the plan's stored folds back (as a rerun will), write and return the summary."""
-    exp, kind = plan.exp, plan.kind
-    per_fold = [store.read(store.fold_paths(exp.name, k, kind)[0]) for k in plan.wanted]
-    summary = _summary(exp, exp.key(), per_fold, store, kind, plan.classes, complete=plan.complete,
-                       test_fold=plan.test_fold)
-    store.write_json(store.cv_dir(exp.name, kind) / "summary.json", summary)
-    return {**summary, "per_fold": per_fold}
-
-
-@dataclass
-class _FoldJob:
-    """Everything one fold's training needs, so that another process can run it (:func:`_train_fold`)."""
-
-    exp: Experiment
-    meta: pd.DataFrame
-    features: torch.Tensor
-    y: Any
-    classes: tuple
-    root: Any
-    kind: str
-    scored_as: str
-    fold: int
-    train_idx: Any
-    scored_idx: Any
-    keep_model: bool
-    key: str
-    data: dict
-    wandb_mode: Optional[str]
-    wandb_dir: Optional[PathLike]
-    progress: bool
-
-
-def _train_fold(job: _FoldJob) -> None:
-    """Train and score one fold and store its files (the json last: it marks the fold complete)."""
-    exp, k, kind, meta, classes = job.exp, job.fold, job.kind, job.meta, list(job.classes)
-    store = ResultsStore(job.root)
-    json_path, csv_path = store.fold_paths(exp.name, k, kind)
-    run_args = dict(name=f"{exp.name}-{kind}-fold{k}", group=exp.name, job_type=kind, mode=job.wandb_mode,
-                    dir=job.wandb_dir, config={**exp.to_dict(), "fold": k, "key": job.key}, tags=[exp.arch, kind])
-    with open_run_log(run_args, job.scored_as) as log:  # open until the fold's files are written and logged
-        result, probs, record = train_and_score(exp, job.features, job.y, job.train_idx, job.scored_idx, classes,
-                                                job.scored_as, log, job.progress, f"{exp.name} {kind} fold {k}")
-        log.scored(job.y[job.scored_idx], probs, record["metrics"], classes, record["params"],
-                   clips=meta.iloc[job.scored_idx], features=exp.features)
-        record = {"fold": k, "scored_as": job.scored_as, **record, "experiment": exp.to_dict(), "key": job.key,
-                  "data": job.data}
-        store.write_csv(csv_path, probs_table(meta, job.scored_idx, probs))
-        if job.keep_model:
-            info = {"arch": exp.arch, "params": exp.model.to_dict(), "n_mels": exp.features.n_mels,
-                    "classes": classes, "features": exp.features.to_dict(), "experiment": exp.name,
-                    "key": job.key, "tta_shifts": exp.train.tta_shifts, "trained_on_folds": sorted(
-                        int(f) for f in meta["fold"].iloc[job.train_idx].unique())}
-            save_checkpoint(store.fold_model(exp.name, k, kind), result.model.cpu(), result.normalizer.cpu(),
-                            record["returned_epoch"], info)
-        store.write_json(json_path, record)  # written last: a fold json means the fold is complete
-        log.result_files(f"{exp.name}-{kind}-fold{k}", f"{kind}-fold", store.root, [json_path, csv_path],
-                         metadata={"experiment": exp.name, "key": job.key, "fold": k, "protocol": kind})
-
-
-def _summary(exp: Experiment, key: str, per_fold: list, store: ResultsStore, kind: str, classes, complete: bool,
-             test_fold: int) -> dict:
+def _summary(store: ResultsStore, exp: Experiment, meta, protocol: str, wanted: list, complete: bool) -> dict:
+    """Read the stored folds back (as a rerun will), write the summary and out-of-fold table, return both."""
+    per_fold = [store.read(store.fold_paths(exp.name, k, protocol)[0]) for k in wanted]
     rows = [{**fold_row(r["fold"], r["metrics"]), "train_seconds": r["train_seconds"], "epochs": r["epochs"]}
             for r in per_fold]
-    oof = pd.concat([pd.read_csv(store.fold_paths(exp.name, r["fold"], kind)[1]) for r in per_fold],
-                    ignore_index=True)
+    oof = pd.concat([pd.read_csv(store.fold_paths(exp.name, k, protocol)[1]) for k in wanted], ignore_index=True)
     probs = oof[prob_columns(oof)].to_numpy()
     oof["pred"] = probs.argmax(axis=1)
-    store.write_csv(store.cv_dir(exp.name, kind) / "oof.csv", oof)
-    total_seconds = float(sum(r["train_seconds"] for r in per_fold))
-    total_epochs = int(sum(r["epochs"] for r in per_fold))
-    return {
-        "name": exp.name,
-        "experiment": exp.to_dict(),
-        "key": key,
-        "protocol": kind,
-        "test_fold": int(test_fold),
-        "complete": bool(complete),
-        "folds": rows,
-        **fold_stats(rows),
-        "pooled": evaluate(oof["target"].to_numpy(), probs, classes),
-        "params": per_fold[0]["params"],
-        "train_seconds_total": total_seconds,
-        "seconds_per_epoch": total_seconds / total_epochs if total_epochs else None,
-        "epochs": per_fold[0]["epochs"],
-    }
+    store.write_csv(store.cv_dir(exp.name, protocol) / "oof.csv", oof)
+    seconds, epochs = float(sum(r["train_seconds"] for r in per_fold)), int(sum(r["epochs"] for r in per_fold))
+    summary = {"name": exp.name, "experiment": exp.to_dict(), "key": exp.key(), "protocol": FOLDERS[protocol],
+               "test_fold": TEST_FOLD, "complete": bool(complete), "folds": rows, **fold_stats(rows),
+               "pooled": evaluate(oof["target"].to_numpy(), probs, class_names(meta)), "params": per_fold[0]["params"],
+               "train_seconds_total": seconds, "seconds_per_epoch": seconds / epochs if epochs else None,
+               "epochs": per_fold[0]["epochs"]}
+    store.write_json(store.cv_dir(exp.name, protocol) / "summary.json", summary)
+    return {**summary, "per_fold": per_fold}

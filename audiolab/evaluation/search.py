@@ -1,35 +1,187 @@
-"""Hyperparameter search scored on validation folds inside the training folds.
+"""Hyperparameter search on validation folds inside the development folds, and every choice the kit makes.
 
-For each validation fold ``v`` a trial trains on every fold except ``v`` and the test fold,
-and predicts ``v``; its score is computed on all its validation predictions pooled, so two
-validation folds halve the noise of the ranking. The test fold is never used, for training
-or for scoring. Which trial to keep is :mod:`audiolab.evaluation.selection`'s job.
+* :func:`search` -- for each validation fold ``v`` of :data:`audiolab.data.SEARCH_VAL_FOLDS` a trial trains on
+  the development folds but ``v`` and predicts ``v``; its score pools all its validation predictions, so two
+  validation folds halve the noise of the ranking. The test fold is never used, for training or for scoring.
+* :func:`chosen_trial` -- a search's pick, by the one-standard-error rule: with a few hundred validation
+  clips the top of a ranking is mostly noise, so every trial within one standard error of the best is as
+  good (Hastie, Tibshirani and Friedman, *The Elements of Statistical Learning*, 7.10) and the one with the
+  fewest trainable parameters is kept;
+* :func:`choose_by_development` -- a pick among configurations (the number of heads, the shipped model) by
+  their mean development-fold accuracy over seeds.
+
+Both choices refuse scores of the test fold with :class:`TestFoldError`.
 """
 from __future__ import annotations
 
+import ast
 import json
 import math
 import random
-from typing import Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
+from joblib import Parallel, delayed, parallel_config
+from tqdm.auto import tqdm
 
+from .. import tracking
 from .._util import PathLike, plain, tupled
+from ..data import SEARCH_VAL_FOLDS, TEST_FOLD
 from ..experiment import Experiment
 from ..metrics import evaluate
-from ..tracking import resolve_mode
-from .parallel import resolve_workers, run_jobs
-from .run_log import open_run_log
-from .runner import check_inputs, class_names, train_and_score
-from .selection import TRIAL_RESULT_COLUMNS, ranked
-from .store import ResultsStore, data_fingerprint
+from .cv import check_inputs, class_names, train_and_score, workers
+from .store import DEV_CV, ResultsStore, data_fingerprint
 
-__all__ = ["search", "search_trials", "search_splits", "run_trial", "TRIAL_ARTIFACT"]
+__all__ = ["search", "search_trials", "search_splits", "run_trial", "TRIAL_ARTIFACT", "RULES", "TRIAL_RESULT_COLUMNS",
+           "TestFoldError", "ranked", "validation_se", "chosen_trial", "describe_choice", "best_experiment",
+           "choose_by_development"]
 
 #: W&B artifact type of a search trial's result file (what :func:`audiolab.sweeps.collect` downloads).
 TRIAL_ARTIFACT = "search-trial"
+RULES = ("one_se", "best")
+
+
+#: The columns of a search's trials table after the trial number and its searched values.
+TRIAL_RESULT_COLUMNS = ("val_accuracy", "val_macro_f1", "val_auc", "val_clips", "val_folds", "test_fold",
+                        "params_trainable", "seconds", "key")
+
+
+class TestFoldError(ValueError):
+    """A choice was handed scores of the test fold; choices are made on the development folds only."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
+
+def _check_trials(trials: pd.DataFrame) -> None:
+    """Raise :class:`TestFoldError` if any trial was scored on (or did not say it kept out) the test fold."""
+    if "val_folds" not in trials.columns or "test_fold" not in trials.columns:
+        raise TestFoldError("the trials table does not say which folds scored it ('val_folds', 'test_fold'): "
+                            "choose only from a table written by audiolab.evaluation.search")
+    for folds, test in zip(trials["val_folds"], trials["test_fold"]):
+        scored = {int(f) for f in str(folds).split(",") if f.strip()}
+        if int(test) in scored:
+            raise TestFoldError(f"a trial was scored on the test fold {int(test)} (validation folds {sorted(scored)}): "
+                                "a search scores validation folds inside the development folds, never the test fold")
+
+
+def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[Any, pd.DataFrame]:
+    """The candidate with the highest mean development-fold accuracy over its seeds, and the table behind it.
+
+    ``candidates`` maps a label (a number of heads, an experiment name) to the development
+    cross-validation summaries of its seeds. Ties go to the
+    first candidate. Any summary that is not a development cross-validation, or that scored the test
+    fold, raises :class:`TestFoldError`: the choice would have looked at the test fold.
+    """
+    rows = {}
+    for label, summaries in candidates.items():
+        if not summaries:
+            raise ValueError(f"candidate {label!r} has no results")
+        for summary in summaries:
+            scored = [int(r["fold"]) for r in summary["folds"]]
+            if summary.get("protocol") != DEV_CV or TEST_FOLD in scored:
+                raise TestFoldError(
+                    f"{summary.get('name')!r}: its scores cover folds {scored} of a {summary.get('protocol', 'cv')!r} "
+                    f"run; choices use development-fold cross-validation (protocol='development'), which never trains on or "
+                    f"scores the test fold {TEST_FOLD}")
+        accs = [s["accuracy_mean"] for s in summaries]
+        rows[label] = {"seeds": len(accs), "dev_accuracy_mean": float(sum(accs) / len(accs)),
+                       "dev_accuracy_min": float(min(accs)), "dev_accuracy_max": float(max(accs))}
+    table = pd.DataFrame(rows).T.rename_axis("candidate")
+    best = max(rows, key=lambda label: rows[label]["dev_accuracy_mean"])  # max keeps the first of equals
+    return best, table
+
+
+def ranked(trials: pd.DataFrame) -> pd.DataFrame:
+    """Trials best first: validation accuracy, then macro F1, then the earlier trial."""
+    if trials is None or len(trials) == 0:
+        raise ValueError("no trials: run search() first")
+    return trials.sort_values(["val_accuracy", "val_macro_f1", "trial"], ascending=[False, False, True],
+                              kind="stable").reset_index(drop=True)
+
+
+def validation_se(trials: pd.DataFrame) -> float:
+    """Standard error of the best trial's validation accuracy: ``sqrt(p (1 - p) / n)`` on its ``n`` clips."""
+    top = ranked(trials).iloc[0]
+    if "val_clips" not in trials.columns or pd.isna(top["val_clips"]):
+        raise ValueError("the trials table has no 'val_clips' column (written by an older audiolab): "
+                         "rerun search() to add it, or choose with rule='best'")
+    p, n = float(top["val_accuracy"]), int(top["val_clips"])
+    return math.sqrt(p * (1.0 - p) / n)
+
+
+def chosen_trial(trials: pd.DataFrame, rule: str = "one_se") -> pd.Series:
+    """The row of the trial a search picks: ``"best"`` (highest validation accuracy, then macro F1)
+    or ``"one_se"`` (default: the fewest trainable parameters among the trials within one standard
+    error of the best; ties: higher accuracy)."""
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; choose one of {RULES}")
+    _check_trials(trials)
+    table = ranked(trials)
+    if rule == "best":
+        return table.iloc[0]
+    floor = table.iloc[0]["val_accuracy"] - validation_se(table)
+    within = table[table["val_accuracy"] >= floor - 1e-12]
+    return within.sort_values(["params_trainable", "val_accuracy", "val_macro_f1", "trial"],
+                              ascending=[True, False, False, True], kind="stable").iloc[0]
+
+
+def _from_cell(value: Any) -> Any:
+    """A table cell back to a Python value (``"(32, 64)"`` read from CSV becomes a tuple)."""
+    if isinstance(value, str) and value[:1] in "([":
+        try:
+            return tupled(ast.literal_eval(value))
+        except (ValueError, SyntaxError):
+            return value
+    if isinstance(value, float) and value.is_integer():
+        return value  # keep floats floats (lr=1.0 stays 1.0)
+    return tupled(value)
+
+
+def chosen_values(base: Experiment, trials: pd.DataFrame, rule: str = "one_se") -> dict:
+    """The searched values of the chosen trial, typed like ``base``'s fields."""
+    best = chosen_trial(trials, rule)
+    skip = {"trial", "name", *TRIAL_RESULT_COLUMNS}
+    values = {k: _from_cell(best[k]) for k in best.index if k not in skip}
+    for k, v in values.items():  # integers stored as floats by pandas
+        current = base.get(k)
+        if isinstance(current, int) and not isinstance(current, bool) and isinstance(v, float) and v.is_integer():
+            values[k] = int(v)
+    return values
+
+
+def describe_choice(base: Experiment, trials: pd.DataFrame, space: Mapping[str, Sequence],
+                    rule: str = "one_se") -> str:
+    """A Markdown paragraph: which trial the search picked, by which rule, and what it changes from ``base``."""
+    table = ranked(trials)
+    top, pick = table.iloc[0], chosen_trial(table, rule)
+
+    def trial(row) -> str:
+        return (f"**trial {int(row['trial'])}** (validation accuracy {row['val_accuracy']:.3f}, "
+                f"macro F1 {row['val_macro_f1']:.3f}, {int(row['params_trainable']):,} parameters)")
+
+    if rule == "best":
+        text = f"The best trial is {trial(pick)}."
+    else:
+        se = validation_se(table)
+        text = (f"The highest validation accuracy is {trial(top)}. On {int(top['val_clips'])} validation clips "
+                f"its standard error is {100 * se:.1f} points, so every trial above "
+                f"{top['val_accuracy'] - se:.3f} cannot be told apart from the best by this search. Of those we take the one with "
+                f"the fewest parameters (the *one-standard-error rule*): ")
+        text += "the same trial." if int(pick["trial"]) == int(top["trial"]) else f"{trial(pick)}."
+    changes = {k: (base.get(k), _from_cell(pick[k])) for k in space}
+    changed = [f"`{k}` {a} → {b}" for k, (a, b) in changes.items() if str(plain(a)) != str(plain(b))]
+    return text + (f" Compared with the starting configuration it changes {', '.join(changed)}." if changed
+                   else " It is the starting configuration itself.")
+
+
+def best_experiment(base: Experiment, trials: pd.DataFrame, name: Optional[str] = None,
+                    rule: str = "one_se") -> Experiment:
+    """``base`` with the values of the trial :func:`chosen_trial` picks, named ``name``
+    (default ``"<base.name>-best"``). Works on :func:`~audiolab.evaluation.search`'s table and
+    on ``trials.csv`` read back with pandas."""
+    return base.replace(chosen_values(base, trials, rule), name=name or f"{base.name}-best")
 
 
 def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int = 8, seed: int = 0) -> list[dict]:
@@ -84,173 +236,100 @@ def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int
     return trials
 
 
-def search_splits(meta: pd.DataFrame, val_fold, test_fold: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """``(val fold, train idx, val idx)`` per validation fold, checked to leave the test fold out."""
+def search_splits(meta: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``(val fold, train idx, val idx)`` per validation fold: train on the development folds but that one."""
     folds = meta["fold"].to_numpy()
     present = set(int(f) for f in np.unique(folds))
-    val_folds = sorted({int(v) for v in (val_fold if isinstance(val_fold, Iterable) else [val_fold])})
-    if not val_folds or test_fold in val_folds or not set(val_folds) <= present or test_fold not in present:
-        raise ValueError(
-            f"val_fold={val_fold} and test_fold={test_fold} must be different folds of the table {sorted(present)}"
-        )
-    test_idx = np.flatnonzero(folds == test_fold)
-    test_set, test_files = set(test_idx.tolist()), set(meta["filename"].iloc[test_idx])
-    splits = []
-    for v in val_folds:
-        train_idx = np.flatnonzero((folds != v) & (folds != test_fold))
-        val_idx = np.flatnonzero(folds == v)
-        seen = np.concatenate([train_idx, val_idx])
-        if test_set & set(seen.tolist()) or not len(train_idx):
-            raise AssertionError("search split is broken: test-fold clips in the training or validation set")
-        if test_files & set(meta["filename"].iloc[seen]):
-            raise AssertionError("search split is broken: a test-fold file is also in the training or validation set")
-        splits.append((v, train_idx, val_idx))
-    return splits
+    if TEST_FOLD in SEARCH_VAL_FOLDS or not set(SEARCH_VAL_FOLDS) | {TEST_FOLD} <= present:
+        raise ValueError(f"the search needs validation folds {sorted(SEARCH_VAL_FOLDS)} and a different test fold "
+                         f"{TEST_FOLD}; the table has {sorted(present)}")
+    return [(v, np.flatnonzero((folds != v) & (folds != TEST_FOLD)), np.flatnonzero(folds == v))
+            for v in SEARCH_VAL_FOLDS]
 
 
-def search(
-    base: Experiment,
-    space: Mapping[str, Sequence],
-    meta: pd.DataFrame,
-    features: torch.Tensor,
-    store: "ResultsStore | PathLike",
-    n_trials: int = 8,
-    seed: int = 0,
-    val_fold: Union[int, Sequence[int]] = (3, 4),
-    test_fold: int = 5,
-    wandb_mode: Optional[str] = None,
-    progress: bool = True,
-    wandb_dir: Optional[PathLike] = None,
-    workers: Optional[int] = None,
-) -> pd.DataFrame:
+def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, features: torch.Tensor,
+           store: "ResultsStore | PathLike", n_trials: int = 8, seed: int = 0) -> pd.DataFrame:
     """Run the :func:`search_trials` of ``base`` over ``space`` (dotted keys) on the validation folds.
 
-    Each trial is stored as it finishes in ``<base.name>/search/trial-<key>.json`` and reused on a
-    rerun. Returns a DataFrame best first (validation accuracy, then macro F1) with columns
-    ``trial``, one per space key, ``val_accuracy``, ``val_macro_f1``, ``val_auc``, ``val_clips``
-    (validation clips scored), ``params_trainable``, ``seconds`` and ``key``; also written to
-    ``trials.csv``. W&B: one run per trial (group ``<name>-search``, see :func:`run_trial`). ``workers``
-    (default ``$AUDIOLAB_WORKERS``, else 1) trials train at once, each in a process of its own
-    (:mod:`audiolab.evaluation.parallel`).
+    Each trial is stored as it finishes in ``<base.name>/search/trial-<key>.json`` and reused on a rerun
+    (``$AUDIOLAB_WORKERS`` of them train at once). Returns a DataFrame best first (validation accuracy, then
+    macro F1) with columns ``trial``, one per space key, and :data:`TRIAL_RESULT_COLUMNS`; also written to
+    ``trials.csv``. W&B: one run per trial (:func:`run_trial`).
     """
-    from tqdm.auto import tqdm
-
     store = ResultsStore.of(store)
+    check_inputs(base, meta, features)
     points = search_trials(base, space, n_trials=n_trials, seed=seed)
-    workers = resolve_workers(workers)
-    missing = [(i, values) for i, values in enumerate(points) if not _is_stored(base, values, meta, store, val_fold,
-                                                                                 test_fold, i)]
-    if workers > 1 and len(missing) > 1:  # they train side by side; the loop below then finds every one stored
-        check_inputs(base, meta, features)
-        resolve_mode(wandb_mode)
-        if progress:
-            print(f"{base.name} search: training {len(missing)} trials, {workers} at a time", flush=True)
-        run_jobs(_trial_job, [(base, values, meta, features, store.root, val_fold, test_fold, i, wandb_mode, wandb_dir)
-                              for i, values in missing], workers)
+    missing = [(i, values) for i, values in enumerate(points)
+               if not store.reusable(*_trial_stored(base, values, meta, store, i))]
+    if workers() > 1 and len(missing) > 1:  # side by side; the loop below then finds every one stored
+        with parallel_config(backend="loky", inner_max_num_threads=1):
+            Parallel(n_jobs=min(workers(), len(missing)))(
+                delayed(run_trial)(base, values, meta, features, store, i) for i, values in missing)
     rows = []
-    bar = tqdm(list(enumerate(points)), desc=f"{base.name} search", unit="trial", disable=not progress)
-    for i, values in bar:
-        stored = run_trial(base, values, meta, features, store, val_fold, test_fold, index=i, wandb_mode=wandb_mode,
-                           progress=progress, wandb_dir=wandb_dir)
+    for i, values in enumerate(tqdm(points, desc=f"{base.name} search", unit="trial")):
+        stored = run_trial(base, values, meta, features, store, index=i)
         metrics = stored["metrics"]
         rows.append({"trial": i, **values, "val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"],
                      "val_auc": metrics["auc_macro_ovr"], "val_clips": int(metrics["n"]),
-                     "val_folds": ",".join(str(v) for v in stored["val_folds"]), "test_fold": int(test_fold),
+                     "val_folds": ",".join(str(v) for v in stored["val_folds"]), "test_fold": TEST_FOLD,
                      "params_trainable": stored["params"]["trainable"], "seconds": stored["train_seconds"],
                      "key": stored["key"]})
-        bar.set_postfix(best=f"{max(r['val_accuracy'] for r in rows):.3f}")
-    bar.close()
     table = ranked(pd.DataFrame(rows, columns=["trial", *space, *TRIAL_RESULT_COLUMNS]))
     store.write_csv(store.search_dir(base.name) / "trials.csv", table)
     return table
 
 
-def _trial_setup(base, values, meta, store: ResultsStore, val_fold, test_fold, index):
-    """``(experiment, splits, key, data fingerprint, result path)`` of one trial."""
-    splits = search_splits(meta, val_fold, test_fold)
-    data = data_fingerprint(meta, *[idx for _, train, val in splits for idx in (train, val)])
-    exp = base.replace(values) if index == 0 else base.replace(values, name=f"{base.name}-trial{index or 'x'}")
-    key = exp.key()
-    return exp, splits, key, data, store.trial_path(base.name, key)
+def _trial(base: Experiment, values, index):
+    return base.replace(values) if index == 0 else base.replace(values, name=f"{base.name}-trial{index or 'x'}")
 
 
-def _is_stored(base, values, meta, store: ResultsStore, val_fold, test_fold, index) -> bool:
-    _, _, key, data, path = _trial_setup(base, values, meta, store, val_fold, test_fold, index)
-    return bool(store.reusable(store.read(path), key, data, path))
-
-
-def _trial_job(args: tuple) -> None:
-    """One trial in a worker process (:func:`search` with several workers)."""
-    base, values, meta, features, root, val_fold, test_fold, index, wandb_mode, wandb_dir = args
-    run_trial(base, values, meta, features, root, val_fold, test_fold, index=index, wandb_mode=wandb_mode,
-              progress=False, wandb_dir=wandb_dir)
+def _trial_stored(base, values, meta, store: ResultsStore, index):
+    """``(stored record, key, data fingerprint, path)`` of one trial, as :meth:`ResultsStore.reusable` takes them."""
+    key = _trial(base, values, index).key()
+    data = data_fingerprint(meta, *[idx for _, train, val in search_splits(meta) for idx in (train, val)])
+    path = store.trial_path(base.name, key)
+    return store.read(path), key, data, path
 
 
 def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame, features: torch.Tensor,
-              store: "ResultsStore | PathLike", val_fold: Union[int, Sequence[int]] = (3, 4), test_fold: int = 5,
-              index: Optional[int] = None, wandb_mode: Optional[str] = None, progress: bool = True,
-              wandb_dir: Optional[PathLike] = None, log_reused: bool = False) -> dict:
-    """One trial of ``base``'s search: ``base`` with ``values`` (dotted keys) applied, trained once per
-    validation fold and scored on them pooled; stored as ``<base.name>/search/trial-<key>.json``, where
-    :func:`search` finds it (a W&B sweep agent runs exactly this, see :mod:`audiolab.sweeps`). A trial
-    already stored for the same configuration and clips is loaded. Returns the stored record.
+              store: "ResultsStore | PathLike", index: Optional[int] = None, log_reused: bool = False) -> dict:
+    """One trial of ``base``'s search: ``base`` with ``values`` (dotted keys), trained once per validation fold
+    and scored on them pooled; stored as ``<base.name>/search/trial-<key>.json``, where :func:`search` finds it
+    (a W&B sweep agent runs exactly this, see :mod:`audiolab.sweeps`). A trial already stored for the same
+    configuration and clips is loaded. Returns the stored record.
 
-    W&B: one run per trial (job type ``search``, group ``<base.name>-search``; under a sweep agent, the
-    agent's run), started before training: every epoch of its validation folds, one after the other
-    (:mod:`audiolab.evaluation.run_log`), the pooled ``val/*`` scores, and the trial's file as an artifact
-    of type :data:`TRIAL_ARTIFACT` that :func:`audiolab.sweeps.collect` downloads into a results store.
-    A reused trial makes no run, unless ``log_reused``: then its run gets the stored scores and file (a
+    W&B: one run per trial (job type ``search``, group ``<base.name>-search``; under a sweep agent, the agent's
+    run): every epoch of its validation folds one after the other, the pooled ``val/*`` scores, and the trial's
+    file as an artifact of type :data:`TRIAL_ARTIFACT`. A reused trial makes no run, unless ``log_reused`` (a
     sweep agent's run must report its metric even for a trial it finds stored)."""
     store = ResultsStore.of(store)
-    y = check_inputs(base, meta, features)
-    resolve_mode(wandb_mode)
-    exp, splits, key, data, path = _trial_setup(base, values, meta, store, val_fold, test_fold, index)
-    stored = store.read(path)
-    run_args = dict(name=f"{base.name}-trial{index}" if index is not None else f"{base.name}-trial-{key[:8]}",
-                    group=f"{base.name}-search", job_type="search", mode=wandb_mode, dir=wandb_dir,
-                    tags=[exp.arch, "search"], config={**exp.to_dict(), "trial": index, "key": key,
-                                                       "val_folds": [v for v, _, _ in splits], **plain(values)})
-    if store.reusable(stored, key, data, path):
-        if log_reused:
-            with open_run_log(run_args, "val") as log:
-                log.scores(stored["metrics"], stored["params"])
-                _log_trial_file(log, base.name, key, values, store, path, stored)
+    y, classes = check_inputs(base, meta, features), class_names(meta)
+    exp, splits = _trial(base, values, index), search_splits(meta)
+    stored, key, data, path = _trial_stored(base, values, meta, store, index)
+    reused = store.reusable(stored, key, data, path)
+    if reused and not log_reused:
         return stored
-    with open_run_log(run_args, "val") as log:  # open until the trial's file is written and logged
-        stored = _run_trial(exp, index, values, splits, features, y, class_names(meta), log, progress)
-        val_idx = np.concatenate([val for _, _, val in splits])
-        log.scored(y[val_idx], np.concatenate(stored.pop("probs")), stored["metrics"], class_names(meta),
-                   stored["params"], clips=meta.iloc[val_idx], features=exp.features)
-        stored.update(test_fold=int(test_fold), experiment=exp.to_dict(), key=key, data=data)
-        store.write_json(path, stored)
-        _log_trial_file(log, base.name, key, values, store, path, stored)
+    with tracking.start_run(name=f"{base.name}-trial{index}" if index is not None else f"{base.name}-trial-{key[:8]}",
+                            group=f"{base.name}-search", job_type="search", tags=[exp.arch, "search"],
+                            config={**exp.to_dict(), "trial": index, "key": key, "val_folds": list(SEARCH_VAL_FOLDS),
+                                    **plain(values)}) as run:
+        if not reused:
+            per_fold, probs = [], []
+            for v, train_idx, val_idx in splits:
+                _, p, record = train_and_score(exp, meta, features, train_idx, val_idx, "val", run, fold=v)
+                per_fold.append({"val_fold": int(v), **record})
+                probs.append(p)
+            val_idx, probs = np.concatenate([val for _, _, val in splits]), np.concatenate(probs)
+            stored = {"trial": index, "values": plain(values), "val_folds": [int(v) for v, _, _ in splits],
+                      "metrics": evaluate(y[val_idx], probs, classes), "params": per_fold[0]["params"],
+                      "train_seconds": float(sum(r["train_seconds"] for r in per_fold)), "per_fold": per_fold,
+                      "test_fold": TEST_FOLD, "experiment": exp.to_dict(), "key": key, "data": data}
+            store.write_json(path, stored)
+            tracking.log_result(run, "val", stored["metrics"], stored["params"], y[val_idx], probs, classes,
+                                meta.iloc[val_idx], exp.features)
+        else:
+            tracking.log_result(run, "val", stored["metrics"], stored["params"])
+        tracking.log_files(run, f"{base.name}-trial-{key}", TRIAL_ARTIFACT, store.root, [path],
+                           metadata={"experiment": base.name, "key": key, "values": plain(values),
+                                     "val_accuracy": stored["metrics"]["accuracy"]})
     return store.read(path)
-
-
-def _log_trial_file(log, base_name: str, key: str, values, store: ResultsStore, path, stored: dict) -> None:
-    log.result_files(f"{base_name}-trial-{key}", TRIAL_ARTIFACT, store.root, [path],
-                     metadata={"experiment": base_name, "key": key, "values": plain(values),
-                               "val_accuracy": stored["metrics"]["accuracy"]})
-
-
-def _run_trial(exp, i, values, splits, features, y, classes, log, progress) -> dict:
-    """Train one trial once per validation fold, each fold's epochs logged to ``log``; score its pooled
-    validation predictions (returned under ``probs`` too, one array per fold, not stored)."""
-    per_fold, all_y, all_probs = [], [], []
-    for v, train_idx, val_idx in splits:
-        log.start_fold(v)
-        _, probs, record = train_and_score(exp, features, y, train_idx, val_idx, classes, "val", log, progress,
-                                           f"trial {i}, val fold {v}")
-        per_fold.append({"val_fold": int(v), **record})
-        all_y.append(y[val_idx])
-        all_probs.append(probs)
-    return {
-        "trial": i,
-        "values": plain(values),
-        "val_folds": [int(v) for v, _, _ in splits],
-        "metrics": evaluate(np.concatenate(all_y), np.concatenate(all_probs), classes),
-        "params": per_fold[0]["params"],
-        "train_seconds": float(sum(r["train_seconds"] for r in per_fold)),
-        "per_fold": per_fold,
-        "probs": all_probs,
-    }

@@ -8,14 +8,16 @@ Layout under ``root`` (``reports/results`` for the full profile)::
 
     <name>/cv/fold<k>.json, fold<k>.csv   one fold of the official cross-validation: record + probabilities
     <name>/cv/summary.json, oof.csv       mean ± std over folds, pooled out-of-fold predictions
-    <name>/cv/fold5.pt                    the model trained for the test fold (when kept)
+    <name>/cv/fold<TEST_FOLD>.pt          the model trained for the test fold (when kept)
     <name>/dev-cv/...                     the same for cross-validation over the development folds
     <name>/search/trial-<key>.json, trials.csv         hyperparameter search trials
     <name>-ensemble/summary.json          a seed ensemble of <name>
     comparison.csv|json, best_model.pt|json            the comparison notebook's outputs
 
 A stored result is reused only when its ``key`` (:meth:`audiolab.experiment.Experiment.key`)
-and its ``data`` fingerprint (the clips of its train and test sets) match. Each reuse marks the
+and its ``data`` fingerprint (the clips of its train and test sets) match, and a fold's CSV is the one
+its record was written with (``csv_sha256``; records older than that field: the CSV's clips). One
+process at a time trains into an experiment's folder (:meth:`ResultsStore.writing`). Each reuse marks the
 files as used (their modification time becomes "now"), so :meth:`ResultsStore.prune_unused`
 can remove what no notebook uses any more.
 """
@@ -26,15 +28,23 @@ import json
 import logging
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .._util import PathLike, atomic_write, plain, read_json, repo_root, write_csv, write_json
+from ..data import TEST_FOLD
 
-__all__ = ["ResultsStore", "data_fingerprint", "BEST_MODEL", "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
+try:
+    import fcntl
+except ImportError:  # Windows: no lock
+    fcntl = None
+
+__all__ = ["FOLDERS", "ResultsStore", "ExperimentBusy", "data_fingerprint", "file_sha256", "BEST_MODEL",
+           "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
 
 logger = logging.getLogger("audiolab")
 
@@ -42,8 +52,18 @@ logger = logging.getLogger("audiolab")
 BEST_MODEL = "best_model.pt"
 #: Environment variable that moves the results of every profile.
 RESULTS_ENV = "AUDIOLAB_RESULTS"
-#: The two cross-validation protocols (folder names): official (all folds), development (all but the test fold).
+#: The folders (and summaries' ``protocol``) of the two cross-validation protocols: official (all folds),
+#: development (all but the test fold).
 OFFICIAL_CV, DEV_CV = "cv", "dev-cv"
+FOLDERS = {"official": OFFICIAL_CV, "development": DEV_CV}
+
+
+class ExperimentBusy(RuntimeError):
+    """Another process is training into the same experiment folder."""
+
+
+def file_sha256(path: PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def data_fingerprint(meta: pd.DataFrame, *index_sets: np.ndarray) -> str:
@@ -82,23 +102,23 @@ class ResultsStore:
         return cls(Path(tempfile.gettempdir()) / f"audiolab-{profile_name}" / "results")
 
     # -- where things are ------------------------------------------------------------
-    def cv_dir(self, name: str, kind: str = OFFICIAL_CV) -> Path:
-        """The folder of ``name``'s cross-validation, official (``"cv"``) or development (``"dev-cv"``)."""
-        if kind not in (OFFICIAL_CV, DEV_CV):
-            raise ValueError(f"kind must be {OFFICIAL_CV!r} or {DEV_CV!r}, got {kind!r}")
-        return self.root / name / kind
+    def cv_dir(self, name: str, protocol: str = "official") -> Path:
+        """The folder of ``name``'s cross-validation, official (``cv/``) or development (``dev-cv/``)."""
+        if protocol not in FOLDERS:
+            raise ValueError(f"protocol must be 'official' or 'development', got {protocol!r}")
+        return self.root / name / FOLDERS[protocol]
 
-    def fold_paths(self, name: str, fold: int, kind: str = OFFICIAL_CV) -> tuple[Path, Path]:
+    def fold_paths(self, name: str, fold: int, protocol: str = "official") -> tuple[Path, Path]:
         """``(record json, probabilities csv)`` of one cross-validation fold."""
-        return self.cv_dir(name, kind) / f"fold{fold}.json", self.cv_dir(name, kind) / f"fold{fold}.csv"
+        return self.cv_dir(name, protocol) / f"fold{fold}.json", self.cv_dir(name, protocol) / f"fold{fold}.csv"
 
-    def fold_model(self, name: str, fold: int, kind: str = OFFICIAL_CV) -> Path:
+    def fold_model(self, name: str, fold: int, protocol: str = "official") -> Path:
         """Where the model trained for one cross-validation fold is kept."""
-        return self.cv_dir(name, kind) / f"fold{fold}.pt"
+        return self.cv_dir(name, protocol) / f"fold{fold}.pt"
 
-    def test_model(self, name: str, test_fold: int = 5) -> Path:
+    def test_model(self, name: str) -> Path:
         """The model of ``name``'s official cross-validation trained for the test fold: the held-out model."""
-        return self.fold_model(name, test_fold)
+        return self.fold_model(name, TEST_FOLD)
 
     def search_dir(self, name: str) -> Path:
         return self.root / name / "search"
@@ -118,11 +138,11 @@ class ResultsStore:
         """What the comparison notebook wrote beside :attr:`best_model` (``experiment``, scores, ...), or ``None``."""
         return read_json(self.best_model.with_suffix(".json"))
 
-    def keep_best_model(self, name: str, about: dict, test_fold: int = 5) -> Path:
+    def keep_best_model(self, name: str, about: dict) -> Path:
         """Copy ``name``'s test-fold model to :attr:`best_model`, with ``about`` beside it as JSON."""
-        source = self.test_model(name, test_fold)
+        source = self.test_model(name)
         if not source.is_file():
-            raise FileNotFoundError(f"no test-fold model at {source}: run run_cv(..., keep_test_model=True) "
+            raise FileNotFoundError(f"no test-fold model at {source}: run cross_validate(..., keep_test_model=True) "
                                     f"for {name!r} first")
         atomic_write(self.best_model, lambda handle: handle.write(source.read_bytes()), binary=True)
         text = json.dumps(plain(about), indent=1) + "\n"
@@ -134,33 +154,33 @@ class ResultsStore:
         """The JSON at ``path`` (``None`` when missing or damaged)."""
         return read_json(path)
 
-    def load_summary(self, name: str, kind: str = OFFICIAL_CV) -> dict:
-        """The cross-validation summary of experiment ``name`` (official, or ``kind="dev-cv"``)."""
-        path = self.cv_dir(name, kind) / "summary.json"
+    def load_summary(self, name: str, protocol: str = "official") -> dict:
+        """The cross-validation summary of experiment ``name`` in ``protocol``."""
+        path = self.cv_dir(name, protocol) / "summary.json"
         summary = read_json(path)
         if summary is None:
-            what = "run_cv()" if kind == OFFICIAL_CV else "run_dev_cv()"
-            raise FileNotFoundError(f"no {kind} summary at {path}: run {what} for {name!r} first")
+            raise FileNotFoundError(f"no {protocol} summary at {path}: run cross_validate(..., protocol={protocol!r}) "
+                                    f"for {name!r} first")
         return summary
 
-    def load_oof(self, name: str, kind: str = OFFICIAL_CV) -> pd.DataFrame:
+    def load_oof(self, name: str, protocol: str = "official") -> pd.DataFrame:
         """The out-of-fold probabilities of ``name``: filename, fold, target, prob_0.., pred."""
-        path = self.cv_dir(name, kind) / "oof.csv"
+        path = self.cv_dir(name, protocol) / "oof.csv"
         if not path.is_file():
             raise FileNotFoundError(f"no out-of-fold predictions at {path}: run the cross-validation of {name!r} first")
         return pd.read_csv(path)
 
-    def load_fold(self, name: str, fold: int, kind: str = OFFICIAL_CV) -> dict:
+    def load_fold(self, name: str, fold: int, protocol: str = "official") -> dict:
         """The stored record of one cross-validation fold (the test fold's is the held-out result)."""
-        path = self.fold_paths(name, fold, kind)[0]
+        path = self.fold_paths(name, fold, protocol)[0]
         record = read_json(path)
         if record is None:
             raise FileNotFoundError(f"no result at {path}: run the cross-validation of {name!r} first")
         return record
 
-    def summaries(self, kind: str = OFFICIAL_CV) -> list[str]:
-        """Names of the experiments with a cross-validation summary of ``kind``, sorted."""
-        return sorted(p.parent.parent.name for p in self.root.glob(f"*/{kind}/summary.json"))
+    def summaries(self, protocol: str = "official") -> list[str]:
+        """Names of the experiments with a cross-validation summary in ``protocol``, sorted."""
+        return sorted(p.parent.parent.name for p in self.root.glob(f"*/{FOLDERS[protocol]}/summary.json"))
 
     def training_seconds(self) -> dict:
         """Seconds of training behind the store, by kind: official ``cv`` folds, ``dev_cv`` folds and
@@ -185,6 +205,28 @@ class ResultsStore:
     def write_csv(self, path: PathLike, table: pd.DataFrame) -> Path:
         return write_csv(path, table)
 
+    @contextmanager
+    def writing(self, name: str) -> Iterator[Path]:
+        """Hold ``<root>/<name>`` while this process trains into it (an ``flock`` of the folder, released
+        when the block ends or the process dies); raises :class:`ExperimentBusy` if another process holds it."""
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        if fcntl is None:  # Windows: no guard
+            yield folder
+            return
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ExperimentBusy(f"another process is training {name!r} into {folder}: wait until it ends, "
+                                     "or give this run another name (--name) or results folder") from None
+            except OSError:  # a file system without locks: nothing to guard with
+                pass
+            yield folder
+        finally:
+            os.close(fd)
+
     # -- reuse -------------------------------------------------------------------------
     def reusable(self, stored: Optional[dict], key: str, data: str, path: Path, needs: Sequence[Path] = ()) -> bool:
         """Whether ``stored`` (read from ``path``) was computed by this configuration on these clips,
@@ -202,8 +244,28 @@ class ResultsStore:
         if missing:
             logger.warning("%s lacks %s: retraining", path, [p.name for p in missing])
             return False
+        metrics = stored.get("metrics")
+        if not isinstance(metrics, dict) or not all(
+                isinstance(metrics.get(m), (int, float)) and not isinstance(metrics.get(m), bool)
+                for m in ("accuracy", "macro_f1", "n")):
+            logger.warning("%s holds no valid scores: retraining", path)
+            return False
         self.mark_used(path, *needs)
         return True
+
+    @staticmethod
+    def fold_files_match(record: dict, csv_path: Path, filenames: Sequence[str]) -> bool:
+        """Whether the probabilities at ``csv_path`` are those of ``record`` (its ``csv_sha256``; a record
+        without it: the CSV holds exactly the scored clips ``filenames``). Warns naming the file when not."""
+        expected = record.get("csv_sha256")
+        try:
+            same = (file_sha256(csv_path) == expected if expected else
+                    sorted(pd.read_csv(csv_path)["filename"]) == sorted(filenames))
+        except (OSError, ValueError, KeyError, pd.errors.ParserError):
+            same = False
+        if not same:
+            logger.warning("%s does not belong to %s (another run wrote it): retraining", csv_path, record.get("key"))
+        return same
 
     @staticmethod
     def mark_used(*paths: PathLike) -> None:
