@@ -43,6 +43,9 @@ def atomic_write(path: PathLike, write: Callable[[Any], Any], binary: bool = Fal
         with open(tmp, "xb") if binary else open(tmp, "x", newline="") as handle:
             write(handle)
         os.replace(tmp, path)
+    except OSError as error:  # a full disk or a read-only folder: say which file, and what to do
+        raise OSError(error.errno, f"cannot write {path} ({error.strerror or error}): free space on that disk or "
+                                   "choose another folder") from error
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -309,6 +309,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as error:  # a full disk, a folder that cannot be written: one line, not a traceback
+        print(f"audiolab {args.command}: error: {error.strerror or error}", file=sys.stderr)
+        return 2
     return 2
 
 

@@ -23,6 +23,7 @@ import netrc
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
@@ -62,10 +63,22 @@ def _logged_in() -> bool:
         return False
 
 
+@contextmanager
 def start_run(**init):
-    """``wandb.init(**init)`` in audiolab's project, quiet and cheap (no console capture, no system stats, no
-    pip freeze), in ``$WANDB_MODE`` (default: online when logged in, else offline); W&B's disabled run when it
-    cannot start. Use it as a context manager: the run finishes (as failed when an exception escapes)."""
+    """``with start_run(**init) as run``: ``wandb.init(**init)`` in audiolab's project, quiet and cheap (no console
+    capture, no system stats, no pip freeze), in ``$WANDB_MODE`` (default: online when logged in, else offline);
+    W&B's disabled run when it cannot start. The run finishes with the block: as failed when an exception escapes,
+    which goes on to the caller (W&B's own ``with run`` would print its traceback first)."""
+    run = _init(init)
+    try:
+        yield run
+    except BaseException:
+        _safely("finish", lambda: run.finish(exit_code=1))
+        raise
+    run.finish()
+
+
+def _init(init: dict):
     mode = os.environ.get("WANDB_MODE") or ("online" if _logged_in() else "offline")
     init.setdefault("project", os.environ.get("WANDB_PROJECT") or PROJECT)
     init.setdefault("dir", os.environ.get("WANDB_DIR"))  # W&B reads it once per process: read it for every run

@@ -243,3 +243,26 @@ def test_positional_overrides_reach_every_section():
                 "model.d_model=32", "heads=2")
     assert exp.augment.mixup is False and exp.features.floor_db is None and exp.train.grad_clip == 1
     assert (exp.model.d_model, exp.model.heads) == (32, 2) and exp.description == "audiolab train"
+
+
+@pytest.mark.parametrize("full", ["results", "out"])
+def test_a_full_disk_is_one_line_naming_the_file(synthetic_esc10, tmp_path, capsys, monkeypatch, full):
+    """A full results (or --out) disk used to end in a bare OSError naming no path (#20 item 9)."""
+    import builtins
+    import errno
+
+    real_open = builtins.open
+    where = tmp_path / full
+
+    def open_on_full_disk(file, mode="r", *args, **kwargs):
+        if "x" in mode and str(file).startswith(str(where)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", open_on_full_disk)
+    code = train(synthetic_esc10, tmp_path / "out" / "r.json", "--results", str(tmp_path / "results"),
+                 "--arch", "conv1d", "--folds", "1,2", *TINY)
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if "error" in line]
+    assert code == 2 and "Traceback" not in err
+    assert "No space left on device" in line and str(where) in err and "free space" in err

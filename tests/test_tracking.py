@@ -1,5 +1,6 @@
 """audiolab.tracking: W&B's own modes and variables decide where runs go; a run that cannot start is W&B's
 disabled run; logging errors are warnings; what a run holds under which names."""
+from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,17 +18,20 @@ def logged_out(monkeypatch, tmp_path):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     modes = []
-    monkeypatch.setattr(tracking.wandb, "init", lambda mode, **init: modes.append(mode))
+    monkeypatch.setattr(tracking.wandb, "init", lambda mode, **init: modes.append(mode) or SimpleNamespace(finish=lambda **_: None))
     return modes
 
 
 def test_the_mode_is_wandb_mode_else_online_when_logged_in_else_offline(logged_out, monkeypatch, tmp_path):
-    tracking.start_run(name="a")
+    with tracking.start_run(name="a"):
+        pass
     (tmp_path / ".netrc").write_text("machine api.wandb.ai login user password " + "k" * 40 + "\n")
     (tmp_path / ".netrc").chmod(0o600)
-    tracking.start_run(name="b")
+    with tracking.start_run(name="b"):
+        pass
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    tracking.start_run(name="c")
+    with tracking.start_run(name="c"):
+        pass
     assert logged_out == ["offline", "online", "disabled"]
 
 
@@ -36,10 +40,9 @@ def test_a_run_that_cannot_start_is_wandbs_disabled_run(monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setattr(tracking.wandb, "init", lambda mode, **init: real(mode="disabled") if mode == "disabled" else
                         1 / 0)
-    with pytest.warns(tracking.TrackingWarning, match="ZeroDivisionError.*training continues"):
-        run = tracking.start_run(name="x")
-    assert run.disabled
-    with run:  # every call does nothing
+    with pytest.warns(tracking.TrackingWarning, match="ZeroDivisionError.*training continues"), \
+            tracking.start_run(name="x") as run:  # every call does nothing
+        assert run.disabled
         tracking.log_epoch(run, {"epoch": 1, "train_loss": 1.0}, "val")
         tracking.log_result(run, "val", {"accuracy": 0.5, "macro_f1": 0.5, "auc_macro_ovr": 0.5}, {"trainable": 3})
 

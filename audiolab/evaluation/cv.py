@@ -120,11 +120,9 @@ def train_and_score(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor,
     kind = FOLDERS[protocol]
     title = f"{exp.name} {kind}" + (f" fold {fold}" if fold is not None else "")
     own = run is None
-    if own:
-        run = tracking.start_run(name=f"{exp.name}-{kind}" + (f"-fold{fold}" if fold is not None else ""),
-                                 group=exp.name, job_type=kind, tags=[exp.arch, kind],
-                                 config={**exp.to_dict(), "fold": fold, "key": exp.key()})
-    with run if own else nullcontext():
+    with tracking.start_run(name=f"{exp.name}-{kind}" + (f"-fold{fold}" if fold is not None else ""),
+                            group=exp.name, job_type=kind, tags=[exp.arch, kind],
+                            config={**exp.to_dict(), "fold": fold, "key": exp.key()}) if own else nullcontext(run) as run:
         seed_everything(exp.train.seed)  # the initial weights depend on the seed too
         model = build_model(exp.model, exp.features.n_mels, len(classes))
         params = count_parameters(model)
