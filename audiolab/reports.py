@@ -262,7 +262,7 @@ def reports_command(args) -> int:
     try:
         ensure_dataset(args.root)
         path = run_reports(profile=args.profile, output=args.output, root=args.root,
-                           parameters={} if args.check_claims else {"check_claims": False})
+                           parameters={"check_claims": "strict" if args.check_claims else "note"})
     except (OutputRefused, ReportError, FileNotFoundError, ValueError) as error:
         print(f"audiolab reports: error: {error}", file=sys.stderr)
         return 2 if isinstance(error, OutputRefused) else 1

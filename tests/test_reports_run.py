@@ -53,8 +53,8 @@ def test_the_smoke_profile_never_writes_over_reports(monkeypatch, capsys):
     monkeypatch.setattr(reports, "ensure_dataset", lambda root: None)
     monkeypatch.setattr(reports, "run_reports", lambda **kw: calls.append(kw) or Path("out"))
     assert cli.main(["reports", "--profile", "smoke"]) == 0 and cli.main(["reports", "--no-check-claims"]) == 0
-    assert calls[0] == {"profile": "smoke", "output": None, "root": None, "parameters": {}}
-    assert calls[1]["profile"] == "full" and calls[1]["parameters"] == {"check_claims": False}
+    assert calls[0] == {"profile": "smoke", "output": None, "root": None, "parameters": {"check_claims": "strict"}}
+    assert calls[1]["profile"] == "full" and calls[1]["parameters"] == {"check_claims": "note"}
 
 
 def test_a_report_from_stand_in_notebooks(tmp_path, env, monkeypatch):
