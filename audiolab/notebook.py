@@ -110,6 +110,14 @@ class Workspace:
         else:
             print(f"all {len(self.claims)} checked sentences of the text hold for these results")
 
+    def show(self, fig, name: str) -> None:
+        """Save a figure as ``<figures>/<name>.png`` and show it in the notebook."""
+        from IPython.display import Image, display
+
+        from .plots import save
+
+        display(Image(filename=str(save(fig, self.figures / name))))
+
     def __repr__(self) -> str:
         return (f"Workspace(profile={self.profile.name!r}, epochs={self.profile.epochs}, clips={len(self.meta)}, "
                 f"features={tuple(self.X.shape)}, results={shown_path(self.store.root)!r}, "
