@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="dataset folder")
     p.add_argument("--output", default=None, help="folder to (re)generate (default: reports/ for full, reports-smoke/ for smoke)")
     p.add_argument("--no-check-claims", dest="check_claims", action="store_false",
-                   help="run on where a claim of the notebooks' text does not hold for these results (a GPU, changed code)")
+                   help="note each sentence of the notebooks' text these results contradict and run on (a GPU, "
+                        "changed code), instead of stopping at the first")
 
     p = sub.add_parser("predict", help="top-3 classes for audio files, with the model saved by `audiolab reports`")
     p.add_argument("files", nargs="+", help="audio files soundfile can read (wav, flac, ogg, ...)")
