@@ -3,7 +3,7 @@
 * :func:`atomic_write`, :func:`write_json`, :func:`write_csv`, :func:`read_json` -- files that are
   either complete or absent, never half-written (a run killed mid-write leaves the old file);
 * :func:`config_from` (and :func:`is_a`) -- a config dataclass from a mapping read from a file, types checked;
-* :func:`plain` and :func:`tupled` -- values to JSON and back to hashable tuples;
+* :func:`plain` and :func:`tupled` -- values (configs, tables, arrays) to JSON and back to hashable tuples;
 * :func:`to_numpy` -- arrays from NumPy, lists or (CUDA, grad-tracking) tensors;
 * :func:`fmt_number` -- one way to print a number in tables and prose;
 * :func:`repo_root` -- the checkout the package lives in.
@@ -110,6 +110,8 @@ def plain(value: Any) -> Any:
     """JSON-friendly copy: configs and dataclasses to dicts, tuples to lists, NumPy/torch values to numbers."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if hasattr(value, "columns") and hasattr(value, "to_dict"):  # a pandas DataFrame: one dict per row, NA as null
+        return plain(value.astype(object).where(value.notna(), None).to_dict("records"))
     if hasattr(value, "to_dict") and callable(value.to_dict):
         return plain(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -9,8 +9,7 @@
 Each sub-command is a thin layer over a function of the package, so everything the command
 does can also be done from a notebook. ``audiolab train`` changes the kit's configuration with
 dotted overrides (``train.lr=0.001 model.channels=64,64,64``, see
-:meth:`audiolab.experiment.Experiment.replace`); its named options (``--lr``, ``--channels``, ...)
-are shortcuts for the same overrides.
+:meth:`audiolab.experiment.Experiment.replace`); ``--epochs`` is the one named shortcut (``train.epochs``).
 """
 from __future__ import annotations
 
@@ -21,10 +20,6 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 __all__ = ["main", "build_parser", "experiment_from_args", "train_command", "sweep_command"]
-
-#: Options of ``audiolab train`` that are shortcuts for an override of the field of the same name.
-_SHORTCUTS = ("heads", "d_model", "depth", "dropout", "channels", "kernel_size", "stride", "activation", "pool",
-              "epochs", "lr", "batch_size", "seed")
 
 
 def _folds(text: str) -> tuple[int, ...]:
@@ -49,16 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="changes to the kit's configuration, e.g. train.lr=0.001 model.channels=64,64,64")
     p.add_argument("--arch", required=True, choices=["conv1d", "transformer"], help="Architecture 1 or 2")
-    p.add_argument("--heads", type=int, help="attention heads (Architecture 2)")
-    p.add_argument("--d-model", "--d_model", type=int, dest="d_model", help="transformer width (Architecture 2)")
-    p.add_argument("--depth", type=int, help="transformer blocks (Architecture 2)")
-    p.add_argument("--dropout", type=float, help="dropout in the conv blocks (and the transformer)")
-    p.add_argument("--channels", help="conv widths, one per block, e.g. 128,128,256")
-    p.add_argument("--kernel-size", "--kernel_size", type=int, dest="kernel_size")
-    p.add_argument("--stride", help="conv stride: one for every block (2) or one per block (2,1,1)")
-    p.add_argument("--activation", choices=["relu", "gelu", "elu", "leaky_relu"])
-    p.add_argument("--pool", choices=["max", "avg", "none"])
-    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=100, help="train.epochs")
     p.add_argument("--folds", type=_folds, help="test folds, e.g. 1,2 (official protocol; default all)")
     p.add_argument("--protocol", choices=["official", "development", "search"], default="official",
                    help="official: 5-fold CV; development: CV over the development folds (the test fold never "
@@ -71,9 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trials of the notebooks' search that --trial counts in (the full profile's 8)")
     p.add_argument("--search-seed", "--search_seed", type=int, default=0, dest="search_seed",
                    help="seed of the notebooks' search that --trial counts in (the notebooks' 0)")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", "--batch_size", type=int, dest="batch_size")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--root", help="dataset folder")
     p.add_argument("--download", action="store_true", help="download ESC-10 if it is missing")
     p.add_argument("--wandb", choices=["online", "offline", "disabled"],
@@ -107,8 +90,8 @@ class _UserError(Exception):
 
 
 def _overrides(args) -> dict:
-    """The configuration ``audiolab train`` was given: its shortcut options and its KEY=VALUE overrides."""
-    overrides = {name: getattr(args, name) for name in _SHORTCUTS if getattr(args, name, None) is not None}
+    """The configuration ``audiolab train`` was given: ``--epochs`` and the KEY=VALUE overrides."""
+    overrides = {"train.epochs": args.epochs}
     for item in getattr(args, "overrides", None) or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -119,35 +102,23 @@ def _overrides(args) -> dict:
 
 def experiment_from_args(args):
     """The :class:`~audiolab.experiment.Experiment` ``audiolab train`` runs: the kit's configuration
-    (:func:`audiolab.configs.arch1` or :func:`~audiolab.configs.arch2`), then the options and overrides."""
+    (:func:`audiolab.configs.arch1` or :func:`~audiolab.configs.arch2`), then the overrides."""
     from . import configs
-    from .experiment import parse_value
-    from .models import ARCHITECTURES
 
     overrides = _overrides(args)
-    base = configs.arch1() if args.arch == "conv1d" else configs.arch2(heads=int(overrides.get("heads", max(configs.HEADS))))
-    other = "transformer" if args.arch == "conv1d" else "conv1d"
-    wrong = [k for k in overrides if k not in ARCHITECTURES[args.arch][0].__dataclass_fields__
-             and k in ARCHITECTURES[other][0].__dataclass_fields__]
-    if wrong:
-        raise _UserError(f"{', '.join('--' + k.replace('_', '-') for k in wrong)} only apply to --arch {other}"
-                         + ("; for conv1d set the depth with --channels, e.g. --channels 128,128,256"
-                            if args.arch == "conv1d" else ""))
+    base = configs.arch1() if args.arch == "conv1d" else configs.arch2(name="arch2")
     try:
         overrides = {".".join(base.resolve(k)): v for k, v in overrides.items()}
-        stride, channels = base.model.stride, overrides.get("model.channels")
-        if channels is not None and "model.stride" not in overrides and not isinstance(stride, int):
-            # other widths keep the pattern of strides: the first block's, then the later blocks'
-            # (set before the widths change: the kit's strides fit only the kit's number of blocks)
-            channels = parse_value(channels) if isinstance(channels, str) else channels
-            blocks = len(channels) if isinstance(channels, (tuple, list)) else 1
-            overrides["model.stride"] = (stride[0],) + (stride[-1],) * (blocks - 1)
+        channels = overrides.get("model.channels")
+        if channels is not None and "model.stride" not in overrides and not isinstance(base.model.stride, int):
+            # other widths keep the kit's pattern of strides (the first block's, then the later blocks'):
+            # the kit's strides fit only the kit's number of blocks
+            blocks = len(str(channels).strip("()[] ,").split(","))
+            overrides["model.stride"] = base.model.strides[:1] + base.model.strides[-1:] * (blocks - 1)
         exp = base.replace(overrides)
-        short = "arch1" if args.arch == "conv1d" else "arch2"
         # a search trial belongs to the search of the notebooks' starting configuration, named arch1/arch2
-        default = short if getattr(args, "protocol", "official") == "search" else f"{short}-{exp.key()[:8]}"
-        name = getattr(args, "name", None) or default
-        return exp.replace(name=name, description="audiolab train")
+        default = base.name if args.protocol == "search" else f"{base.name}-{exp.key()[:8]}"
+        return exp.replace(name=args.name or default, description="audiolab train")
     except (ValueError, TypeError) as error:
         raise _UserError(str(error)) from None
 

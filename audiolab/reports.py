@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from importlib.metadata import version
 from pathlib import Path
 from typing import Mapping, Optional
@@ -26,7 +25,6 @@ from unittest import mock
 
 from . import configs
 from ._util import PathLike, repo_root
-from .evaluation.store import ResultsStore  # only for pruning: goes with it
 
 __all__ = ["NOTEBOOKS", "ReportError", "OutputRefused", "default_output", "ensure_dataset", "run_reports",
            "reports_command"]
@@ -231,12 +229,9 @@ def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: 
     # the kernels: the kernelspec of this interpreter's prefix ("python" there is this interpreter), no bars
     kernels = {"JUPYTER_PATH": os.pathsep.join(filter(None, [str(Path(sys.prefix, "share", "jupyter")),
                                                              os.environ.get("JUPYTER_PATH")])), "TQDM_DISABLE": "1"}
-    since = time.time() - 2.0
     for name in NOTEBOOKS:
         notebook = repo_root() / "notebooks" / name
         executed = staging / "notebooks" / notebook.name
-        if notebook.name == "03_comparison.ipynb":  # every trainer ran: what none used is stale (goes with pruning)
-            ResultsStore(staging / "results").prune_unused(since)
         try:
             with mock.patch.dict(os.environ, kernels):
                 execute(notebook, executed, params)

@@ -160,7 +160,7 @@ def test_nan_or_infinite_samples_are_refused(tmp_path, bad):
 
 
 def test_load_features_shape_order_and_values(synthetic_esc10_meta, tmp_path):
-    features = load_features(synthetic_esc10_meta, SMALL, cache_dir=tmp_path, progress=False)
+    features = load_features(synthetic_esc10_meta, SMALL, cache_dir=tmp_path)
     assert features.shape == (50, SMALL.n_mels, SMALL.num_frames) and features.dtype == torch.float32
     row = synthetic_esc10_meta.iloc[7]
     expected = LogMel(SMALL)(load_audio(row["path"], SMALL.sample_rate, SMALL.duration))
@@ -169,13 +169,13 @@ def test_load_features_shape_order_and_values(synthetic_esc10_meta, tmp_path):
 
 
 def test_feature_cache_hit_does_not_decode(synthetic_esc10_meta, tmp_path, monkeypatch):
-    first = load_features(synthetic_esc10_meta, SMALL, cache_dir=tmp_path, progress=False)
+    first = load_features(synthetic_esc10_meta, SMALL, cache_dir=tmp_path)
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("the cache should have been used")
 
     monkeypatch.setattr(audio, "load_audio", no_decoding)
-    second = load_features(synthetic_esc10_meta, SMALL, cache_dir=tmp_path, progress=False)
+    second = load_features(synthetic_esc10_meta, SMALL, cache_dir=tmp_path)
     assert torch.equal(first, second)
     assert not list(tmp_path.glob("*.tmp"))
 
@@ -186,28 +186,28 @@ def test_feature_cache_key_changes(synthetic_esc10_meta, synthetic_esc10, tmp_pa
     monkeypatch.setattr(audio, "load_audio", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
     meta = synthetic_esc10_meta.iloc[:4].copy()
     meta.attrs.update(synthetic_esc10_meta.attrs)
-    load_features(meta, SMALL, cache_dir=tmp_path, progress=False)
+    load_features(meta, SMALL, cache_dir=tmp_path)
     assert len(calls) == 4
-    load_features(meta, SMALL, cache_dir=tmp_path, progress=False)
+    load_features(meta, SMALL, cache_dir=tmp_path)
     assert len(calls) == 4
-    load_features(meta, FeatureConfig(**{**SMALL.to_dict(), "n_mels": 8}), cache_dir=tmp_path, progress=False)
+    load_features(meta, FeatureConfig(**{**SMALL.to_dict(), "n_mels": 8}), cache_dir=tmp_path)
     assert len(calls) == 8  # config change
-    load_features(meta.iloc[::-1], SMALL, cache_dir=tmp_path, progress=False)
+    load_features(meta.iloc[::-1], SMALL, cache_dir=tmp_path)
     assert len(calls) == 12  # other order
     copy = shutil.copytree(synthetic_esc10, tmp_path / "copy")
     moved = load_metadata(copy, strict=False).iloc[:4]
     os.utime(moved["path"].iloc[0], ns=(1, 1))
-    load_features(moved, SMALL, cache_dir=tmp_path, progress=False)
+    load_features(moved, SMALL, cache_dir=tmp_path)
     assert len(calls) == 16  # a file's mtime changed
     assert len(list(tmp_path.glob("*.pt"))) == 4 and not list(tmp_path.glob("*.tmp"))
 
 
 def test_damaged_cache_file_is_recomputed(synthetic_esc10_meta, tmp_path):
     meta = synthetic_esc10_meta.iloc[:3]
-    first = load_features(meta, SMALL, cache_dir=tmp_path, progress=False)
+    first = load_features(meta, SMALL, cache_dir=tmp_path)
     (cache_file,) = tmp_path.glob("*.pt")
     cache_file.write_bytes(b"garbage")
-    again = load_features(meta, SMALL, cache_dir=tmp_path, progress=False)
+    again = load_features(meta, SMALL, cache_dir=tmp_path)
     assert torch.allclose(first, again)
     assert cache_file.stat().st_size > 100
 
@@ -222,14 +222,14 @@ def test_a_full_cache_disk_is_a_warning_not_an_error(synthetic_esc10_meta, tmp_p
 
     monkeypatch.setattr(torch, "save", full_disk)
     with pytest.warns(RuntimeWarning, match=f"could not write the feature cache {tmp_path}.*going on without it"):
-        features = load_features(synthetic_esc10_meta.iloc[:3], SMALL, cache_dir=tmp_path, progress=False)
+        features = load_features(synthetic_esc10_meta.iloc[:3], SMALL, cache_dir=tmp_path)
     assert features.shape == (3, SMALL.n_mels, SMALL.num_frames) and list(tmp_path.iterdir()) == []
 
 
 def test_load_features_uses_default_cache_dir_and_handles_empty_meta(synthetic_esc10_meta):
-    load_features(synthetic_esc10_meta.iloc[:2], SMALL, progress=False)
+    load_features(synthetic_esc10_meta.iloc[:2], SMALL)
     assert list((data.default_cache_dir() / "features").glob("*.pt"))
-    empty = load_features(synthetic_esc10_meta.iloc[:0], SMALL, progress=False)
+    empty = load_features(synthetic_esc10_meta.iloc[:0], SMALL)
     assert empty.shape == (0, SMALL.n_mels, SMALL.num_frames)
 
 
@@ -247,8 +247,8 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 def test_real_esc10_features_decode_every_clip_and_cache(tmp_path, monkeypatch):
     real_meta = load_metadata(require(real_path("ESC-10")))
     config = FeatureConfig()
-    features = load_features(real_meta, config, cache_dir=tmp_path, progress=False)
+    features = load_features(real_meta, config, cache_dir=tmp_path)
     assert features.shape == (400, config.n_mels, config.num_frames)  # every clip decoded to 5 s at 22050 Hz
     assert torch.isfinite(features).all()
     monkeypatch.setattr(audio, "load_audio", lambda *a, **k: pytest.fail("second load_features decoded audio"))
-    assert torch.equal(load_features(real_meta, config, cache_dir=tmp_path, progress=False), features)
+    assert torch.equal(load_features(real_meta, config, cache_dir=tmp_path), features)

@@ -175,7 +175,7 @@ def test_a_trial_run_by_hand_is_collected_where_the_search_reuses_it(synthetic_e
         ["train", *_sweep_command(), "--epochs=2", *[f"{k}={v}" for k, v in TINY_TRIAL.items()]]))
     meta = load_metadata(synthetic_esc10, strict=False)
     fit = CountingFit(monkeypatch)
-    table = search(base, {"train.lr": [0.001]}, meta, load_features(meta, base.features, progress=False), reports)
+    table = search(base, {"train.lr": [0.001]}, meta, load_features(meta, base.features), reports)
     assert len(fit.calls) == 2 and all(c["config"].lr == base.train.lr != 0.001 for c in fit.calls)
     row = table.set_index("trial").loc[1]
     assert row["key"] == result["key"] and row["val_accuracy"] == result["val_accuracy"]

@@ -110,8 +110,8 @@ def _cache_key(meta: pd.DataFrame, config: FeatureConfig) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(), cache_dir: Optional[PathLike] = None,
-                  progress: bool = True) -> torch.Tensor:
+def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(),
+                  cache_dir: Optional[PathLike] = None) -> torch.Tensor:
     """Log-mel features ``(clips, n_mels, frames)`` float32, in ``meta``'s row order, cached on disk.
 
     Each clip is decoded with :func:`load_audio` (centre window) into a :class:`~audiolab.features.LogMel`
@@ -142,8 +142,7 @@ def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(), c
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
             clips = pool.map(one, meta["path"])
-            features = torch.stack(list(tqdm(clips, total=len(meta), desc="Decoding clips", unit="clip",
-                                             disable=not progress))).float().contiguous()
+            features = torch.stack(list(tqdm(clips, total=len(meta), desc="Decoding clips", unit="clip")))
     finally:
         torch.set_num_threads(threads)
     try:

@@ -176,7 +176,7 @@ def _remove_leftovers(dest: Path) -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL, progress: bool = True,
+def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
                    manifest: Union[None, PathLike, Mapping[str, str]] = None) -> Path:
     """Download, verify and unpack ESC-10 into ``dest`` (default ``default_cache_dir()/"ESC-10"``).
 
@@ -203,7 +203,7 @@ def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL, progre
             fcntl.flock(out, fcntl.LOCK_EX)
         work.mkdir()
         try:
-            _fetch(url, out, progress)
+            _fetch(url, out)
             _install(out, work, dest, entries, url)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -235,13 +235,13 @@ def _install(archive, work: Path, dest: Path, entries: dict[str, str], url: str)
             raise DownloadError(f"could not move the verified dataset into {dest}: {error}") from error
 
 
-def _fetch(url: str, out, progress: bool) -> None:
+def _fetch(url: str, out) -> None:
     """Copy ``url`` into the open file ``out`` with a progress bar; :class:`DownloadError` on any failure."""
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
-            with tqdm.wrapattr(response, "read", total=expected, desc="Downloading ESC-10", disable=not progress) as r:
+            with tqdm.wrapattr(response, "read", total=expected, desc="Downloading ESC-10") as r:
                 shutil.copyfileobj(r, out, 1 << 16)
     except urllib.error.HTTPError as error:
         raise DownloadError(f"could not download {url}: HTTP {error.code} {error.reason}. Check the URL; or fetch the "

@@ -12,7 +12,7 @@ difference", never "equal".
 * :func:`run_ablation` -- what each ingredient of the recipe is worth: each variant switches one off (see
   :data:`audiolab.configs.ABLATIONS`) and is cross-validated over the development folds with the same seeds
   as the recipe, so each difference is *paired*; the test fold is never trained on nor scored;
-* :func:`comparison_table`, :func:`ensemble_table` -- result tables read back from the store.
+* :func:`comparison_table` -- the named experiments' results, one row each.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from .cv import class_names, cross_validate, fold_row, fold_stats, prob_columns
 from .store import ResultsStore
 
 __all__ = ["seed_fold_scores", "compare_configurations", "per_class_counts", "held_out_score", "seed_members",
-           "run_seed_ensemble", "average_members", "ensemble_table", "run_ablation", "ablation_table",
+           "run_seed_ensemble", "average_members", "run_ablation", "ablation_table",
            "comparison_table", "COMPARISON_COLUMNS"]
 
 
@@ -173,38 +173,6 @@ def average_members(store: "ResultsStore | PathLike", names: Sequence[str], clas
     return {"folds": rows, **fold_stats(rows), "pooled": evaluate(targets, probs, list(classes))}
 
 
-_ENSEMBLE_COLUMNS = ["name", "seeds", "member_accuracy_mean", "member_accuracy_min", "member_accuracy_max",
-                     "ensemble_accuracy_mean", "ensemble_accuracy_std", "ensemble_macro_f1_mean", "ensemble_auc_mean",
-                     "params_trainable_total", "train_seconds_total"]
-
-
-def ensemble_table(store: "ResultsStore | PathLike") -> pd.DataFrame:
-    """One row per seed ensemble in the store: the members' CV accuracies next to the ensemble's.
-
-    Columns: ``name`` (the base experiment), ``seeds``, ``member_accuracy_mean`` (mean of the
-    members' CV accuracies), ``member_accuracy_min``/``_max``, ``ensemble_accuracy_mean``/``_std``,
-    ``ensemble_macro_f1_mean``, ``ensemble_auc_mean``, ``params_trainable_total`` (all members)
-    and ``train_seconds_total``.
-    """
-    rows = []
-    for e in ResultsStore.of(store).ensembles():
-        accs = [m["accuracy_mean"] for m in e["members"]]
-        rows.append({
-            "name": e["experiment"]["name"],
-            "seeds": len(e["seeds"]),
-            "member_accuracy_mean": float(np.mean(accs)),
-            "member_accuracy_min": float(min(accs)),
-            "member_accuracy_max": float(max(accs)),
-            "ensemble_accuracy_mean": e["accuracy_mean"],
-            "ensemble_accuracy_std": e["accuracy_std"],
-            "ensemble_macro_f1_mean": e["macro_f1_mean"],
-            "ensemble_auc_mean": e["auc_mean"],
-            "params_trainable_total": e["params_trainable_total"],
-            "train_seconds_total": e["train_seconds_total"],
-        })
-    return pd.DataFrame(rows, columns=_ENSEMBLE_COLUMNS)
-
-
 def run_ablation(base: Experiment, variants: Mapping[str, Mapping], seeds: Sequence[int], meta: pd.DataFrame,
                  features: Callable[[FeatureConfig], torch.Tensor], store: "ResultsStore | PathLike") -> pd.DataFrame:
     """Development-fold cross-validation of ``base`` and of each variant, once per seed; returns
@@ -245,47 +213,23 @@ COMPARISON_COLUMNS = [
 ]
 
 
-def _pm(mean, std) -> Optional[str]:
-    return None if mean is None else f"{mean * 100:.1f} ± {(std or 0.0) * 100:.1f} %"
-
-
-def _test_fold_metrics(store: ResultsStore, name: str, summary: dict) -> dict:
-    """The metrics of the official cross-validation's test fold (its model is the held-out model), if run."""
-    test_fold = summary.get("test_fold", TEST_FOLD)
-    if test_fold not in [row["fold"] for row in summary["folds"]]:
-        return {}
-    return store.load_fold(name, test_fold)["metrics"]
-
-
-def comparison_table(store: "ResultsStore | PathLike", names: Optional[Sequence[str]] = None) -> pd.DataFrame:
-    """One row per experiment with an official cross-validation: CV mean ± std, test fold, sizes, times.
-
-    Columns: :data:`COMPARISON_COLUMNS` (``heads`` for Architecture 2 only; ``test_*``: the scores of
-    the cross-validation's test fold, i.e. of the held-out model; ``accuracy`` as ``"91.2 ± 2.3 %"``). Also written to the
-    store's ``comparison.csv`` and ``comparison.json``. By default every experiment is listed except
-    the extra seeds of a seed ensemble (``<name>-seed<s>``, see
-    :func:`~audiolab.evaluation.ensemble_table`).
-    """
+def comparison_table(store: "ResultsStore | PathLike", names: Sequence[str]) -> pd.DataFrame:
+    """One row per experiment of ``names`` (each with an official cross-validation): CV mean ± std, test fold,
+    sizes, times. Columns: :data:`COMPARISON_COLUMNS` (``heads`` for Architecture 2 only; ``test_*``: the
+    scores of the cross-validation's test fold, i.e. of the held-out model, when it was run; ``accuracy`` as
+    ``"91.2 ± 2.3 %"``)."""
     store = ResultsStore.of(store)
-    if names is None:
-        extra_seeds = {m["name"] for e in store.ensembles() for m in e["members"] if m["name"] != e["experiment"]["name"]}
-        names = [n for n in store.summaries() if n not in extra_seeds]
     rows = []
     for name in names:
         s = store.load_summary(name)
-        test = _test_fold_metrics(store, name, s)
+        test = store.load_fold(name, TEST_FOLD)["metrics"] if TEST_FOLD in [r["fold"] for r in s["folds"]] else {}
         params = s.get("params", {})
         rows.append({
             "name": name,
             "arch": s["experiment"]["arch"],
             "heads": s["experiment"]["model"].get("heads"),
             "folds": len(s["folds"]),
-            "cv_accuracy_mean": s["accuracy_mean"],
-            "cv_accuracy_std": s["accuracy_std"],
-            "cv_macro_f1_mean": s["macro_f1_mean"],
-            "cv_macro_f1_std": s["macro_f1_std"],
-            "cv_auc_mean": s["auc_mean"],
-            "cv_auc_std": s["auc_std"],
+            **{f"cv_{m}_{stat}": s[f"{m}_{stat}"] for m in ("accuracy", "macro_f1", "auc") for stat in ("mean", "std")},
             "test_accuracy": test.get("accuracy"),
             "test_macro_f1": test.get("macro_f1"),
             "test_auc": test.get("auc_macro_ovr"),
@@ -294,11 +238,6 @@ def comparison_table(store: "ResultsStore | PathLike", names: Optional[Sequence[
             "buffers": params.get("buffers"),
             "train_seconds_total": s.get("train_seconds_total"),
             "seconds_per_epoch": s.get("seconds_per_epoch"),
-            "accuracy": _pm(s["accuracy_mean"], s["accuracy_std"]),
+            "accuracy": f"{s['accuracy_mean'] * 100:.1f} ± {s['accuracy_std'] * 100:.1f} %",
         })
-    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS).astype({"heads": "Int64", "folds": "Int64"})
-    if store.root.is_dir():
-        store.write_csv(store.root / "comparison.csv", table)
-        store.write_json(store.root / "comparison.json",
-                         table.astype(object).where(table.notna(), None).to_dict("records"))
-    return table
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS).astype({"heads": "Int64", "folds": "Int64"})

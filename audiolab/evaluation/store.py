@@ -17,9 +17,8 @@ Layout under ``root`` (``reports/results`` for the full profile)::
 A stored result is reused only when its ``key`` (:meth:`audiolab.experiment.Experiment.key`)
 and its ``data`` fingerprint (the clips of its train and test sets) match, and a fold's CSV is the one
 its record was written with (``csv_sha256``; records older than that field: the CSV's clips). One
-process at a time trains into an experiment's folder (:meth:`ResultsStore.writing`). Each reuse marks the
-files as used (their modification time becomes "now"), so :meth:`ResultsStore.prune_unused`
-can remove what no notebook uses any more.
+process at a time trains into an experiment's folder (:meth:`ResultsStore.writing`). Nothing is ever
+pruned: every table is made from the experiments its caller names.
 """
 from __future__ import annotations
 
@@ -134,10 +133,6 @@ class ResultsStore:
         """The model ``audiolab predict`` uses (written by the comparison notebook)."""
         return self.root / BEST_MODEL
 
-    def best_model_info(self) -> Optional[dict]:
-        """What the comparison notebook wrote beside :attr:`best_model` (``experiment``, scores, ...), or ``None``."""
-        return read_json(self.best_model.with_suffix(".json"))
-
     def keep_best_model(self, name: str, about: dict) -> Path:
         """Copy ``name``'s test-fold model to :attr:`best_model`, with ``about`` beside it as JSON."""
         source = self.test_model(name)
@@ -178,25 +173,6 @@ class ResultsStore:
             raise FileNotFoundError(f"no result at {path}: run the cross-validation of {name!r} first")
         return record
 
-    def summaries(self, protocol: str = "official") -> list[str]:
-        """Names of the experiments with a cross-validation summary in ``protocol``, sorted."""
-        return sorted(p.parent.parent.name for p in self.root.glob(f"*/{FOLDERS[protocol]}/summary.json"))
-
-    def training_seconds(self) -> dict:
-        """Seconds of training behind the store, by kind: official ``cv`` folds, ``dev_cv`` folds and
-        ``search`` trials (seed-ensemble members are runs of their own), plus ``total``. Unlike the wall
-        time of one ``audiolab reports`` run, this does not shrink when finished results are reused."""
-        patterns = {"cv": f"*/{OFFICIAL_CV}/fold*.json", "dev_cv": f"*/{DEV_CV}/fold*.json",
-                    "search": "*/search/trial-*.json"}
-        sums = {kind: sum(float((read_json(p) or {}).get("train_seconds") or 0.0) for p in self.root.glob(pattern))
-                for kind, pattern in patterns.items()}
-        sums["total"] = sum(sums.values())
-        return sums
-
-    def ensembles(self) -> list[dict]:
-        """Every seed-ensemble summary in the store."""
-        return [s for s in map(read_json, sorted(self.root.glob("*-ensemble/summary.json"))) if s]
-
     # -- writing -----------------------------------------------------------------------
     def write_json(self, path: PathLike, obj) -> Path:
         """``obj`` as JSON at ``path``, atomically (a killed run never leaves half a file)."""
@@ -230,7 +206,7 @@ class ResultsStore:
     # -- reuse -------------------------------------------------------------------------
     def reusable(self, stored: Optional[dict], key: str, data: str, path: Path, needs: Sequence[Path] = ()) -> bool:
         """Whether ``stored`` (read from ``path``) was computed by this configuration on these clips,
-        with the files ``needs`` beside it; a reused result is marked as used. Says why when not."""
+        with the files ``needs`` beside it. Says why when not."""
         if stored is None:
             return False
         if stored.get("key") != key:
@@ -250,7 +226,6 @@ class ResultsStore:
                 for m in ("accuracy", "macro_f1", "n")):
             logger.warning("%s holds no valid scores: retraining", path)
             return False
-        self.mark_used(path, *needs)
         return True
 
     @staticmethod
@@ -266,30 +241,3 @@ class ResultsStore:
         if not same:
             logger.warning("%s does not belong to %s (another run wrote it): retraining", csv_path, record.get("key"))
         return same
-
-    @staticmethod
-    def mark_used(*paths: PathLike) -> None:
-        """Set the files' modification time to now: they belong to the current report."""
-        for path in paths:
-            try:
-                os.utime(path)
-            except OSError:
-                pass
-
-    def prune_unused(self, since: float) -> list[Path]:
-        """Delete the files of experiments (``<root>/<name>/...``) neither written nor reused since
-        ``since`` (a :func:`time.time`), and the folders left empty; returns the deleted files.
-
-        Files directly in the root (the comparison notebook's tables and kept model) are left to
-        the notebook that rewrites them. Once every training notebook has run, an older file
-        belongs to a configuration they no longer define (a search trial of a changed start, the
-        ensemble of a head count no longer chosen); left in place, it would show up in the tables.
-        """
-        removed = [p for p in self.root.glob("*/**/*") if p.is_file() and p.stat().st_mtime < since]
-        for path in removed:
-            path.unlink()
-        for folder in sorted((p for p in self.root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
-                             reverse=True):
-            if not any(folder.iterdir()):
-                folder.rmdir()
-        return removed
