@@ -5,7 +5,6 @@
 * :func:`config_from` (and :func:`is_a`) -- a config dataclass from a mapping read from a file, types checked;
 * :func:`plain` and :func:`tupled` -- values (configs, tables, arrays) to JSON and back to hashable tuples;
 * :func:`to_numpy` -- arrays from NumPy, lists or (CUDA, grad-tracking) tensors;
-* :func:`fmt_number` -- one way to print a number in tables and prose;
 * :func:`repo_root` -- the checkout the package lives in.
 """
 from __future__ import annotations
@@ -24,7 +23,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 import numpy as np
 
 __all__ = ["PathLike", "atomic_write", "write_json", "write_csv", "read_json", "is_a", "config_from", "plain",
-           "tupled", "to_numpy", "fmt_number", "repo_root"]
+           "tupled", "to_numpy", "repo_root"]
 
 logger = logging.getLogger("audiolab")
 
@@ -145,21 +144,6 @@ def to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
         x = x.detach().cpu().numpy()
     return np.asarray(x)
-
-
-def fmt_number(value: Any, digits: int = 3) -> str:
-    """``None``/NaN as ``""``; floats with ``digits`` decimals (thousands separated when large); ints with commas."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return ""
-        return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(fmt_number(v, digits) for v in value)
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def repo_root() -> Path:

@@ -85,63 +85,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _UserError(Exception):
-    pass
-
-
 def _overrides(args) -> dict:
     """The configuration ``audiolab train`` was given: ``--epochs`` and the KEY=VALUE overrides."""
     overrides = {"train.epochs": args.epochs}
-    for item in getattr(args, "overrides", None) or []:
+    for item in args.overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise _UserError(f"overrides look like KEY=VALUE (e.g. train.lr=0.001), got {item!r}")
+            raise ValueError(f"overrides look like KEY=VALUE (e.g. train.lr=0.001), got {item!r}")
         overrides[key.strip().lstrip("-")] = value
     return overrides
 
 
 def experiment_from_args(args):
     """The :class:`~audiolab.experiment.Experiment` ``audiolab train`` runs: the kit's configuration
-    (:func:`audiolab.configs.arch1` or :func:`~audiolab.configs.arch2`), then the overrides."""
+    (:func:`audiolab.configs.arch1` or :func:`~audiolab.configs.arch2`), then the overrides, then (``--trial N``)
+    the values of trial N of the notebooks' search. ``ValueError`` names what is wrong."""
     from . import configs
+    from .evaluation import search_trials
 
     overrides = _overrides(args)
     base = configs.arch1() if args.arch == "conv1d" else configs.arch2(name="arch2")
-    try:
-        overrides = {".".join(base.resolve(k)): v for k, v in overrides.items()}
-        channels = overrides.get("model.channels")
-        if channels is not None and "model.stride" not in overrides and not isinstance(base.model.stride, int):
-            # other widths keep the kit's pattern of strides (the first block's, then the later blocks'):
-            # the kit's strides fit only the kit's number of blocks
-            blocks = len(str(channels).strip("()[] ,").split(","))
-            overrides["model.stride"] = base.model.strides[:1] + base.model.strides[-1:] * (blocks - 1)
-        exp = base.replace(overrides)
-        # a search trial belongs to the search of the notebooks' starting configuration, named arch1/arch2
-        default = base.name if args.protocol == "search" else f"{base.name}-{exp.key()[:8]}"
-        return exp.replace(name=args.name or default, description="audiolab train")
-    except (ValueError, TypeError) as error:
-        raise _UserError(str(error)) from None
-
-
-def _nth_trial(exp, args):
-    """``exp`` as trial ``--trial`` of the notebooks' search (its starting configuration with that trial's values)."""
-    trial = getattr(args, "trial", None)
-    if trial is None:
-        return exp
-    from .configs import SPACES
-    from .evaluation import search_trials
-
-    if args.protocol != "search":
-        raise _UserError("--trial names a trial of the notebooks' search: use it with --protocol search")
-    short = "arch1" if args.arch == "conv1d" else "arch2"
-    space = SPACES[short][1]
-    clash = sorted({".".join(exp.resolve(k)) for k in _overrides(args)} & {".".join(exp.resolve(k)) for k in space})
-    if clash:
-        raise _UserError(f"--trial sets {', '.join(clash)} from the notebooks' search: give no other value for them")
-    points = search_trials(exp, space, args.search_trials, args.search_seed)
-    if not 0 <= trial < len(points):
-        raise _UserError(f"--trial {trial}: the notebooks' search of {short} has trials 0-{len(points) - 1}")
-    return exp.replace(points[trial])
+    overrides = {".".join(base.resolve(k)): v for k, v in overrides.items()}
+    channels = overrides.get("model.channels")
+    if channels is not None and "model.stride" not in overrides and not isinstance(base.model.stride, int):
+        # other widths keep the kit's pattern of strides (the first block's, then the later blocks'):
+        # the kit's strides fit only the kit's number of blocks
+        blocks = len(str(channels).strip("()[] ,").split(","))
+        overrides["model.stride"] = base.model.strides[:1] + base.model.strides[-1:] * (blocks - 1)
+    exp = base.replace(overrides)
+    if args.trial is not None:
+        if args.protocol != "search":
+            raise ValueError("--trial names a trial of the notebooks' search: use it with --protocol search")
+        space = configs.SPACES[base.name][1]
+        clash = sorted(set(overrides) & {".".join(base.resolve(k)) for k in space})
+        if clash:
+            raise ValueError(f"--trial sets {', '.join(clash)} from the notebooks' search: give no other value for them")
+        points = search_trials(exp, space, args.search_trials, args.search_seed)
+        if not 0 <= args.trial < len(points):
+            raise ValueError(f"--trial {args.trial}: the notebooks' search of {base.name} has trials 0-{len(points) - 1}")
+        exp = exp.replace(points[args.trial])
+    # a search trial belongs to the search of the notebooks' starting configuration, named arch1/arch2
+    default = base.name if args.protocol == "search" else f"{base.name}-{exp.key()[:8]}"
+    return exp.replace(name=args.name or default, description="audiolab train")
 
 
 def train_command(args) -> int:
@@ -154,7 +139,7 @@ def train_command(args) -> int:
     Another process training the same ``--name`` into the same results is refused. W&B: one run per fold, or
     per search trial; under a sweep agent (``$WANDB_SWEEP_ID`` set) only ``--protocol search`` runs, and its
     one run is the sweep's (its summary holds the sweep metric).
-    Returns 0, or 2 after printing the problem to stderr for user errors.
+    Returns 0, or 2 after printing the problem to stderr for user errors (all found before any training).
     """
     from . import data
     from ._util import write_json
@@ -162,38 +147,32 @@ def train_command(args) -> int:
     from .evaluation.cv import workers
 
     sweep = bool(os.environ.get("WANDB_SWEEP_ID"))
+    out = Path(args.out)
+    store = Path(args.results) if args.results else out.parent / f"{out.stem}_runs"
     try:
         if sweep and args.protocol != "search":
-            raise _UserError(f"under a W&B sweep agent ($WANDB_SWEEP_ID is set) run --protocol search, not "
+            raise ValueError(f"under a W&B sweep agent ($WANDB_SWEEP_ID is set) run --protocol search, not "
                              f"{args.protocol}: a sweep trial is one trial of the notebooks' search, one W&B run")
-        exp = _nth_trial(experiment_from_args(args), args)
+        exp = experiment_from_args(args)
         workers()  # a bad $AUDIOLAB_WORKERS is refused before any training
+        if out.suffix.lower() != ".json":
+            raise ValueError(f"--out should name a .json file, got {out}")
         if args.wandb:
             os.environ["WANDB_MODE"] = args.wandb
-        out = Path(args.out)
-        if out.suffix.lower() != ".json":
-            raise _UserError(f"--out should name a .json file, got {out}")
-        meta = data.load_metadata(args.root, download=bool(getattr(args, "download", False)), strict=False)
+        meta = data.load_metadata(args.root, download=args.download, strict=False)
         if len(meta) != data.ESC10_NUM_CLIPS:
             print(f"audiolab train: warning: the dataset at {meta.attrs.get('root')} has {len(meta)} clips, "
                   f"not the {data.ESC10_NUM_CLIPS} of ESC-10; results are not comparable to the full dataset",
                   file=sys.stderr)
-        present = sorted(int(f) for f in meta["fold"].unique())
-        absent = [f for f in args.folds or () if f not in present]
-        if absent:
-            raise _UserError(f"--folds {','.join(map(str, absent))} not in the dataset (folds present: {present})")
-        needed = {"official": [], "development": [data.TEST_FOLD],
-                  "search": [data.TEST_FOLD, *data.SEARCH_VAL_FOLDS]}[args.protocol]
-        if not set(needed) <= set(present):
-            raise _UserError(f"--protocol {args.protocol} needs folds {needed} (folds present: {present})")
         features = data.load_features(meta, exp.features)
-    except (_UserError, OSError, ValueError) as error:
+        if args.protocol == "search":  # the folds are checked before any training, as in cross_validate
+            trial = run_trial(exp, {}, meta, features, store, log_reused=sweep)
+        else:
+            summary = cross_validate(exp, meta, features, store, args.protocol, folds=args.folds)
+    except (ValueError, TypeError, OSError, ExperimentBusy) as error:  # ExperimentBusy: another writer
         print(f"audiolab train: error: {error}", file=sys.stderr)
         return 2
-
-    store = Path(args.results) if getattr(args, "results", None) else out.parent / f"{out.stem}_runs"
     if args.protocol == "search":
-        trial = run_trial(exp, {}, meta, features, store, log_reused=sweep)
         result = {"name": exp.name, "experiment": exp.to_dict(), "key": trial["key"], "protocol": "search",
                   "val_folds": trial["val_folds"], "test_fold": trial["test_fold"],
                   **{f"val_{m}": trial["metrics"][k] for m, k in (("accuracy", "accuracy"), ("macro_f1", "macro_f1"),
@@ -204,21 +183,11 @@ def train_command(args) -> int:
         print(f"{exp.name} (key {trial['key']}): validation accuracy {result['val_accuracy']:.3f} on folds "
               f"{trial['val_folds']}; results: {out}")
         return 0
-    try:
-        summary = cross_validate(exp, meta, features, store, args.protocol, folds=args.folds)
-    except (ExperimentBusy, OSError) as error:  # another writer; --results not a folder, not writable
-        print(f"audiolab train: error: {error}", file=sys.stderr)
-        return 2
-    result = {
-        "name": exp.name, "experiment": exp.to_dict(), "key": summary["key"], "protocol": summary["protocol"],
-        "folds": summary["folds"],
-        **{m: {"mean": summary[f"{m}_mean"], "std": summary[f"{m}_std"]} for m in ("accuracy", "macro_f1", "auc")},
-        "pooled": {k: summary["pooled"][k] for k in ("accuracy", "macro_f1", "auc_macro_ovr")},
-        "params": summary["params"], "train_seconds_total": summary["train_seconds_total"],
-        "seconds_per_epoch": summary["seconds_per_epoch"], "complete": summary["complete"],
-        "results_dir": str(store / exp.name / summary["protocol"]), "clips": int(len(meta)),
-        "dataset": meta.attrs.get("root"),
-    }
+    result = {k: summary[k] for k in ("name", "experiment", "key", "protocol", "folds", "params", "train_seconds_total",
+                                      "seconds_per_epoch", "complete")}
+    result.update({m: {"mean": summary[f"{m}_mean"], "std": summary[f"{m}_std"]} for m in ("accuracy", "macro_f1", "auc")},
+                  pooled={k: summary["pooled"][k] for k in ("accuracy", "macro_f1", "auc_macro_ovr")},
+                  results_dir=str(store / exp.name / summary["protocol"]), clips=len(meta), dataset=meta.attrs.get("root"))
     write_json(out, result)
     _print_table(summary, out)
     return 0
@@ -244,18 +213,16 @@ def sweep_command(args) -> int:
 
 
 def _print_table(summary: dict, out: Path) -> None:
-    from ._util import fmt_number as f
+    import pandas as pd
 
-    print(f"\n{summary['name']}  ({summary['experiment']['arch']}, key {summary['key']})")
-    print(f"{'fold':>6} {'accuracy':>9} {'macro F1':>9} {'AUC':>7} {'seconds':>8}")
-    for r in summary["folds"]:
-        print(f"{r['fold']:>6} {f(r['accuracy']):>9} {f(r['macro_f1']):>9} {f(r['auc']):>7} {r['train_seconds']:>8.1f}")
-    print(f"{'mean':>6} {f(summary['accuracy_mean']):>9} {f(summary['macro_f1_mean']):>9} "
-          f"{f(summary['auc_mean']):>7} {summary['train_seconds_total']:>8.1f}")
-    print(f"{'± std':>6} {f(summary['accuracy_std']):>9} {f(summary['macro_f1_std']):>9} {f(summary['auc_std']):>7}")
+    rows = summary["folds"] + [{"fold": stat, **{m: summary[f"{m}_{stat}"] for m in ("accuracy", "macro_f1", "auc")}}
+                               for stat in ("mean", "std")]
+    table = pd.DataFrame(rows).set_index("fold")[["accuracy", "macro_f1", "auc", "train_seconds"]]
     p = summary["params"]
-    print(f"parameters: {p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable, {p['buffers']:,} in buffers")
-    print(f"results: {out}")
+    print(f"\n{summary['name']}  ({summary['experiment']['arch']}, key {summary['key']})",
+          table.to_string(float_format="{:.3f}".format, na_rep=""),
+          f"parameters: {p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable, {p['buffers']:,} in buffers",
+          f"training: {summary['train_seconds_total']:.1f} s; results: {out}", sep="\n")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -65,7 +65,7 @@ def test_transformer_options_and_default_name(synthetic_esc10, tmp_path):
         (["--arch", "conv1d", "model.channels=8,x"], "channels takes positive integers"),
         (["--arch", "conv1d", "model.stride=0"], "stride must be >= 1"),
         (["--arch", "conv1d", "model.channels=8,8,8", "model.stride=2,1"], "one stride per entry of channels"),
-        (["--arch", "conv1d", "--folds", "7"], "--folds 7 not in the dataset"),
+        (["--arch", "conv1d", "--folds", "7"], "fold(s) [7] not in the table"),
         (["--arch", "conv1d", "--name", "a/b"], "without slashes"),
         (["--arch", "conv1d", "train.lr"], "overrides look like KEY=VALUE"),
         (["--arch", "conv1d", "optim.lr=0.1"], "unknown section 'optim'"),
