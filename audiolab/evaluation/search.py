@@ -15,10 +15,10 @@ Both choices refuse scores of the test fold with :class:`TestFoldError`.
 from __future__ import annotations
 
 import ast
-import json
+import itertools
 import math
 import random
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -127,28 +127,22 @@ def chosen_trial(trials: pd.DataFrame, rule: str = "one_se") -> pd.Series:
                               ascending=[True, False, False, True], kind="stable").iloc[0]
 
 
-def _from_cell(value: Any) -> Any:
-    """A table cell back to a Python value (``"(32, 64)"`` read from CSV becomes a tuple)."""
+def _typed(value: Any, like: Any) -> Any:
+    """A table cell as a value of the field ``like`` is (read from CSV, ``"(32, 64)"`` is a tuple, ``32.0`` an int)."""
     if isinstance(value, str) and value[:1] in "([":
         try:
-            return tupled(ast.literal_eval(value))
+            value = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             return value
-    if isinstance(value, float) and value.is_integer():
-        return value  # keep floats floats (lr=1.0 stays 1.0)
+    if isinstance(like, int) and not isinstance(like, bool) and isinstance(value, float) and value.is_integer():
+        return int(value)
     return tupled(value)
 
 
 def chosen_values(base: Experiment, trials: pd.DataFrame, rule: str = "one_se") -> dict:
     """The searched values of the chosen trial, typed like ``base``'s fields."""
     best = chosen_trial(trials, rule)
-    skip = {"trial", "name", *TRIAL_RESULT_COLUMNS}
-    values = {k: _from_cell(best[k]) for k in best.index if k not in skip}
-    for k, v in values.items():  # integers stored as floats by pandas
-        current = base.get(k)
-        if isinstance(current, int) and not isinstance(current, bool) and isinstance(v, float) and v.is_integer():
-            values[k] = int(v)
-    return values
+    return {k: _typed(best[k], base.get(k)) for k in best.index if k not in {"trial", "name", *TRIAL_RESULT_COLUMNS}}
 
 
 def describe_choice(base: Experiment, trials: pd.DataFrame, space: Mapping[str, Sequence],
@@ -170,7 +164,7 @@ def describe_choice(base: Experiment, trials: pd.DataFrame, space: Mapping[str, 
                 f"{top['val_accuracy'] - se:.3f} cannot be told apart from the best by this search. Of those we take the one with "
                 f"the fewest parameters (the *one-standard-error rule*): ")
         text += "the same trial." if int(pick["trial"]) == int(top["trial"]) else f"{trial(pick)}."
-    changes = {k: (base.get(k), _from_cell(pick[k])) for k in space}
+    changes = {k: (base.get(k), _typed(pick[k], base.get(k))) for k in space}
     changed = [f"`{k}` {a} → {b}" for k, (a, b) in changes.items() if str(plain(a)) != str(plain(b))]
     return text + (f" Compared with the starting configuration it changes {', '.join(changed)}." if changed
                    else " It is the starting configuration itself.")
@@ -195,44 +189,19 @@ def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int
         raise ValueError("the search space is empty: pass {key: [values, ...]}")
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
-    keys = list(space)
-    values = []
-    for k in keys:
-        options = [tupled(v) for v in space[k]]
-        if not options:
-            raise ValueError(f"search key {k!r} has no values")
-        values.append(options)
-    base.replace({k: values[i][0] for i, k in enumerate(keys)})  # unknown keys and bad values fail here
-
-    base_point = {k: base.get(k) for k in keys}
-    sizes = [len(v) for v in values]
-    size = math.prod(sizes)
-
-    def point(i: int) -> dict:
-        out = {}
-        for k, options, n in zip(reversed(keys), reversed(values), reversed(sizes)):
-            i, r = divmod(i, n)
-            out[k] = options[r]
-        return {k: out[k] for k in keys}
-
-    def ident(p: dict) -> str:
-        return json.dumps(plain(p), sort_keys=True)
-
-    base_in_grid = all(base_point[k] in options for k, options in zip(keys, values))
-    exhaustive = size + (0 if base_in_grid else 1) <= n_trials
-    if exhaustive:
-        order: Iterable[int] = range(size)
-    else:  # n_trials draws: if the base is among them, the others still fill n_trials - 1 slots
-        order = random.Random(seed).sample(range(size), min(size, n_trials))
-    seen = {ident(base_point)}
-    trials = [base_point]
+    values = [[tupled(v) for v in options] for options in space.values()]
+    if not all(values):
+        raise ValueError(f"search key {[k for k, v in zip(space, values) if not v][0]!r} has no values")
+    base.replace({k: v[0] for k, v in zip(space, values)})  # unknown keys and bad values fail here
+    grid = [dict(zip(space, point)) for point in itertools.product(*values)]
+    start = {k: base.get(k) for k in space}
+    exhaustive = len(grid) + (start not in grid) <= n_trials
+    # n_trials draws: if the base is among them, the others still fill n_trials - 1 slots
+    order = range(len(grid)) if exhaustive else random.Random(seed).sample(range(len(grid)), min(len(grid), n_trials))
+    trials = [start]
     for i in order:
-        if not exhaustive and len(trials) >= n_trials:
-            break
-        p = point(i)
-        if ident(p) not in seen:
-            seen.add(ident(p))
-            trials.append(p)
+        if grid[i] not in trials and (exhaustive or len(trials) < n_trials):
+            trials.append(grid[i])
     return trials
 
 
