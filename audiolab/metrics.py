@@ -63,48 +63,24 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
     p = to_numpy(probs).astype(np.float64, copy=False)
     names = [str(c) for c in class_names]
     n_classes = len(names)
-
-    if p.ndim != 2:
-        raise ValueError(f"probs must have shape (N, C); got shape {p.shape}.")
-    if y.ndim != 1 or y.shape[0] != p.shape[0]:
-        raise ValueError(
-            f"y_true must have shape (N,) matching probs (N={p.shape[0]}); got shape {y.shape}."
-        )
+    if p.ndim != 2 or y.shape != p.shape[:1] or len(y) == 0:
+        raise ValueError(f"y_true must have shape (N,) and probs (N, C) with N >= 1; got {y.shape} and {p.shape}")
     if p.shape[1] != n_classes:
-        raise ValueError(
-            f"probs has {p.shape[1]} columns but {n_classes} class names were given; "
-            "pass one name per column."
-        )
-    if y.shape[0] == 0:
-        raise ValueError("evaluate() needs at least one sample; got N=0.")
-    if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)
-        else:
-            raise ValueError(f"y_true must hold integer class indices; got dtype {y.dtype}.")
-    if y.min() < 0 or y.max() >= n_classes:
-        raise ValueError(
-            f"y_true values must lie in range(0, {n_classes}); found min {y.min()}, max {y.max()}."
-        )
+        raise ValueError(f"probs has {p.shape[1]} columns but {n_classes} class names were given: one name per column")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"y_true must hold integer class indices in range(0, {n_classes}); got {y.dtype} "
+                         f"from {y.min()} to {y.max()}")
 
     finite_rows = np.isfinite(p).all(axis=1)
     n_nonfinite = int((~finite_rows).sum())
     if n_nonfinite:
-        warnings.warn(
-            f"evaluate(): {n_nonfinite} of {len(p)} probability rows contain NaN/inf "
-            "(did training diverge?); they are scored as all-zero rows.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        warnings.warn(f"evaluate(): {n_nonfinite} of {len(p)} probability rows contain NaN/inf (did training "
+                      "diverge?); they are scored as all-zero rows.", RuntimeWarning, stacklevel=2)
         p = np.where(np.isfinite(p), p, 0.0)
-    if finite_rows.any():
-        sums = p[finite_rows].sum(axis=1)
-        if np.any(np.abs(sums - 1.0) > _ROW_SUM_TOL) or p[finite_rows].min() < -1e-6:
-            raise ValueError(
-                "probs rows must be probabilities that sum to 1 (row sums range "
-                f"{sums.min():.4g}..{sums.max():.4g}); did you pass logits? "
-                "Apply torch.softmax(logits, dim=1) first."
-            )
+    sums = p[finite_rows].sum(axis=1)
+    if len(sums) and (np.any(np.abs(sums - 1.0) > _ROW_SUM_TOL) or p[finite_rows].min() < -1e-6):
+        raise ValueError(f"probs rows must be probabilities that sum to 1 (row sums range {sums.min():.4g}.."
+                         f"{sums.max():.4g}); did you pass logits? Apply torch.softmax(logits, dim=1) first.")
 
     pred = p.argmax(axis=1)
     labels = np.arange(n_classes)
@@ -114,28 +90,19 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
     f1 = f1_score(y, pred, labels=labels, average=None, zero_division=0)
     present = np.isin(labels, y)
     defined = present | np.isin(labels, pred)
-    per_class_f1 = {
-        name: (float(f1[i]) if defined[i] else None) for i, name in enumerate(names)
-    }
+    per_class_f1 = {name: (float(f1[i]) if defined[i] else None) for i, name in enumerate(names)}
     macro_f1 = float(np.mean(f1[defined]))
 
     # AUC: one-vs-rest per present class; needs at least one negative as well.
     roc: dict[str, dict] = {}
-    aucs: list[float] = []
-    auc_classes: list[str] = []
     for c in labels:
         positives = y == c
-        if not positives.any() or positives.all():
-            continue
-        fpr, tpr, _ = roc_curve(positives, p[:, c], drop_intermediate=True)
-        auc = float(roc_auc_score(positives, p[:, c]))
-        roc[names[c]] = {
-            "fpr": [round(float(v), _ROC_DECIMALS) for v in fpr],
-            "tpr": [round(float(v), _ROC_DECIMALS) for v in tpr],
-            "auc": auc,
-        }
-        aucs.append(auc)
-        auc_classes.append(names[c])
+        if positives.any() and not positives.all():
+            fpr, tpr, _ = roc_curve(positives, p[:, c], drop_intermediate=True)
+            roc[names[c]] = {"fpr": [round(float(v), _ROC_DECIMALS) for v in fpr],
+                             "tpr": [round(float(v), _ROC_DECIMALS) for v in tpr],
+                             "auc": float(roc_auc_score(positives, p[:, c]))}
+    aucs = [r["auc"] for r in roc.values()]
 
     return {
         "n": int(len(y)),
@@ -143,7 +110,7 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
         "macro_f1": macro_f1,
         "per_class_f1": per_class_f1,
         "auc_macro_ovr": float(np.mean(aucs)) if aucs else None,
-        "auc_classes": auc_classes,
+        "auc_classes": list(roc),
         "confusion_matrix": sklearn_confusion_matrix(y, pred, labels=labels).astype(int).tolist(),
         "roc": roc,
         "nonfinite_rows": n_nonfinite,

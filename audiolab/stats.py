@@ -32,10 +32,7 @@ def _float_or_none(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def summarize_folds(
-    per_fold: Sequence[Mapping],
-    keys: Sequence[str] = ("accuracy", "macro_f1", "auc_macro_ovr"),
-) -> dict:
+def summarize_folds(per_fold: Sequence[Mapping], keys: Sequence[str] = ("accuracy", "macro_f1", "auc_macro_ovr")) -> dict:
     """Mean and sample standard deviation of metrics across folds.
 
     Returns ``{key: {"mean", "std", "values", "n"}}``. ``values`` keeps one entry per
@@ -47,11 +44,8 @@ def summarize_folds(
     for key in keys:
         values = [_float_or_none(fold.get(key)) for fold in per_fold]
         defined = np.array([v for v in values if v is not None], dtype=np.float64)
-        if defined.size == 0:
-            mean = std = None
-        else:
-            mean = float(defined.mean())
-            std = float(defined.std(ddof=1)) if defined.size > 1 else 0.0
+        mean = float(defined.mean()) if defined.size else None
+        std = (float(defined.std(ddof=1)) if defined.size > 1 else 0.0) if defined.size else None
         out[key] = {"mean": mean, "std": std, "values": values, "n": int(defined.size)}
     return out
 
@@ -72,35 +66,22 @@ def paired_fold_test(a: Sequence[float], b: Sequence[float]) -> dict:
         With 5 folds the smallest possible Wilcoxon p-value is 0.0625: treat it as
         a sanity check, not a significance test.
     """
-    x = np.asarray(a, dtype=np.float64)
-    y = np.asarray(b, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(
-            f"a and b must be 1-D with one score per fold, same length; got {x.shape} and {y.shape}."
-        )
-    if x.size == 0:
-        raise ValueError("paired_fold_test() needs at least one fold.")
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or x.size == 0:
+        raise ValueError(f"a and b must be 1-D with one score per fold, same length; got {x.shape} and {y.shape}.")
     diff = x - y
-    result: dict[str, Any] = {
-        "mean_diff": float(diff.mean()),
-        "t": None,
-        "p_ttest": None,
-        "p_wilcoxon": None,
-        "n": int(x.size),
-    }
+    result: dict[str, Any] = {"mean_diff": float(diff.mean()), "t": None, "p_ttest": None, "p_wilcoxon": None,
+                              "n": int(x.size)}
     if x.size >= 2:
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore")
             res = scipy_stats.ttest_rel(x, y)
-        result["t"] = _float_or_none(res.statistic)
-        result["p_ttest"] = _float_or_none(res.pvalue)
-        if np.any(diff != 0):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+            result["t"], result["p_ttest"] = _float_or_none(res.statistic), _float_or_none(res.pvalue)
+            if np.any(diff != 0):
+                try:
                     result["p_wilcoxon"] = _float_or_none(scipy_stats.wilcoxon(x, y).pvalue)
-            except ValueError:
-                pass
+                except ValueError:
+                    pass
     return result
 
 
@@ -116,32 +97,16 @@ def mcnemar_test(y_true, pred_a, pred_b) -> dict:
     ``(|b01 - b10| - 1)^2 / (b01 + b10)`` (0.0 with no discordant samples), for
     reference.
     """
-    y = to_numpy(y_true).ravel()
-    pa = to_numpy(pred_a).ravel()
-    pb = to_numpy(pred_b).ravel()
+    y, pa, pb = (to_numpy(v).ravel() for v in (y_true, pred_a, pred_b))
     if not (y.shape == pa.shape == pb.shape):
-        raise ValueError(
-            f"y_true, pred_a and pred_b must have the same length; got {y.shape}, {pa.shape}, {pb.shape}."
-        )
-    ra = pa == y
-    rb = pb == y
-    a_only = int(np.sum(ra & ~rb))
-    b_only = int(np.sum(~ra & rb))
+        raise ValueError(f"y_true, pred_a and pred_b must have the same length; got {y.shape}, {pa.shape}, {pb.shape}.")
+    ra, rb = pa == y, pb == y
+    a_only, b_only = int(np.sum(ra & ~rb)), int(np.sum(~ra & rb))
     discordant = a_only + b_only
-    if discordant:
-        p_value = float(scipy_stats.binomtest(min(a_only, b_only), discordant, 0.5).pvalue)
-        statistic = float((abs(a_only - b_only) - 1) ** 2 / discordant)
-    else:
-        p_value, statistic = 1.0, 0.0
-    return {
-        "a_only": a_only,
-        "b_only": b_only,
-        "both": int(np.sum(ra & rb)),
-        "neither": int(np.sum(~ra & ~rb)),
-        "statistic": statistic,
-        "p_value": min(p_value, 1.0),
-        "n": int(y.size),
-    }
+    p_value = float(scipy_stats.binomtest(min(a_only, b_only), discordant, 0.5).pvalue) if discordant else 1.0
+    statistic = float((abs(a_only - b_only) - 1) ** 2 / discordant) if discordant else 0.0
+    return {"a_only": a_only, "b_only": b_only, "both": int(np.sum(ra & rb)), "neither": int(np.sum(~ra & ~rb)),
+            "statistic": statistic, "p_value": min(p_value, 1.0), "n": int(y.size)}
 
 
 def corrected_resampled_ttest(diffs: Sequence[float], n_train: int, n_test: int, alpha: float = 0.05) -> dict:

@@ -67,7 +67,7 @@ def test_missing_results_say_what_to_run(tmp_path):
     store = ResultsStore(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"protocol='official'\) for 'nothing'"):
         store.load_summary("nothing")
-    with pytest.raises(FileNotFoundError, match="run the cross-validation of 'nothing'"):
+    with pytest.raises(FileNotFoundError, match=r"oof.csv: run cross_validate\(..., protocol='development'\) for 'nothing'"):
         store.load_oof("nothing", "development")
     with pytest.raises(FileNotFoundError, match=r"protocol='development'\) for 'nothing'"):
         store.load_summary("nothing", "development")

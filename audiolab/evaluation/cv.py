@@ -68,23 +68,19 @@ def check_inputs(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor) ->
     if len(features) != len(meta):
         raise ValueError(f"features has {len(features)} clips but meta has {len(meta)} rows: compute them with "
                          "audiolab.data.load_features(meta, exp.features) from the same table")
-    if features.ndim != 3 or features.shape[1] != exp.features.n_mels:
-        raise ValueError(f"features of shape {tuple(features.shape)} do not fit experiment {exp.name!r} "
-                         f"(n_mels={exp.features.n_mels}): compute them with load_features(meta, exp.features)")
-    if features.shape[2] != exp.features.num_frames:
-        raise ValueError(f"features have {features.shape[2]} frames but experiment {exp.name!r} expects "
-                         f"{exp.features.num_frames} (hop {exp.features.hop_length}, {exp.features.duration:g} s): "
-                         "they come from another front-end; compute them with load_features(meta, exp.features)")
+    expected = (len(meta), exp.features.n_mels, exp.features.num_frames)
+    if tuple(features.shape) != expected:
+        raise ValueError(f"features of shape {tuple(features.shape)} (clips, n_mels, frames) but experiment {exp.name!r} "
+                         f"expects {expected}: they come from another front-end; compute them with "
+                         "load_features(meta, exp.features)")
     return meta["target"].to_numpy().astype(np.int64)
 
 
 def probs_table(meta: pd.DataFrame, idx: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
     """Per-clip probabilities: filename, fold, target, prob_0, prob_1, ..."""
     rows = meta.iloc[idx]
-    table = pd.DataFrame({c: rows[c].to_numpy() for c in ("filename", "fold", "target")})
-    for c in range(probs.shape[1]):
-        table[f"prob_{c}"] = probs[:, c]
-    return table
+    return pd.DataFrame({**{c: rows[c].to_numpy() for c in ("filename", "fold", "target")},
+                         **{f"prob_{c}": probs[:, c] for c in range(probs.shape[1])}})
 
 
 def prob_columns(table: pd.DataFrame) -> list[str]:

@@ -149,29 +149,23 @@ class ResultsStore:
         """The JSON at ``path`` (``None`` when missing or damaged)."""
         return read_json(path)
 
+    def _load(self, path: Path, name: str, protocol: str, what: str):
+        found = (pd.read_csv(path) if path.is_file() else None) if path.suffix == ".csv" else read_json(path)
+        if found is None:
+            raise FileNotFoundError(f"no {what} at {path}: run cross_validate(..., protocol={protocol!r}) for {name!r} first")
+        return found
+
     def load_summary(self, name: str, protocol: str = "official") -> dict:
         """The cross-validation summary of experiment ``name`` in ``protocol``."""
-        path = self.cv_dir(name, protocol) / "summary.json"
-        summary = read_json(path)
-        if summary is None:
-            raise FileNotFoundError(f"no {protocol} summary at {path}: run cross_validate(..., protocol={protocol!r}) "
-                                    f"for {name!r} first")
-        return summary
+        return self._load(self.cv_dir(name, protocol) / "summary.json", name, protocol, f"{protocol} summary")
 
     def load_oof(self, name: str, protocol: str = "official") -> pd.DataFrame:
         """The out-of-fold probabilities of ``name``: filename, fold, target, prob_0.., pred."""
-        path = self.cv_dir(name, protocol) / "oof.csv"
-        if not path.is_file():
-            raise FileNotFoundError(f"no out-of-fold predictions at {path}: run the cross-validation of {name!r} first")
-        return pd.read_csv(path)
+        return self._load(self.cv_dir(name, protocol) / "oof.csv", name, protocol, "out-of-fold predictions")
 
     def load_fold(self, name: str, fold: int, protocol: str = "official") -> dict:
         """The stored record of one cross-validation fold (the test fold's is the held-out result)."""
-        path = self.fold_paths(name, fold, protocol)[0]
-        record = read_json(path)
-        if record is None:
-            raise FileNotFoundError(f"no result at {path}: run the cross-validation of {name!r} first")
-        return record
+        return self._load(self.fold_paths(name, fold, protocol)[0], name, protocol, "result")
 
     # -- writing -----------------------------------------------------------------------
     def write_json(self, path: PathLike, obj) -> Path:
