@@ -25,19 +25,20 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import re
 import hashlib
 import json
+import re
+import typing
 from collections import abc
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, get_type_hints
 
 import torch
 
-from ._util import plain, tupled
+from ._util import config_from, is_a, plain, tupled
 from .augment import AugmentConfig
 from .features import FeatureConfig
-from .models import ConvConfig, ModelConfig, TransformerConfig, build_model, model_config
+from .models import ARCHITECTURES, ConvConfig, ModelConfig, TransformerConfig, build_model
 from .train import TrainConfig
 
 __all__ = ["Experiment", "SECTIONS", "parse_value"]
@@ -94,14 +95,17 @@ class Experiment:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Experiment":
-        d = dict(d)
+        """The experiment a :meth:`to_dict` describes (read back from a file): every field and type is checked."""
         unknown = set(d) - {"name", "arch", "description", *SECTIONS}
         if unknown:
             raise ValueError(f"unknown Experiment field(s) {sorted(unknown)}; valid: name, arch, description, "
                              f"{', '.join(SECTIONS)}")
-        sections = {s: _section(cls_, d.get(s) or {}, s) for s, cls_ in _SECTION_TYPES.items()}
-        return cls(name=d.get("name", ""), model=model_config(d.get("arch", "conv1d"), d.get("model")),
-                   description=d.get("description", ""), **sections)
+        arch = d.get("arch", "conv1d")
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        types = {"model": ARCHITECTURES[arch][0], **_SECTION_TYPES}
+        return cls(name=d.get("name", ""), description=d.get("description", ""),
+                   **{s: config_from(t, d.get(s) or {}, f"experiment {s}") for s, t in types.items()})
 
     def key(self) -> str:
         """12 hex digits of the sha256 of :meth:`to_dict` without name and description.
@@ -163,15 +167,13 @@ class Experiment:
         value = tupled(value)
         if not isinstance(value, str):
             return value
-        hint = get_type_hints(type(getattr(self, section))).get(name)
+        hint = get_type_hints(type(getattr(self, section)))[name]
         parsed = parse_value(value, hint)
-        if getattr(hint, "__origin__", None) is abc.Sequence and not isinstance(parsed, tuple):
+        if typing.get_origin(hint) is abc.Sequence and not isinstance(parsed, tuple):
             parsed = (parsed,)  # "64" for a sequence field (channels) is one block, as "64," is
-        numeric = [t for t in getattr(hint, "__args__", (hint,)) if t is not type(None)]  # int, float, Optional[...]
-        numeric = [] if getattr(hint, "__origin__", None) is abc.Sequence else numeric
-        if parsed is not None and numeric and set(numeric) <= {int, float} and (
-                isinstance(parsed, bool) or not isinstance(parsed, numeric[0] if numeric == [int] else (int, float))):
-            raise ValueError(f"{section}.{name} takes {'an integer' if numeric == [int] else 'a number'}, got {value!r}")
+        if not is_a(parsed, hint):
+            kind = {int: "an integer", float: "a number"}.get(hint, str(hint).replace("typing.", ""))
+            raise ValueError(f"{section}.{name} takes {kind}, got {value!r}")
         return parsed
 
 
@@ -208,12 +210,3 @@ def _number(text: str) -> Any:
 
 def _allows_none(hint: Any) -> bool:
     return hint is None or type(None) in getattr(hint, "__args__", ())
-
-
-def _section(cls, values: Mapping[str, Any], section: str):
-    valid = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(k for k in values if k not in valid)
-    if unknown:
-        raise ValueError(f"unknown {section} field(s) {unknown}; valid: {', '.join(valid)}")
-    return cls(**{k: tupled(v) for k, v in values.items()})
-

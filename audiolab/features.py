@@ -52,13 +52,10 @@ class FeatureConfig:
 
     def __post_init__(self):
         if self.sample_rate <= 0 or self.duration <= 0:
-            raise ValueError(
-                f"sample_rate and duration must be positive, got {self.sample_rate} Hz and {self.duration} s"
-            )
+            raise ValueError(f"sample_rate and duration must be positive, got {self.sample_rate} Hz and {self.duration} s")
         if self.n_mels < 1 or self.hop_length < 1 or self.n_fft < 2:
-            raise ValueError(
-                f"n_mels, hop_length and n_fft must be positive, got {self.n_mels}, {self.hop_length}, {self.n_fft}"
-            )
+            raise ValueError(f"n_mels, hop_length and n_fft must be positive, got {self.n_mels}, {self.hop_length}, "
+                             f"{self.n_fft}")
 
     @property
     def num_samples(self) -> int:
@@ -80,15 +77,9 @@ class LogMel(nn.Module):
     def __init__(self, config: FeatureConfig = FeatureConfig()):
         super().__init__()
         self.config = config
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=config.sample_rate,
-            n_fft=config.n_fft,
-            hop_length=config.hop_length,
-            n_mels=config.n_mels,
-            f_min=config.f_min,
-            f_max=config.f_max,
-            power=2.0,
-        )
+        self.mel = torchaudio.transforms.MelSpectrogram(sample_rate=config.sample_rate, n_fft=config.n_fft,
+                                                        hop_length=config.hop_length, n_mels=config.n_mels,
+                                                        f_min=config.f_min, f_max=config.f_max, power=2.0)
         # top_db is applied below, per clip: torchaudio's AmplitudeToDB would take the
         # maximum over a whole (clips, n_mels, frames) batch instead.
         self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None)
@@ -128,9 +119,8 @@ class Normalizer(nn.Module):
     def fit(self, features: torch.Tensor) -> "Normalizer":
         """``features``: ``(clips, n_mels, frames)`` of the training clips."""
         if features.ndim != 3 or features.shape[1] != self.mean.shape[0]:
-            raise ValueError(
-                f"expected training features of shape (clips, {self.mean.shape[0]}, frames), got {tuple(features.shape)}"
-            )
+            raise ValueError(f"expected training features of shape (clips, {self.mean.shape[0]}, frames), "
+                             f"got {tuple(features.shape)}")
         features = self._level(features)
         self.mean.copy_(features.mean(dim=(0, 2)).unsqueeze(-1))
         self.std.copy_(features.std(dim=(0, 2)).clamp_min(1e-5).unsqueeze(-1))

@@ -29,14 +29,7 @@ from tqdm.auto import tqdm
 from .augment import AugmentConfig, augment_batch
 from .features import Normalizer
 
-__all__ = [
-    "TrainConfig",
-    "TrainResult",
-    "fit",
-    "predict_proba",
-    "seed_everything",
-    "select_device",
-]
+__all__ = ["TrainConfig", "TrainResult", "fit", "predict_proba", "seed_everything", "select_device"]
 
 
 @dataclass(frozen=True)
@@ -98,7 +91,7 @@ def select_device(device: str = "auto") -> torch.device:
         return torch.device(device)
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
 
@@ -126,18 +119,9 @@ def _evaluate(model, x, y, batch_size, device) -> tuple[float, float, torch.Tens
     return loss, acc, logits.softmax(1)
 
 
-def fit(
-    model: nn.Module,
-    x_train: torch.Tensor,
-    y_train,
-    x_eval: Optional[torch.Tensor] = None,
-    y_eval=None,
-    config: TrainConfig = TrainConfig(),
-    augment: AugmentConfig = AugmentConfig(),
-    eval_name: str = "val",
-    on_epoch: Optional[Callable[[dict], None]] = None,
-    description: str = "training",
-) -> TrainResult:
+def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch.Tensor] = None, y_eval=None,
+        config: TrainConfig = TrainConfig(), augment: AugmentConfig = AugmentConfig(), eval_name: str = "val",
+        on_epoch: Optional[Callable[[dict], None]] = None, description: str = "training") -> TrainResult:
     """Train ``model`` on log-mel features ``x_train`` ``(N, n_mels, frames)`` and labels ``y_train``.
 
     ``x_eval``/``y_eval`` (optional) are scored after every epoch for the history only, as
@@ -201,12 +185,8 @@ def fit(
             scheduler.step()
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
-        row = {
-            "epoch": epoch,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": loss_sum / len(order),
-            "train_acc": correct / len(order),
-        }
+        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": loss_sum / len(order),
+               "train_acc": correct / len(order)}
         if has_eval:
             row[f"{eval_name}_loss"], row[f"{eval_name}_acc"], _ = _evaluate(
                 model, x_eval, y_eval, config.eval_batch_size, device)
@@ -231,13 +211,8 @@ def _n_classes(model: nn.Module, probe: torch.Tensor) -> int:
 
 
 @torch.no_grad()
-def predict_proba(
-    model: nn.Module,
-    x: torch.Tensor,
-    normalizer: Optional[Normalizer] = None,
-    batch_size: int = 256,
-    shifts: int = 1,
-) -> np.ndarray:
+def predict_proba(model: nn.Module, x: torch.Tensor, normalizer: Optional[Normalizer] = None, batch_size: int = 256,
+                  shifts: int = 1) -> np.ndarray:
     """Class probabilities ``(N, n_classes)`` for raw log-mel features ``x``.
 
     ``shifts > 1`` averages the probabilities of that many evenly spaced circular
@@ -251,7 +226,6 @@ def predict_proba(
     total = 0.0
     for s in range(max(1, shifts)):
         xs = torch.roll(x, shifts=s * frames // max(1, shifts), dims=-1) if s else x
-        total = total + torch.cat(
-            [model(xs[i : i + batch_size].to(device)).float().softmax(1).cpu() for i in range(0, len(xs), batch_size)]
-        )
+        total = total + torch.cat([model(xs[i : i + batch_size].to(device)).float().softmax(1).cpu()
+                                   for i in range(0, len(xs), batch_size)])
     return (total / max(1, shifts)).numpy()

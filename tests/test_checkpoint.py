@@ -7,7 +7,7 @@ import torch
 from audiolab import checkpoint
 from audiolab.checkpoint import UnsafeCheckpointError, load_checkpoint, save_checkpoint
 from audiolab.features import Normalizer
-from audiolab.models import ConvConfig, build_model, model_config
+from audiolab.models import ARCHITECTURES, ConvConfig, build_model
 from audiolab.predict import predict_command
 from audiolab.train import predict_proba
 
@@ -27,7 +27,7 @@ def test_round_trip(tmp_path):
     model, normalizer = _model_and_normalizer()
     path = save_checkpoint(tmp_path / "m.pt", model, normalizer, 3, INFO)
     loaded, loaded_norm, info = load_checkpoint(path)
-    assert info == INFO and loaded.config == CONFIG == model_config(info["arch"], info["params"])
+    assert info == INFO and loaded.config == CONFIG == ARCHITECTURES[info["arch"]][0](**info["params"])
     x = torch.randn(5, 8, 24)
     np.testing.assert_allclose(predict_proba(loaded, x, loaded_norm), predict_proba(model, x, normalizer), atol=1e-6)
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temporary file left behind

@@ -62,7 +62,7 @@ def test_transformer_options_and_default_name(synthetic_esc10, tmp_path):
     [
         (["--arch", "conv1d", "heads=2"], "'heads' is not a field of any section"),
         (["--arch", "transformer", "model.heads=3", "model.d_model=16"], "divisible"),
-        (["--arch", "conv1d", "model.channels=8,x"], "channels takes positive integers"),
+        (["--arch", "conv1d", "model.channels=8,x"], "model.channels takes Sequence[int], got '8,x'"),
         (["--arch", "conv1d", "model.stride=0"], "stride must be >= 1"),
         (["--arch", "conv1d", "model.channels=8,8,8", "model.stride=2,1"], "one stride per entry of channels"),
         (["--arch", "conv1d", "--folds", "7"], "fold(s) [7] not in the table"),

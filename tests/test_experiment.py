@@ -128,9 +128,10 @@ def test_bad_experiments_fail_when_created():
 
 @pytest.mark.parametrize("d, message", [
     ({"arch": "mlp"}, "unknown architecture 'mlp'"),
-    ({"arch": "conv1d", "model": {"chanels": [8]}}, r"unknown model parameter.*'chanels'.*valid"),
+    ({"arch": "conv1d", "model": {"chanels": [8]}}, r"unknown ConvConfig field 'chanels'; valid"),
     ({"arch": "transformer", "model": {"head_dropout": 0.1}}, r"'head_dropout'"),
-    ({"arch": "conv1d", "train": {"early_stopping": 3}}, r"unknown train field.*early_stopping.*valid: epochs"),
+    ({"arch": "conv1d", "train": {"early_stopping": 3}}, r"unknown TrainConfig field 'early_stopping'; valid: \['amp'"),
+    ({"arch": "conv1d", "train": {"lr": "fast"}}, r"experiment train: lr='fast' is not of type float"),
     ({"arch": "conv1d", "params": {}}, r"unknown Experiment field.*params"),
 ])
 def test_from_dict_rejects_what_it_does_not_know(d, message):

@@ -20,12 +20,7 @@ from torch import nn
 
 __all__ = ["ConvBaseConfig", "ConvConfig", "ConvBlock", "ConvBase", "Conv1dClassifier", "ACTIVATIONS", "make_activation"]
 
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "gelu": nn.GELU,
-    "elu": nn.ELU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.1),
-}
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "leaky_relu": lambda: nn.LeakyReLU(0.1)}
 
 
 def make_activation(name: str) -> nn.Module:
@@ -68,10 +63,8 @@ class ConvBaseConfig:
         if not isinstance(self.stride, int):
             object.__setattr__(self, "stride", _ints(self.stride, "stride", "2 for every block or (2, 1, 1)"))
             if len(self.stride) != len(self.channels):
-                raise ValueError(
-                    f"stride lists {len(self.stride)} values for {len(self.channels)} conv blocks; "
-                    "give one stride per entry of channels, or a single number for all"
-                )
+                raise ValueError(f"stride lists {len(self.stride)} values for {len(self.channels)} conv blocks; "
+                                 "give one stride per entry of channels, or a single number for all")
         if self.kernel_size < 1 or min(self.strides) < 1:
             raise ValueError(f"kernel_size and stride must be >= 1, got {self.kernel_size} and {self.stride}")
         make_activation(self.activation)
@@ -124,18 +117,9 @@ class ConvBlock(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, config: ConvBaseConfig, stride: Optional[int] = None):
         stride = config.strides[0] if stride is None else stride
-        layers = [
-            nn.Conv1d(
-                in_channels,
-                out_channels,
-                kernel_size=config.kernel_size,
-                stride=stride,
-                padding=config.kernel_size // 2,
-                bias=False,  # batch norm adds the bias
-            ),
-            nn.BatchNorm1d(out_channels),
-            make_activation(config.activation),
-        ]
+        layers = [nn.Conv1d(in_channels, out_channels, kernel_size=config.kernel_size, stride=stride,
+                            padding=config.kernel_size // 2, bias=False),  # batch norm adds the bias
+                  nn.BatchNorm1d(out_channels), make_activation(config.activation)]
         if config.pool == "max":
             layers.append(nn.MaxPool1d(config.pool_size, ceil_mode=True))
         elif config.pool == "avg":
@@ -152,9 +136,8 @@ class ConvBase(nn.Module):
         super().__init__()
         self.config = config
         widths = (in_channels,) + tuple(config.channels)
-        self.blocks = nn.Sequential(
-            *(ConvBlock(a, b, config, stride) for a, b, stride in zip(widths[:-1], widths[1:], config.strides))
-        )
+        self.blocks = nn.Sequential(*(ConvBlock(a, b, config, stride)
+                                      for a, b, stride in zip(widths[:-1], widths[1:], config.strides)))
         self.out_channels = widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -50,10 +50,8 @@ class TransformerConfig(ConvBaseConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.d_model < 1 or self.heads < 1 or self.d_model % self.heads != 0:
-            raise ValueError(
-                f"d_model={self.d_model} must be divisible by heads={self.heads}; "
-                f"pick heads from the divisors of {self.d_model} (e.g. 1, 2, 4) or change d_model"
-            )
+            raise ValueError(f"d_model={self.d_model} must be divisible by heads={self.heads}; "
+                             f"pick heads from the divisors of {self.d_model} (e.g. 1, 2, 4) or change d_model")
         if self.depth < 1:
             raise ValueError(f"depth must be >= 1, got {self.depth}")
         make_activation(self.mlp_activation)
@@ -110,10 +108,8 @@ class ConvTransformer(nn.Module):
         """Log-mel ``(B, n_mels, frames)`` -> token sequence ``(B, 1 + steps, d_model)``, ``<cls>`` first."""
         steps = self.features(x).transpose(1, 2)  # (B, steps, channels)
         if steps.shape[1] + 1 > self.positions.shape[1]:
-            raise ValueError(
-                f"the conv base produced {steps.shape[1]} time steps but max_tokens={self.config.max_tokens}; "
-                "raise TransformerConfig.max_tokens or downsample more (stride/pooling)"
-            )
+            raise ValueError(f"the conv base produced {steps.shape[1]} time steps but max_tokens="
+                             f"{self.config.max_tokens}; raise TransformerConfig.max_tokens or downsample more")
         h = self.project(steps)
         cls = self.cls_token.expand(h.shape[0], -1, -1)
         h = torch.cat([cls, h], dim=1)
