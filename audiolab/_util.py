@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -22,7 +23,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
-__all__ = ["PathLike", "atomic_write", "write_json", "write_csv", "read_json", "is_a", "config_from", "plain",
+__all__ = ["PathLike", "atomic_write", "file_sha256", "write_json", "write_csv", "read_json", "is_a", "config_from", "plain",
            "tupled", "to_numpy", "repo_root"]
 
 logger = logging.getLogger("audiolab")
@@ -48,6 +49,10 @@ def atomic_write(path: PathLike, write: Callable[[Any], Any], binary: bool = Fal
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def file_sha256(path: PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def write_json(path: PathLike, obj: Any) -> Path:

@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import re
@@ -30,7 +29,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from audiolab._util import PathLike
+from audiolab._util import PathLike, file_sha256
 
 try:
     import fcntl
@@ -99,29 +98,24 @@ def resolve_root(root: Optional[PathLike] = None, download: bool = False, subset
     if subset not in ("esc10", "esc50"):
         raise ValueError(f"unknown subset {subset!r}: choose one of esc10, esc50")
     cached = default_cache_dir() / ("ESC-50" if subset == "esc50" else "ESC-10")
-    if root is not None or os.environ.get(DATA_ENV):
-        path = Path(root if root is not None else os.environ[DATA_ENV]).expanduser()
-        if path.exists():
-            return path, f"root argument ({path})" if root is not None else f"${DATA_ENV} ({path})"
-        if root is None:
-            raise DatasetNotFoundError(f"${DATA_ENV} points to {path}, which does not exist: fix the path "
-                                       f"or unset {DATA_ENV} to use the cache folder {cached}")
-        if not download:
-            raise DatasetNotFoundError(f"dataset folder {path} (root argument) does not exist: check the path, "
-                                       f"or {FIX_DOWNLOAD} to download ESC-10 there")
-    elif cached.exists():
-        return cached, f"cache folder ({cached})"
-    elif not download:
-        if subset == "esc50":
-            raise DatasetNotFoundError(f"no ESC-50 dataset found (looked at root=, ${DATA_ENV}, and {cached}). Fix: "
-                                       f"download {ESC50_URL}, unzip it, and set {DATA_ENV}=/path/to/ESC-50-master.")
+    given = root if root is not None else os.environ.get(DATA_ENV)
+    path = Path(given).expanduser() if given else cached
+    where = "root argument" if root is not None else f"${DATA_ENV}" if given else "cache folder"
+    if path.exists():
+        return path, f"{where} ({path})"
+    if given and root is None:
+        raise DatasetNotFoundError(f"${DATA_ENV} points to {path}, which does not exist: fix the path "
+                                   f"or unset {DATA_ENV} to use the cache folder {cached}")
+    if subset == "esc50":
+        raise DatasetNotFoundError(f"no ESC-50 dataset at {path}; audiolab downloads ESC-10 only. Fix: download "
+                                   f"{ESC50_URL}, unzip it, and pass its folder as root= or set {DATA_ENV} to it.")
+    if not download and given:
+        raise DatasetNotFoundError(f"dataset folder {path} (root argument) does not exist: check the path, "
+                                   f"or {FIX_DOWNLOAD} to download ESC-10 there")
+    if not download:
         raise DatasetNotFoundError(f"no ESC-10 dataset found (looked at root=, ${DATA_ENV}, and {cached}). Fix: "
                                    f"{FIX_DOWNLOAD} to fetch it into {cached}, or {FIX_ENV} if you already have a copy.")
-    dest = path if root is not None else cached
-    if subset != "esc10":
-        raise DatasetNotFoundError(f"audiolab downloads ESC-10 only; ESC-50 (~600 MB) is at {ESC50_URL}: unzip it "
-                                   f"and pass its folder as root= or set {DATA_ENV}=/path/to/ESC-50-master")
-    return download_esc10(dest), f"downloaded from {ESC10_URL} into {dest}"
+    return download_esc10(path), f"downloaded from {ESC10_URL} into {path}"
 
 
 def read_manifest(manifest: Union[None, PathLike, Mapping[str, str]] = None) -> dict[str, str]:
@@ -136,14 +130,10 @@ def read_manifest(manifest: Union[None, PathLike, Mapping[str, str]] = None) -> 
     return {re.sub(r"^(\./)+", "", str(k).replace("\\", "/")): str(v).lower() for k, v in manifest.items()}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _manifest_problems(root: Path, manifest: dict[str, str]) -> str:
     """Missing, modified and unexpected clips of ``root`` against ``manifest``, in words ("" if none)."""
     missing = [rel for rel in sorted(manifest) if not (root / rel).is_file()]
-    modified = [rel for rel in sorted(manifest) if rel not in missing and _sha256(root / rel) != manifest[rel]]
+    modified = [rel for rel in sorted(manifest) if rel not in missing and file_sha256(root / rel) != manifest[rel]]
     clips = {p.relative_to(root).as_posix() for p in root.glob("*/*")  # junk (__MACOSX/, ._*) is no clip
              if CLASS_DIR.match(p.parent.name) and TREE_CLIP.match(p.name) and p.is_file()}
     groups = (("missing", missing), ("checksum mismatch", modified), ("not in manifest", sorted(clips - set(manifest))))

@@ -27,7 +27,7 @@ import torch
 from joblib import Parallel, cpu_count, delayed, parallel_config
 
 from .. import tracking
-from .._util import PathLike
+from .._util import PathLike, file_sha256
 from ..checkpoint import save_checkpoint
 from ..data import ESC10_CLASSES, TEST_FOLD, cv_folds, development_folds
 from ..experiment import Experiment
@@ -35,7 +35,7 @@ from ..metrics import count_parameters, evaluate
 from ..models import build_model
 from ..stats import summarize_folds
 from ..train import fit, predict_proba, seed_everything
-from .store import FOLDERS, ResultsStore, data_fingerprint, file_sha256
+from .store import FOLDERS, ResultsStore, data_fingerprint
 
 __all__ = ["cross_validate", "train_and_score", "workers", "check_inputs", "class_names", "probs_table",
            "prob_columns", "fold_row", "fold_stats", "PROTOCOLS", "WORKERS_ENV"]

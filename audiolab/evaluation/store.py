@@ -34,7 +34,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .._util import PathLike, atomic_write, plain, read_json, repo_root, write_csv, write_json
+from .._util import PathLike, atomic_write, file_sha256, plain, read_json, repo_root, write_csv, write_json
 from ..data import TEST_FOLD
 
 try:
@@ -42,7 +42,7 @@ try:
 except ImportError:  # Windows: no lock
     fcntl = None
 
-__all__ = ["FOLDERS", "ResultsStore", "ExperimentBusy", "data_fingerprint", "file_sha256", "BEST_MODEL",
+__all__ = ["FOLDERS", "ResultsStore", "ExperimentBusy", "data_fingerprint", "BEST_MODEL",
            "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
 
 logger = logging.getLogger("audiolab")
@@ -59,10 +59,6 @@ FOLDERS = {"official": OFFICIAL_CV, "development": DEV_CV}
 
 class ExperimentBusy(RuntimeError):
     """Another process is training into the same experiment folder."""
-
-
-def file_sha256(path: PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def data_fingerprint(meta: pd.DataFrame, *index_sets: np.ndarray) -> str:
