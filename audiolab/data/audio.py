@@ -76,24 +76,21 @@ def resample(wave: torch.Tensor, rate: int, sample_rate: int) -> torch.Tensor:
     return torchaudio.functional.resample(wave, ratio.denominator, ratio.numerator)
 
 
-def load_audio(path: PathLike, sample_rate: int = 22050, duration: float = 5.0, offset: str = "center",
-               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def load_audio(path: PathLike, sample_rate: int = 22050, duration: float = 5.0, offset: str = "center") -> torch.Tensor:
     """Decode one clip: mono, resampled to ``sample_rate``, exactly ``round(sample_rate * duration)`` samples.
 
     Longer clips are cropped and shorter ones zero-padded; ``offset`` says where: ``"center"`` (the
-    middle, padding split evenly), ``"random"`` (a random window or padding split; uses ``generator``)
-    or ``"start"``. Returns a 1-D float32 tensor; :class:`AudioDecodeError` for a file that cannot be
-    read, holds no samples or NaN/inf, declares an absurd rate or is longer than :data:`MAX_SECONDS`.
+    middle, padding split evenly) or ``"start"``. Returns a 1-D float32 tensor; :class:`AudioDecodeError` for
+    a file that cannot be read, holds no samples or NaN/inf, declares an absurd rate or is longer than
+    :data:`MAX_SECONDS`.
     """
-    if offset not in ("center", "random", "start"):
-        raise ValueError(f"offset must be one of center, random, start, got {offset!r}")
+    if offset not in ("center", "start"):
+        raise ValueError(f"offset must be center or start, got {offset!r}")
     data, rate = _decode(path)
     wave = resample(torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)), rate, sample_rate)
     length = int(round(sample_rate * duration))
     room = abs(wave.shape[0] - length)
-    start = {"center": room // 2, "start": 0}.get(offset)
-    if start is None:
-        start = int(torch.randint(0, room + 1, (1,), generator=generator))
+    start = room // 2 if offset == "center" else 0
     if wave.shape[0] >= length:
         return wave[start : start + length].contiguous()
     return torch.nn.functional.pad(wave, (start, room - start))

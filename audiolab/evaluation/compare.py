@@ -132,21 +132,11 @@ def run_seed_ensemble(
     members = seed_members(exp, seeds)
     cvs = cross_validate(members, meta, features, store, folds=folds)
     scores = average_members(store, [m.name for m in members], class_names(meta))
-    member_rows = [
-        {"name": c["name"], "seed": s, "accuracy_mean": c["accuracy_mean"], "accuracy_std": c["accuracy_std"],
-         "macro_f1_mean": c["macro_f1_mean"], "auc_mean": c["auc_mean"]}
-        for c, s in zip(cvs, seeds)
-    ]
-    summary = {
-        "name": f"{exp.name}-ensemble",
-        "experiment": exp.to_dict(),
-        "seeds": seeds,
-        "members": member_rows,
-        **scores,
-        "params": cvs[0]["params"],
-        "params_trainable_total": cvs[0]["params"]["trainable"] * len(members),
-        "train_seconds_total": float(sum(c["train_seconds_total"] for c in cvs)),
-    }
+    member_rows = [{"name": c["name"], "seed": s, **{k: c[k] for k in ("accuracy_mean", "accuracy_std", "macro_f1_mean",
+                                                                      "auc_mean")}} for c, s in zip(cvs, seeds)]
+    summary = {"name": f"{exp.name}-ensemble", "experiment": exp.to_dict(), "seeds": seeds, "members": member_rows,
+               **scores, "params": cvs[0]["params"], "params_trainable_total": cvs[0]["params"]["trainable"] * len(members),
+               "train_seconds_total": float(sum(c["train_seconds_total"] for c in cvs))}
     store.write_json(store.ensemble_path(exp.name), summary)
     return summary
 
