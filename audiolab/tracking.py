@@ -127,17 +127,15 @@ def _predictions_table(clips: pd.DataFrame, y_true, probs, classes, features) ->
     from .data import load_audio
 
     table = predictions_frame(clips, y_true, probs, classes)
+    table["audio"] = None
     mistakes = table[~table["correct"]].sort_values("confidence", ascending=False).index[:MAX_AUDIO_CLIPS]
-    audio = [None] * len(table)
-    for i in mistakes:
-        path = clips["path"].iloc[i] if "path" in clips else None
-        if features is not None and path and Path(path).is_file():
-            audio[i] = wandb.Audio(load_audio(path, features.sample_rate, features.duration).numpy(),
-                                   sample_rate=features.sample_rate,
-                                   caption=f"{table['true'][i]} heard as {table['predicted'][i]}")
-    rows = [[v.item() if isinstance(v, np.generic) else v for v in values] + [clip]
-            for values, clip in zip(table.itertuples(index=False), audio)]
-    return wandb.Table(columns=[*table.columns, "audio"], data=rows)
+    for i in mistakes if features is not None and "path" in clips else ():
+        path = clips["path"].iloc[i]
+        if Path(path).is_file():
+            table.at[i, "audio"] = wandb.Audio(load_audio(path, features.sample_rate, features.duration).numpy(),
+                                               sample_rate=features.sample_rate,
+                                               caption=f"{table['true'][i]} heard as {table['predicted'][i]}")
+    return wandb.Table(dataframe=table)
 
 
 def log_result(run, scored: str, metrics: Mapping, params: Optional[Mapping] = None, y_true=None, probs=None,

@@ -46,12 +46,6 @@ def seed_fold_scores(store: "ResultsStore | PathLike", names: Sequence[str], pro
     return pd.DataFrame(columns).sort_index().rename_axis("fold")
 
 
-def _fold_sizes(store: ResultsStore, name: str, protocol: str) -> tuple[int, int]:
-    """``(training clips, scored clips)`` of one fold of ``name``'s cross-validation."""
-    record = store.load_fold(name, store.load_summary(name, protocol)["folds"][0]["fold"], protocol)
-    return int(record["n_train"]), int(record["n_eval"])
-
-
 def compare_configurations(store: "ResultsStore | PathLike", a: Sequence[str], b: Sequence[str],
                            protocol: str = "official", labels: Optional[tuple[str, str]] = None,
                            alpha: float = 0.05) -> dict:
@@ -70,8 +64,8 @@ def compare_configurations(store: "ResultsStore | PathLike", a: Sequence[str], b
         raise ValueError(f"{labels[0]} and {labels[1]} share {len(folds)} scored fold(s); a comparison needs two")
     per_fold = pd.DataFrame({labels[0]: fa[folds], labels[1]: fb[folds]})
     per_fold["difference"] = per_fold[labels[0]] - per_fold[labels[1]]
-    n_train, n_test = _fold_sizes(store, a[0], protocol)
-    test = corrected_resampled_ttest(per_fold["difference"], n_train, n_test, alpha)
+    fold = store.load_fold(a[0], int(folds[0]), protocol)  # its training and scored clips
+    test = corrected_resampled_ttest(per_fold["difference"], int(fold["n_train"]), int(fold["n_eval"]), alpha)
     pairs = []
     for name_a, name_b in zip(a, b):
         oa, ob = store.load_oof(name_a, protocol), store.load_oof(name_b, protocol)

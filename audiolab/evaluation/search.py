@@ -32,7 +32,7 @@ from ..data import SEARCH_VAL_FOLDS, TEST_FOLD
 from ..experiment import Experiment
 from ..metrics import evaluate
 from .cv import check_inputs, class_names, train_and_score, workers
-from .store import DEV_CV, ResultsStore, data_fingerprint
+from .store import FOLDERS, ResultsStore, data_fingerprint
 
 __all__ = ["search", "search_trials", "search_splits", "run_trial", "TRIAL_ARTIFACT", "RULES", "TRIAL_RESULT_COLUMNS",
            "TestFoldError", "ranked", "validation_se", "chosen_trial", "describe_choice", "best_experiment",
@@ -80,7 +80,7 @@ def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[
             raise ValueError(f"candidate {label!r} has no results")
         for summary in summaries:
             scored = [int(r["fold"]) for r in summary["folds"]]
-            if summary.get("protocol") != DEV_CV or TEST_FOLD in scored:
+            if summary.get("protocol") != FOLDERS["development"] or TEST_FOLD in scored:
                 raise TestFoldError(
                     f"{summary.get('name')!r}: its scores cover folds {scored} of a {summary.get('protocol', 'cv')!r} "
                     f"run; choices use development-fold cross-validation (protocol='development'), which never trains on or "

@@ -42,8 +42,7 @@ try:
 except ImportError:  # Windows: no lock
     fcntl = None
 
-__all__ = ["FOLDERS", "ResultsStore", "ExperimentBusy", "data_fingerprint", "BEST_MODEL",
-           "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
+__all__ = ["FOLDERS", "ResultsStore", "ExperimentBusy", "data_fingerprint", "BEST_MODEL", "RESULTS_ENV"]
 
 logger = logging.getLogger("audiolab")
 
@@ -53,8 +52,7 @@ BEST_MODEL = "best_model.pt"
 RESULTS_ENV = "AUDIOLAB_RESULTS"
 #: The folders (and summaries' ``protocol``) of the two cross-validation protocols: official (all folds),
 #: development (all but the test fold).
-OFFICIAL_CV, DEV_CV = "cv", "dev-cv"
-FOLDERS = {"official": OFFICIAL_CV, "development": DEV_CV}
+FOLDERS = {"official": "cv", "development": "dev-cv"}
 
 
 class ExperimentBusy(RuntimeError):
@@ -63,10 +61,8 @@ class ExperimentBusy(RuntimeError):
 
 def data_fingerprint(meta: pd.DataFrame, *index_sets: np.ndarray) -> str:
     """Hash of the clips (fold, target, filename) of each index set, in order."""
-    parts = [
-        sorted(f"{r.fold}/{r.target}/{r.filename}" for r in meta.iloc[np.asarray(idx)].itertuples())
-        for idx in index_sets
-    ]
+    parts = [sorted(f"{r.fold}/{r.target}/{r.filename}" for r in meta.iloc[np.asarray(idx)].itertuples())
+             for idx in index_sets]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
 
 
