@@ -12,7 +12,7 @@ every step, so the model never sees exactly the same clip twice:
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -39,9 +39,6 @@ class AugmentConfig:
     def none(cls) -> "AugmentConfig":
         """Every augmentation switched off: the clips are trained on exactly as they are."""
         return cls(time_shift=False, spec_augment=False, mixup=False, random_eq=False)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def time_shift(x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:

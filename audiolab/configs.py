@@ -15,7 +15,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from .augment import AugmentConfig
@@ -49,9 +49,6 @@ class Profile:
     search_epochs: Optional[int] = None  # None: the same as ``epochs``
     clips_per_class_fold: Optional[int] = None  # None: every clip; smoke runs use a few
     n_seeds: int = 3  # seeds each chosen configuration is cross-validated with (its seed ensemble's members)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 PROFILES = {

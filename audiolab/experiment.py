@@ -83,15 +83,8 @@ class Experiment:
     # -- serialisation -----------------------------------------------------------
     def to_dict(self) -> dict:
         """A JSON-serialisable dict; ``Experiment.from_dict(e.to_dict()) == e``."""
-        return {
-            "name": self.name,
-            "arch": self.arch,
-            "model": plain(self.model.to_dict()),
-            "features": plain(self.features.to_dict()),
-            "train": plain(self.train.to_dict()),
-            "augment": plain(self.augment.to_dict()),
-            "description": self.description,
-        }
+        return {"name": self.name, "arch": self.arch, **{s: plain(getattr(self, s)) for s in SECTIONS},
+                "description": self.description}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Experiment":

@@ -11,7 +11,7 @@ take well under a second on a laptop CPU.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -66,9 +66,6 @@ class FeatureConfig:
     def num_frames(self) -> int:
         """Frames in one log-mel spectrogram (torch.stft with ``center=True``)."""
         return self.num_samples // self.hop_length + 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class LogMel(nn.Module):

@@ -24,7 +24,7 @@ from typing import Mapping, Optional
 from unittest import mock
 
 from . import configs
-from ._util import PathLike, repo_root
+from ._util import PathLike, plain, repo_root
 
 __all__ = ["NOTEBOOKS", "ReportError", "OutputRefused", "default_output", "ensure_dataset", "run_reports",
            "reports_command"]
@@ -240,7 +240,7 @@ def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: 
             raise ReportError(f"notebook {notebook.name} failed ({reason}); the executed notebook with the error: "
                               f"{executed}; {output} was left untouched, and the next run resumes from {staging}") from error
         export_html(executed, staging / "html" / f"{notebook.stem}.html")
-    run = {"profile": profile, "profile_settings": configs.get_profile(profile).to_dict(),
+    run = {"profile": profile, "profile_settings": plain(configs.get_profile(profile)),
            "parameters": {k: v for k, v in params.items() if k not in ("results_dir", "figures_dir")},
            "notebooks": [Path(n).name for n in NOTEBOOKS],
            "machine": {"python": platform.python_version(), "torch": version("torch"), "cores": os.cpu_count()}}

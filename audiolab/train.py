@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -59,12 +59,6 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.tta_shifts < 1:
             raise ValueError(f"tta_shifts must be >= 1 (1 = no test-time shifts), got {self.tta_shifts}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def replace(self, **changes) -> "TrainConfig":
-        return replace(self, **changes)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from audiolab._util import plain
 from audiolab import data
 from audiolab.data import AudioDecodeError, audio, load_audio, load_features, load_metadata
 from audiolab.features import FeatureConfig, LogMel
@@ -184,7 +185,7 @@ def test_feature_cache_key_changes(synthetic_esc10_meta, synthetic_esc10, tmp_pa
     assert len(calls) == 4
     load_features(meta, SMALL, cache_dir=tmp_path)
     assert len(calls) == 4
-    load_features(meta, FeatureConfig(**{**SMALL.to_dict(), "n_mels": 8}), cache_dir=tmp_path)
+    load_features(meta, FeatureConfig(**{**plain(SMALL), "n_mels": 8}), cache_dir=tmp_path)
     assert len(calls) == 8  # config change
     load_features(meta.iloc[::-1], SMALL, cache_dir=tmp_path)
     assert len(calls) == 12  # other order

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from audiolab._util import plain
 from audiolab.augment import AugmentConfig
 from audiolab.experiment import SECTIONS, Experiment, parse_value
 from audiolab.features import FeatureConfig
@@ -27,7 +28,7 @@ def test_round_trip_through_json_keeps_equality_key_and_hash():
 def test_to_dict_writes_every_section_in_full():
     d = ARCH1.to_dict()
     assert set(d) == {"name", "arch", "description", *SECTIONS}
-    assert d["model"] == ARCH1.model.to_dict() and d["augment"] == AugmentConfig().to_dict()
+    assert d["model"] == plain(ARCH1.model) and d["augment"] == plain(AugmentConfig())
     assert d["train"]["lr"] == TrainConfig().lr  # defaults are written out, not left implicit
 
 

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from audiolab._util import plain
 from audiolab.experiment import Experiment
 from audiolab.models import (ARCHITECTURES, Conv1dClassifier, ConvConfig, ConvTransformer, TransformerConfig,
                              build_model)
@@ -24,7 +25,7 @@ def test_conv1d_depth_follows_channels():
 
 def test_stride_per_block():
     conv = ConvConfig(channels=(8, 16, 16), kernel_size=3, stride=[2, 1, 1], pool="none")
-    assert conv.stride == (2, 1, 1) and conv.strides == (2, 1, 1) and conv.to_dict()["stride"] == [2, 1, 1]
+    assert conv.stride == (2, 1, 1) and conv.strides == (2, 1, 1) and plain(conv)["stride"] == [2, 1, 1]
     base = Conv1dClassifier(conv, n_mels=12, n_classes=10).features
     assert [m.stride for m in base.modules() if isinstance(m, torch.nn.Conv1d)] == [(2,), (1,), (1,)]
     assert base(torch.randn(2, 12, 40)).shape == (2, 16, 20)  # only the first block halves the frames
@@ -83,7 +84,7 @@ def test_model_config_errors(bad, match):
 def test_a_model_config_is_read_back_from_its_dict():
     assert Experiment.from_dict({"arch": "conv1d"}).model == ConvConfig()
     assert Experiment.from_dict({"arch": "transformer", "model": {"heads": 2}}).model == TransformerConfig(heads=2)
-    assert Experiment.from_dict({"model": ConvConfig().to_dict()}).model == ConvConfig()  # a config's dict builds it
+    assert Experiment.from_dict({"model": plain(ConvConfig())}).model == ConvConfig()  # a config's dict builds it
 
 
 def test_unknown_architecture():

@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from audiolab._util import plain
 from audiolab import predict
 from audiolab.data import ESC10_CLASSES
 from audiolab.features import FeatureConfig, Normalizer
@@ -25,8 +26,8 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model(MODEL, FEATURES.n_mels, len(ESC10_CLASSES))
     normalizer = Normalizer(FEATURES.n_mels).fit(torch.randn(4, FEATURES.n_mels, FEATURES.num_frames) * 10 - 40)
-    info = {"arch": "conv1d", "params": MODEL.to_dict(), "n_mels": FEATURES.n_mels, "classes": list(ESC10_CLASSES),
-            "features": FEATURES.to_dict(), "experiment": "tiny-arch1"}
+    info = {"arch": "conv1d", "params": plain(MODEL), "n_mels": FEATURES.n_mels, "classes": list(ESC10_CLASSES),
+            "features": plain(FEATURES), "experiment": "tiny-arch1"}
     return save_checkpoint(tmp_path_factory.mktemp("model") / "best_model.pt", model, normalizer, 1, info)
 
 

@@ -18,7 +18,7 @@ import torch
 import torchaudio
 from tqdm.auto import tqdm
 
-from audiolab._util import PathLike, atomic_write
+from audiolab._util import PathLike, atomic_write, plain
 from audiolab.data.esc10 import CACHE_ENV, FIX_DOWNLOAD, default_cache_dir
 from audiolab.features import FeatureConfig, LogMel
 
@@ -103,7 +103,7 @@ def _cache_key(meta: pd.DataFrame, config: FeatureConfig) -> str:
         info = os.stat(path)
         rel = os.path.relpath(path, root) if root else os.path.abspath(path)
         files.append([Path(rel).as_posix(), info.st_size, info.st_mtime_ns])
-    payload = {"version": FEATURE_CACHE_VERSION, "decode": "center", "config": config.to_dict(), "files": files}
+    payload = {"version": FEATURE_CACHE_VERSION, "decode": "center", "config": plain(config), "files": files}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -27,7 +27,7 @@ import torch
 from joblib import Parallel, cpu_count, delayed, parallel_config
 
 from .. import tracking
-from .._util import PathLike, file_sha256
+from .._util import PathLike, file_sha256, plain
 from ..checkpoint import save_checkpoint
 from ..data import ESC10_CLASSES, TEST_FOLD, cv_folds, development_folds
 from ..experiment import Experiment
@@ -147,8 +147,8 @@ def _store_fold(store: ResultsStore, exp, meta, protocol, scored, fold, train_id
     record = {"fold": fold, "scored_as": scored, **record, "experiment": exp.to_dict(), "key": exp.key(),
               "data": data_fingerprint(meta, train_idx, scored_idx), "csv_sha256": file_sha256(csv_path)}
     if result is not None:
-        info = {"arch": exp.arch, "params": exp.model.to_dict(), "n_mels": exp.features.n_mels,
-                "classes": list(class_names(meta)), "features": exp.features.to_dict(), "experiment": exp.name,
+        info = {"arch": exp.arch, "params": plain(exp.model), "n_mels": exp.features.n_mels,
+                "classes": list(class_names(meta)), "features": plain(exp.features), "experiment": exp.name,
                 "key": exp.key(), "tta_shifts": exp.train.tta_shifts,
                 "trained_on_folds": sorted(int(f) for f in meta["fold"].iloc[train_idx].unique())}
         save_checkpoint(store.fold_model(exp.name, fold, protocol), result.model.cpu(), result.normalizer.cpu(),

@@ -12,7 +12,7 @@ Depth, channels, kernel size, stride, activation and pooling are all set in
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar, Optional, Sequence, Union
 
 import torch
@@ -81,13 +81,6 @@ class ConvBaseConfig:
     def strides(self) -> tuple:
         """The stride of every block."""
         return (self.stride,) * self.num_blocks if isinstance(self.stride, int) else self.stride
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        if not isinstance(self.stride, int):
-            d["stride"] = list(self.stride)
-        return d
 
 
 @dataclass(frozen=True)
