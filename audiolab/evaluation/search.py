@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .. import tracking
 from .._util import PathLike, plain, tupled
-from ..data import SEARCH_VAL_FOLDS, TEST_FOLD
+from ..data import SEARCH_VAL_FOLDS, TEST_FOLD, development_folds
 from ..experiment import Experiment
 from ..metrics import evaluate
 from .cv import check_inputs, class_names, train_and_score, workers
@@ -207,13 +207,11 @@ def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int
 
 def search_splits(meta: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """``(val fold, train idx, val idx)`` per validation fold: train on the development folds but that one."""
-    folds = meta["fold"].to_numpy()
-    present = set(int(f) for f in np.unique(folds))
-    if TEST_FOLD in SEARCH_VAL_FOLDS or not set(SEARCH_VAL_FOLDS) | {TEST_FOLD} <= present:
+    splits = [split for split in development_folds(meta) if split[0] in SEARCH_VAL_FOLDS]
+    if TEST_FOLD in SEARCH_VAL_FOLDS or len(splits) != len(SEARCH_VAL_FOLDS):
         raise ValueError(f"the search needs validation folds {sorted(SEARCH_VAL_FOLDS)} and a different test fold "
-                         f"{TEST_FOLD}; the table has {sorted(present)}")
-    return [(v, np.flatnonzero((folds != v) & (folds != TEST_FOLD)), np.flatnonzero(folds == v))
-            for v in SEARCH_VAL_FOLDS]
+                         f"{TEST_FOLD}; the table has {sorted(set(meta['fold']))}")
+    return splits
 
 
 def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, features: torch.Tensor,
