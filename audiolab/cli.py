@@ -47,9 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=100, help="train.epochs")
     p.add_argument("--folds", type=_folds, help="test folds, e.g. 1,2 (official protocol; default all)")
     p.add_argument("--protocol", choices=["official", "development", "search"], default="official",
-                   help="official: 5-fold CV; development: CV over the development folds (the test fold never "
-                        "seen); search: one trial of the notebooks' search, scored on its validation folds "
-                        "(what a W&B sweep runs)")
+                   help="official: 5-fold CV; development: CV over the development folds; search: one trial of "
+                        "the notebooks' search (what a W&B sweep runs)")
     p.add_argument("--results", help="results folder (default: <out stem>_runs next to --out)")
     p.add_argument("--trial", type=int, help="with --protocol search: run trial N of the notebooks' search "
                    "(0 is the starting configuration; what sweeps/<arch>.yaml runs)")
@@ -65,9 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="where to write the results JSON")
 
     p = sub.add_parser("reports", help="run the notebooks with papermill and regenerate reports/")
-    p.add_argument("--profile", choices=["full", "smoke"], default="full", help="full = the real 100-epoch run; smoke = a quick check")
+    p.add_argument("--profile", choices=["full", "smoke"], default="full", help="full: the real run; smoke: a quick check")
     p.add_argument("--root", help="dataset folder")
-    p.add_argument("--output", default=None, help="folder to (re)generate (default: reports/ for full, reports-smoke/ for smoke)")
+    p.add_argument("--output", help="folder to (re)generate (default: reports/, or reports-smoke/)")
     p.add_argument("--no-check-claims", dest="check_claims", action="store_false",
                    help="run on where a claim of the notebooks' text does not hold for these results (a GPU, changed code)")
 
@@ -131,16 +130,10 @@ def experiment_from_args(args):
 
 def train_command(args) -> int:
     """``audiolab train``: cross-validate one configuration (``--protocol official`` or ``development``),
-    or run one trial of the notebooks' search (``--protocol search``), and write the results as JSON.
-
-    Results go to a results store (``--results``, default ``<out stem>_runs/`` next to ``--out``), so an
-    interrupted command resumes when rerun, and a search trial lands where :func:`audiolab.evaluation.search`
-    finds it. The dataset is loaded with ``strict=False`` (a warning says when it is not the full 400 clips).
-    Another process training the same ``--name`` into the same results is refused. W&B: one run per fold, or
-    per search trial; under a sweep agent (``$WANDB_SWEEP_ID`` set) only ``--protocol search`` runs, and its
-    one run is the sweep's (its summary holds the sweep metric).
-    Returns 0, or 2 after printing the problem to stderr for user errors (all found before any training).
-    """
+    or run one trial of the notebooks' search (``--protocol search``: what a W&B sweep agent runs, its one run
+    the sweep's), and write the results as JSON. Results go to a results store (``--results``), so a rerun
+    resumes and a search trial lands where :func:`audiolab.evaluation.search` finds it. Returns 0, or 2 after
+    one line on stderr for a user error (all found before any training)."""
     from . import data
     from ._util import write_json
     from .evaluation import ExperimentBusy, ResultsStore, cross_validate, run_trial
