@@ -34,13 +34,12 @@ from ..metrics import evaluate
 from .cv import check_inputs, class_names, train_and_score, workers
 from .store import FOLDERS, ResultsStore, data_fingerprint
 
-__all__ = ["search", "search_trials", "search_splits", "run_trial", "TRIAL_ARTIFACT", "RULES", "TRIAL_RESULT_COLUMNS",
+__all__ = ["search", "search_trials", "search_splits", "run_trial", "TRIAL_ARTIFACT", "TRIAL_RESULT_COLUMNS",
            "TestFoldError", "ranked", "validation_se", "chosen_trial", "describe_choice", "best_experiment",
            "choose_by_development"]
 
 #: W&B artifact type of a search trial's result file (what :func:`audiolab.sweeps.collect` downloads).
 TRIAL_ARTIFACT = "search-trial"
-RULES = ("one_se", "best")
 
 
 #: The columns of a search's trials table after the trial number and its searched values.
@@ -106,21 +105,16 @@ def validation_se(trials: pd.DataFrame) -> float:
     top = ranked(trials).iloc[0]
     if "val_clips" not in trials.columns or pd.isna(top["val_clips"]):
         raise ValueError("the trials table has no 'val_clips' column (written by an older audiolab): "
-                         "rerun search() to add it, or choose with rule='best'")
+                         "rerun search() to add it")
     p, n = float(top["val_accuracy"]), int(top["val_clips"])
     return math.sqrt(p * (1.0 - p) / n)
 
 
-def chosen_trial(trials: pd.DataFrame, rule: str = "one_se") -> pd.Series:
-    """The row of the trial a search picks: ``"best"`` (highest validation accuracy, then macro F1)
-    or ``"one_se"`` (default: the fewest trainable parameters among the trials within one standard
-    error of the best; ties: higher accuracy)."""
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; choose one of {RULES}")
+def chosen_trial(trials: pd.DataFrame) -> pd.Series:
+    """The row of the trial a search picks by the one-standard-error rule: the fewest trainable parameters
+    among the trials within one standard error of the best (ties: higher accuracy, then macro F1)."""
     _check_trials(trials)
     table = ranked(trials)
-    if rule == "best":
-        return table.iloc[0]
     floor = table.iloc[0]["val_accuracy"] - validation_se(table)
     within = table[table["val_accuracy"] >= floor - 1e-12]
     return within.sort_values(["params_trainable", "val_accuracy", "val_macro_f1", "trial"],
@@ -139,43 +133,38 @@ def _typed(value: Any, like: Any) -> Any:
     return tupled(value)
 
 
-def chosen_values(base: Experiment, trials: pd.DataFrame, rule: str = "one_se") -> dict:
+def chosen_values(base: Experiment, trials: pd.DataFrame) -> dict:
     """The searched values of the chosen trial, typed like ``base``'s fields."""
-    best = chosen_trial(trials, rule)
+    best = chosen_trial(trials)
     return {k: _typed(best[k], base.get(k)) for k in best.index if k not in {"trial", "name", *TRIAL_RESULT_COLUMNS}}
 
 
-def describe_choice(base: Experiment, trials: pd.DataFrame, space: Mapping[str, Sequence],
-                    rule: str = "one_se") -> str:
+def describe_choice(base: Experiment, trials: pd.DataFrame, space: Mapping[str, Sequence]) -> str:
     """A Markdown paragraph: which trial the search picked, by which rule, and what it changes from ``base``."""
     table = ranked(trials)
-    top, pick = table.iloc[0], chosen_trial(table, rule)
+    top, pick = table.iloc[0], chosen_trial(table)
 
     def trial(row) -> str:
         return (f"**trial {int(row['trial'])}** (validation accuracy {row['val_accuracy']:.3f}, "
                 f"macro F1 {row['val_macro_f1']:.3f}, {int(row['params_trainable']):,} parameters)")
 
-    if rule == "best":
-        text = f"The best trial is {trial(pick)}."
-    else:
-        se = validation_se(table)
-        text = (f"The highest validation accuracy is {trial(top)}. On {int(top['val_clips'])} validation clips "
-                f"its standard error is {100 * se:.1f} points, so every trial above "
-                f"{top['val_accuracy'] - se:.3f} cannot be told apart from the best by this search. Of those we take the one with "
-                f"the fewest parameters (the *one-standard-error rule*): ")
-        text += "the same trial." if int(pick["trial"]) == int(top["trial"]) else f"{trial(pick)}."
+    se = validation_se(table)
+    text = (f"The highest validation accuracy is {trial(top)}. On {int(top['val_clips'])} validation clips "
+            f"its standard error is {100 * se:.1f} points, so every trial above {top['val_accuracy'] - se:.3f} cannot be "
+            f"told apart from the best by this search. Of those we take the one with the fewest parameters (the "
+            f"*one-standard-error rule*): ")
+    text += "the same trial." if int(pick["trial"]) == int(top["trial"]) else f"{trial(pick)}."
     changes = {k: (base.get(k), _typed(pick[k], base.get(k))) for k in space}
     changed = [f"`{k}` {a} → {b}" for k, (a, b) in changes.items() if str(plain(a)) != str(plain(b))]
     return text + (f" Compared with the starting configuration it changes {', '.join(changed)}." if changed
                    else " It is the starting configuration itself.")
 
 
-def best_experiment(base: Experiment, trials: pd.DataFrame, name: Optional[str] = None,
-                    rule: str = "one_se") -> Experiment:
+def best_experiment(base: Experiment, trials: pd.DataFrame, name: Optional[str] = None) -> Experiment:
     """``base`` with the values of the trial :func:`chosen_trial` picks, named ``name``
     (default ``"<base.name>-best"``). Works on :func:`~audiolab.evaluation.search`'s table and
     on ``trials.csv`` read back with pandas."""
-    return base.replace(chosen_values(base, trials, rule), name=name or f"{base.name}-best")
+    return base.replace(chosen_values(base, trials), name=name or f"{base.name}-best")
 
 
 def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int = 8, seed: int = 0) -> list[dict]:
