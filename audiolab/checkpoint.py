@@ -61,7 +61,7 @@ def _check_info(info, path: Path):
         "n_mels": not is_a(info["n_mels"], int) or not 1 <= info["n_mels"] <= LIMITS["n_mels"],
         "classes": not isinstance(classes, list) or not 1 <= len(classes) <= LIMITS["classes"]
         or not all(isinstance(c, str) for c in classes),
-        "params (conv blocks)": config.num_blocks > LIMITS["blocks"],
+        "params (conv blocks)": len(config.channels) > LIMITS["blocks"],
         "params.depth": getattr(config, "depth", 1) > LIMITS["blocks"],
         "tta_shifts": not is_a(shifts, int) or not 1 <= shifts <= LIMITS["tta_shifts"],
     }

@@ -14,9 +14,3 @@ from .cv import cross_validate, train_and_score
 from .search import (TestFoldError, best_experiment, choose_by_development, chosen_trial, describe_choice, run_trial,
                      search, search_trials, validation_se)
 from .store import ExperimentBusy, ResultsStore
-
-__all__ = ["ResultsStore", "ExperimentBusy", "TestFoldError", "ablation_table", "average_members",
-           "choose_by_development", "compare_configurations", "held_out_score", "per_class_counts", "run_ablation",
-           "run_trial", "seed_fold_scores", "best_experiment", "chosen_trial", "comparison_table", "cross_validate",
-           "describe_choice", "run_seed_ensemble", "search", "search_trials", "seed_members",
-           "train_and_score", "validation_se"]

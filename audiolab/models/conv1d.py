@@ -74,13 +74,9 @@ class ConvBaseConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
     @property
-    def num_blocks(self) -> int:
-        return len(self.channels)
-
-    @property
     def strides(self) -> tuple:
         """The stride of every block."""
-        return (self.stride,) * self.num_blocks if isinstance(self.stride, int) else self.stride
+        return (self.stride,) * len(self.channels) if isinstance(self.stride, int) else self.stride
 
 
 @dataclass(frozen=True)
