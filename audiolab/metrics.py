@@ -75,7 +75,8 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
                       "diverge?); they are scored as all-zero rows.", RuntimeWarning, stacklevel=2)
         p = np.where(np.isfinite(p), p, 0.0)
     sums = p[finite_rows].sum(axis=1)
-    if len(sums) and (np.any(np.abs(sums - 1.0) > 1e-2)  # float16/float32 softmax rows sum to 1 within this or p[finite_rows].min() < -1e-6):
+    # a float16/float32 softmax sums to 1 within 1e-2
+    if len(sums) and (np.any(np.abs(sums - 1.0) > 1e-2) or p[finite_rows].min() < -1e-6):
         raise ValueError(f"probs rows must be probabilities that sum to 1 (row sums range {sums.min():.4g}.."
                          f"{sums.max():.4g}); did you pass logits? Apply torch.softmax(logits, dim=1) first.")
 
