@@ -112,11 +112,9 @@ def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(),
     """Log-mel features ``(clips, n_mels, frames)`` float32, in ``meta``'s row order, cached on disk.
 
     Each clip is decoded with :func:`load_audio` (centre window) into a :class:`~audiolab.features.LogMel`
-    spectrogram, in up to 4 threads. The stack is stored in ``cache_dir`` (default
-    ``default_cache_dir()/"features"``) under a key that changes with any file (path, size, mtime), the
-    config or the cache format, so nothing stale is read; a damaged cache file is recomputed, and a cache
-    that cannot be written (disk full) is a warning: the features are returned all the same.
-    """
+    spectrogram, in up to 4 threads, and the stack is stored in ``cache_dir`` (default
+    ``default_cache_dir()/"features"``) under a key of the files (path, size, mtime), the config and the cache
+    format: nothing stale is read, a damaged cache is recomputed, an unwritable one is a warning."""
     shape = (len(meta), config.n_mels, config.num_frames)
     if len(meta) == 0:
         return torch.zeros(shape)

@@ -89,12 +89,9 @@ def default_cache_dir() -> Path:
 
 
 def resolve_root(root: Optional[PathLike] = None, download: bool = False, subset: str = "esc10") -> tuple[Path, str]:
-    """Find the dataset folder; return ``(root, where it came from)``.
-
-    Looks at ``root``, then ``$AUDIOLAB_DATA``, then the cache folder, and finally downloads ESC-10 into
-    the cache folder when ``download`` is true. A ``root`` or ``$AUDIOLAB_DATA`` that points nowhere is
-    an error, not skipped (with ``download``, a missing ``root`` is downloaded into).
-    """
+    """Find the dataset folder: ``root``, then ``$AUDIOLAB_DATA``, then the cache folder, then (with
+    ``download``) a download of ESC-10 into the cache folder or into a missing ``root``. Returns ``(root, where
+    it came from)``; a ``$AUDIOLAB_DATA`` that points nowhere is an error, not skipped."""
     if subset not in ("esc10", "esc50"):
         raise ValueError(f"unknown subset {subset!r}: choose one of esc10, esc50")
     cached = default_cache_dir() / ("ESC-50" if subset == "esc50" else "ESC-10")
@@ -170,13 +167,10 @@ def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
                    manifest: Union[None, PathLike, Mapping[str, str]] = None) -> Path:
     """Download, verify and unpack ESC-10 into ``dest`` (default ``default_cache_dir()/"ESC-10"``).
 
-    The zip goes to a temporary file beside ``dest`` and is unpacked into a temporary folder (an
-    absolute path, ``..`` or a link refuses the whole archive); every clip is checked against the
-    sha256 manifest, and only then is the folder moved into place with one ``os.replace``: ``dest`` is
-    complete or absent. A ``dest`` that already holds every clip is returned as it is. Failures raise
-    :class:`DownloadError` and leave no temporary files; what a killed download left is removed at the
-    next start.
-    """
+    The zip goes to a temporary file beside ``dest``, is unpacked into a temporary folder (an absolute path,
+    ``..`` or a link refuses the whole archive), every clip is checked against the sha256 manifest, and one
+    ``os.replace`` moves it into place: ``dest`` is complete or absent, and a complete one is returned as it is.
+    Failures raise :class:`DownloadError`; what a killed download left is removed at the next start."""
     dest = Path(dest).expanduser() if dest is not None else default_cache_dir() / "ESC-10"
     entries = read_manifest(manifest)
     if dest.is_dir() and all((dest / rel).is_file() for rel in entries):
@@ -312,14 +306,11 @@ def load_metadata(root: Optional[PathLike] = None, subset: str = "esc10", downlo
                   strict: bool = True) -> pd.DataFrame:
     """The clip table: one row per clip, sorted by ``(fold, target, filename)``.
 
-    Columns: ``path`` (absolute), ``filename``, ``fold`` (1..5), ``target``, ``category``, ``clip_id``
-    (freesound source id), ``take``; ``df.attrs`` holds ``root``, ``source``, ``layout`` and ``classes``
-    (index = target). ``subset="esc10"`` reads the ESC-10 tree or the ESC-10 rows of an ESC-50 release
-    with the same class ids; ``"esc50"`` all 50 ESC-50 classes with their own ids. ``strict`` (default)
-    requires the complete dataset (every clip of the sha256 manifest, or the official ESC-50 count);
-    ``strict=False`` accepts partial copies. Clips that ``meta/esc50.csv`` lists but ``audio/`` lacks,
-    or that lie outside ``audio/``, are always an error.
-    """
+    Columns: ``path`` (absolute), ``filename``, ``fold`` (1..5), ``target``, ``category``, ``clip_id`` (freesound
+    source id), ``take``; ``df.attrs`` holds ``root``, ``source``, ``layout`` and ``classes`` (index = target).
+    ``subset="esc10"`` reads the ESC-10 tree or the ESC-10 rows of an ESC-50 release (same class ids), ``"esc50"``
+    all 50 classes of the ESC-50 layout (your own data). ``strict`` (default) requires the complete dataset;
+    ``strict=False`` accepts partial copies. A clip the table names but ``audio/`` lacks is always an error."""
     path, source = resolve_root(root, download=download, subset=subset)
     layout = _layout(path)
     if layout is None:

@@ -250,14 +250,11 @@ def _trial_stored(base, values, meta, store: ResultsStore, index):
 def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame, features: torch.Tensor,
               store: "ResultsStore | PathLike", index: Optional[int] = None, log_reused: bool = False) -> dict:
     """One trial of ``base``'s search: ``base`` with ``values`` (dotted keys), trained once per validation fold
-    and scored on them pooled; stored as ``<base.name>/search/trial-<key>.json``, where :func:`search` finds it
-    (a W&B sweep agent runs exactly this, see :mod:`audiolab.sweeps`). A trial already stored for the same
-    configuration and clips is loaded. Returns the stored record.
-
-    W&B: one run per trial (job type ``search``, group ``<base.name>-search``; under a sweep agent, the agent's
-    run): every epoch of its validation folds one after the other, the pooled ``val/*`` scores, and the trial's
-    file as an artifact of type :data:`TRIAL_ARTIFACT`. A reused trial makes no run, unless ``log_reused`` (a
-    sweep agent's run must report its metric even for a trial it finds stored)."""
+    and scored on them pooled; stored as ``<base.name>/search/trial-<key>.json`` (reused when stored for the same
+    configuration and clips), where :func:`search` finds it; a W&B sweep agent runs exactly this. Returns the
+    record. W&B: one run per trial (group ``<base.name>-search``; under a sweep agent, the agent's run) with every
+    epoch, the pooled ``val/*`` scores and the trial's file as an artifact of type :data:`TRIAL_ARTIFACT`; a
+    reused trial makes no run, unless ``log_reused`` (a sweep agent's run must report its metric)."""
     store = ResultsStore.of(store)
     y, classes = check_inputs(base, meta, features), class_names(meta)
     exp, splits = _trial(base, values, index), search_splits(meta)
