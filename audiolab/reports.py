@@ -24,7 +24,7 @@ from typing import Mapping, Optional
 from unittest import mock
 
 from . import configs
-from ._util import PathLike, plain, repo_root
+from ._util import PathLike, plain, read_json, repo_root
 
 __all__ = ["NOTEBOOKS", "ReportError", "OutputRefused", "default_output", "ensure_dataset", "run_reports",
            "reports_command"]
@@ -74,10 +74,7 @@ def files_of(folder: Path) -> list:
 def recorded_files(output: Path) -> Optional[set]:
     """The files of ``output`` the kit wrote: the ``files`` of its ``run.json``; for a report of an older kit
     (no such list), the files git tracks there. ``None``: ``output`` is not a report folder of the kit."""
-    try:
-        run = json.loads((output / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    run = read_json(output / "run.json")
     if not isinstance(run, dict) or not isinstance(run.get("notebooks"), list):
         return None
     if "files" in run:
@@ -187,10 +184,7 @@ def readme(folder: Path, run: dict) -> str:
 
     lines = ["# audiolab reports", "", f"Made by `audiolab reports --profile {run['profile']}` (`make reports`) "
              "from the notebooks; it regenerates every file `run.json` lists (and keeps any other).", ""]
-    try:
-        headline = json.loads((folder / "results" / "headline.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        headline = {}
+    headline = read_json(folder / "results" / "headline.json")
     headline = {k: v for k, v in headline.items() if isinstance(v, dict)} if isinstance(headline, dict) else {}
     verdict = headline.pop("comparison", None)
     if headline:
