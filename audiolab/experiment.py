@@ -177,7 +177,7 @@ def parse_value(text: str, hint: Any = None) -> Any:
     ``"(64, 128)"`` -> a tuple of numbers, numbers -> int or float; anything else stays a string.
     """
     raw = text.strip()
-    if raw.lower() in ("none", "null") and _allows_none(hint):
+    if raw.lower() in ("none", "null") and (hint is None or type(None) in typing.get_args(hint)):
         return None
     if hint is bool or raw.lower() in ("true", "false"):
         if raw.lower() not in ("true", "false", "1", "0"):
@@ -199,7 +199,3 @@ def _number(text: str) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
     return text
-
-
-def _allows_none(hint: Any) -> bool:
-    return hint is None or type(None) in getattr(hint, "__args__", ())

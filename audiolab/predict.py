@@ -28,7 +28,7 @@ from .evaluation.store import ResultsStore
 from .features import FeatureConfig, LogMel
 from .train import predict_proba
 
-__all__ = ["Predictor", "format_prediction", "predict_command"]
+__all__ = ["Predictor", "predict_command"]
 
 #: Windows overlap by half: a hop of ``HOP_FRACTION`` x the model's clip duration.
 HOP_FRACTION = 0.5
@@ -87,14 +87,6 @@ class Predictor:
                 "probs": {name: float(p) for name, p in zip(self.classes, probs)}}
 
 
-def format_prediction(result: dict) -> str:
-    """Text for one result of :meth:`Predictor.predict`."""
-    windows = result["windows"]
-    head = f"{result['path']}  ({result['duration']:.1f} s, {windows} window{'s' if windows != 1 else ''})"
-    width = max(len(name) for name, _ in result["top"])
-    return "\n".join([head] + [f"  {rank}. {name:<{width}}  {p:6.1%}" for rank, (name, p) in enumerate(result["top"], 1)])
-
-
 def predict_command(args) -> int:
     """``audiolab predict FILE... [--checkpoint PATH] [--top K]``: 0 if every file was classified, 2 otherwise
     (each refusal one line on stderr)."""
@@ -110,7 +102,10 @@ def predict_command(args) -> int:
     status = 0
     for path in args.files:
         try:
-            print(format_prediction(predictor.predict(path, top)))
+            result = predictor.predict(path, top)
+            width = max(len(name) for name, _ in result["top"])
+            print(f"{result['path']}  ({result['duration']:.1f} s, {result['windows']} window(s))",
+                  *(f"  {rank}. {name:<{width}}  {p:6.1%}" for rank, (name, p) in enumerate(result["top"], 1)), sep="\n")
         except (AudioDecodeError, OSError) as error:
             print(f"audiolab predict: error: {error}", file=sys.stderr)
             status = 2

@@ -62,16 +62,6 @@ def start_run(**init):
     capture, no system stats, no pip freeze), in ``$WANDB_MODE`` (default: online when logged in, else offline);
     W&B's disabled run when it cannot start. The run finishes with the block: as failed when an exception escapes,
     which goes on to the caller (W&B's own ``with run`` would print its traceback first)."""
-    run = _init(init)
-    try:
-        yield run
-    except BaseException:
-        _safely("finish", lambda: run.finish(exit_code=1))
-        raise
-    run.finish()
-
-
-def _init(init: dict):
     mode = os.environ.get("WANDB_MODE") or ("online" if _logged_in() else "offline")
     init.setdefault("project", os.environ.get("WANDB_PROJECT") or PROJECT)
     init.setdefault("dir", os.environ.get("WANDB_DIR"))  # W&B reads it once per process: read it for every run
@@ -81,11 +71,17 @@ def _init(init: dict):
             settings = wandb.Settings(console="off", silent=True, x_disable_stats=True, x_save_requirements=False)
         except Exception:  # a wandb older than these settings
             settings = wandb.Settings(console="off", silent=True)
-        return wandb.init(mode=mode, settings=settings, **init)
+        run = wandb.init(mode=mode, settings=settings, **init)
     except Exception as error:  # no network, a bad mode or key, an unwritable WANDB_DIR: train untracked
         warnings.warn(f"W&B run could not start ({type(error).__name__}: {str(error)[:300]}); this run is not "
-                      "tracked, training continues", TrackingWarning, stacklevel=2)
-        return wandb.init(mode="disabled")
+                      "tracked, training continues", TrackingWarning, stacklevel=3)
+        run = wandb.init(mode="disabled")
+    try:
+        yield run
+    except BaseException:
+        _safely("finish", lambda: run.finish(exit_code=1))
+        raise
+    run.finish()
 
 
 def _safely(what: str, log) -> None:
