@@ -23,9 +23,6 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
-__all__ = ["PathLike", "atomic_write", "file_sha256", "write_json", "write_csv", "read_json", "is_a", "config_from", "plain",
-           "tupled", "to_numpy", "repo_root"]
-
 logger = logging.getLogger("audiolab")
 
 PathLike = Union[str, os.PathLike]

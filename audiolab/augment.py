@@ -17,8 +17,6 @@ from typing import Optional
 
 import torch
 
-__all__ = ["AugmentConfig", "augment_batch", "time_shift", "random_eq", "spec_augment", "mixup"]
-
 
 @dataclass(frozen=True)
 class AugmentConfig:

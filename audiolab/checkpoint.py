@@ -22,8 +22,6 @@ from ._util import atomic_write, config_from, is_a
 from .features import FeatureConfig, Normalizer
 from .models import ARCHITECTURES, build_model
 
-__all__ = ["save_checkpoint", "load_checkpoint", "UnsafeCheckpointError", "REQUIRED_INFO", "LIMITS"]
-
 #: What a checkpoint's ``info`` must hold to rebuild its model.
 REQUIRED_INFO = ("arch", "params", "n_mels", "classes")
 #: Bounds on what a checkpoint may describe: far beyond the kit's models, far below what would exhaust a machine.

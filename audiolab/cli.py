@@ -19,8 +19,6 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = ["main", "build_parser", "experiment_from_args", "train_command", "sweep_command"]
-
 
 def _folds(text: str) -> tuple[int, ...]:
     try:

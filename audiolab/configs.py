@@ -25,9 +25,6 @@ from .features import FeatureConfig
 from .models import ConvConfig, TransformerConfig
 from .train import TrainConfig
 
-__all__ = ["FEATURES", "HEADS", "Profile", "PROFILES", "get_profile", "arch1", "arch2", "baseline_experiments",
-           "ARCH1_SPACE", "ARCH2_SPACE", "SPACES", "ABLATIONS", "load_dataset"]
-
 #: The front-end of both architectures (the defaults of FeatureConfig): 22.05 kHz, 2048-point FFT,
 #: hop 1024 (46 ms), 64 mel bands: 108 frames per 5-s clip; bins quieter than -30 dB (of a full-scale
 #: signal) are raised to -30 dB. In development runs on folds 1-4 (benchmarks/recipe_ablation.py)

@@ -41,8 +41,6 @@ from .features import FeatureConfig
 from .models import ARCHITECTURES, ConvConfig, ModelConfig, TransformerConfig, build_model
 from .train import TrainConfig
 
-__all__ = ["Experiment", "SECTIONS", "parse_value"]
-
 #: The sections of an experiment that :meth:`Experiment.replace` reaches with dotted names.
 SECTIONS = ("model", "features", "train", "augment")
 

@@ -18,8 +18,6 @@ import torch
 import torchaudio
 from torch import nn
 
-__all__ = ["FeatureConfig", "LogMel", "Normalizer"]
-
 
 @dataclass(frozen=True)
 class FeatureConfig:

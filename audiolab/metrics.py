@@ -21,8 +21,6 @@ from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
 from ._util import to_numpy
 
-__all__ = ["evaluate", "count_parameters", "parameter_table", "top_confusions"]
-
 
 
 def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:

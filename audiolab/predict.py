@@ -28,8 +28,6 @@ from .evaluation.store import ResultsStore
 from .features import FeatureConfig, LogMel
 from .train import predict_proba
 
-__all__ = ["Predictor", "predict_command"]
-
 #: Windows overlap by half: a hop of ``HOP_FRACTION`` x the model's clip duration.
 HOP_FRACTION = 0.5
 #: Files up to this much longer than the model's clip duration are centre-cropped to one window, as the

@@ -26,9 +26,6 @@ from unittest import mock
 from . import configs
 from ._util import PathLike, plain, read_json, repo_root
 
-__all__ = ["NOTEBOOKS", "ReportError", "OutputRefused", "default_output", "ensure_dataset", "run_reports",
-           "reports_command"]
-
 #: The notebooks of the report, in ``notebooks/``, in the order they run (later ones read earlier results).
 NOTEBOOKS = ["00_dataset.ipynb", "01_architecture1.ipynb", "02_architecture2.ipynb", "03_comparison.ipynb"]
 #: The file that marks a staging folder as the kit's.

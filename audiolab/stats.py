@@ -21,9 +21,6 @@ from scipy import stats as scipy_stats
 
 from ._util import to_numpy
 
-__all__ = ["summarize_folds", "paired_fold_test", "mcnemar_test", "corrected_resampled_ttest", "proportion_ci",
-           "within_noise", "describe_difference"]
-
 
 def _float_or_none(x: Any) -> float | None:
     if x is None:

@@ -27,9 +27,6 @@ import wandb
 from ._util import plain
 from .data import load_audio
 
-__all__ = ["TrackingWarning", "SCORED", "PROJECT", "MAX_AUDIO_CLIPS", "start_run", "log_epoch", "log_result",
-           "log_files", "predictions_frame"]
-
 logger = logging.getLogger("audiolab")
 
 #: What a model's scored clips are: a cross-validation test fold, or a validation fold.

@@ -29,8 +29,6 @@ from tqdm.auto import tqdm
 from .augment import AugmentConfig, augment_batch
 from .features import Normalizer
 
-__all__ = ["TrainConfig", "TrainResult", "fit", "predict_proba", "seed_everything", "select_device"]
-
 
 @dataclass(frozen=True)
 class TrainConfig:

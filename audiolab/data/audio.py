@@ -22,8 +22,6 @@ from audiolab._util import PathLike, atomic_write, plain
 from audiolab.data.esc10 import CACHE_ENV, FIX_DOWNLOAD, default_cache_dir
 from audiolab.features import FeatureConfig, LogMel
 
-__all__ = ["AudioDecodeError", "load_audio", "resample", "load_features"]
-
 #: Sample rates a file may declare; outside them the header is broken or hostile.
 MIN_RATE, MAX_RATE = 100, 768_000
 #: The longest file decoded (seconds): a longer one is refused before it is read into memory.

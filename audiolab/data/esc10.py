@@ -36,12 +36,6 @@ try:
 except ImportError:  # Windows: no flock, but there a running download's open zip cannot be removed anyway
     fcntl = None
 
-__all__ = [
-    "ESC10_CLASSES", "ESC50_TO_ESC10", "ESC10_URL", "ESC10_COMMIT", "ESC10_NUM_CLIPS", "DATA_ENV", "CACHE_ENV",
-    "DatasetNotFoundError", "IncompleteDatasetError", "DownloadError", "default_cache_dir", "resolve_root",
-    "read_manifest", "download_esc10", "load_metadata", "summarize", "data_command",
-]
-
 ESC10_CLASSES: tuple[str, ...] = ("Dog bark", "Rain", "Sea waves", "Baby cry", "Clock tick", "Person sneeze",
                                   "Helicopter", "Chainsaw", "Rooster", "Fire crackling")
 """The ten ESC-10 classes in folder order: index = target id."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["TEST_FOLD", "DEV_FOLDS", "SEARCH_VAL_FOLDS", "cv_folds", "development_folds", "holdout_split"]
-
 #: The fold kept for the final test: never trained on by a model whose score chooses anything.
 TEST_FOLD = 5
 #: The development folds: every choice of the kit is made on scores of these alone.

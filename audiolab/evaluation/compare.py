@@ -33,10 +33,6 @@ from ..stats import corrected_resampled_ttest, describe_difference, mcnemar_test
 from .cv import class_names, cross_validate, fold_row, fold_stats, prob_columns
 from .store import ResultsStore
 
-__all__ = ["seed_fold_scores", "compare_configurations", "per_class_counts", "held_out_score", "seed_members",
-           "run_seed_ensemble", "average_members", "run_ablation", "ablation_table",
-           "comparison_table", "COMPARISON_COLUMNS"]
-
 
 def seed_fold_scores(store: "ResultsStore | PathLike", names: Sequence[str], protocol: str = "official",
                      metric: str = "accuracy") -> pd.DataFrame:

@@ -37,9 +37,6 @@ from ..stats import summarize_folds
 from ..train import fit, predict_proba, seed_everything
 from .store import FOLDERS, ResultsStore, data_fingerprint
 
-__all__ = ["cross_validate", "train_and_score", "workers", "check_inputs", "class_names", "probs_table",
-           "prob_columns", "fold_row", "fold_stats", "PROTOCOLS", "WORKERS_ENV"]
-
 #: protocol -> what its scored folds are
 PROTOCOLS = {"official": "test", "development": "val"}
 WORKERS_ENV = "AUDIOLAB_WORKERS"

@@ -34,10 +34,6 @@ from ..metrics import evaluate
 from .cv import check_inputs, class_names, train_and_score, workers
 from .store import FOLDERS, ResultsStore, data_fingerprint
 
-__all__ = ["search", "search_trials", "search_splits", "run_trial", "TRIAL_ARTIFACT", "TRIAL_RESULT_COLUMNS",
-           "TestFoldError", "ranked", "validation_se", "chosen_trial", "describe_choice", "best_experiment",
-           "choose_by_development"]
-
 #: W&B artifact type of a search trial's result file (what :func:`audiolab.sweeps.collect` downloads).
 TRIAL_ARTIFACT = "search-trial"
 

@@ -42,8 +42,6 @@ try:
 except ImportError:  # Windows: no lock
     fcntl = None
 
-__all__ = ["FOLDERS", "ResultsStore", "ExperimentBusy", "data_fingerprint", "BEST_MODEL", "RESULTS_ENV"]
-
 logger = logging.getLogger("audiolab")
 
 #: File name of the model ``audiolab predict`` uses, directly under the store's root.

@@ -19,9 +19,6 @@ from .attention import MultiHeadSelfAttention
 from .conv1d import Conv1dClassifier, ConvBase, ConvBaseConfig, ConvConfig
 from .transformer import ConvTransformer, TransformerConfig
 
-__all__ = ["ARCHITECTURES", "Conv1dClassifier", "ConvBase", "ConvBaseConfig", "ConvConfig", "ConvTransformer",
-           "ModelConfig", "MultiHeadSelfAttention", "TransformerConfig", "build_model"]
-
 ModelConfig = Union[ConvConfig, TransformerConfig]
 
 #: architecture name -> (its config, its module)

@@ -26,8 +26,6 @@ from typing import Optional
 import torch
 from torch import nn
 
-__all__ = ["MultiHeadSelfAttention"]
-
 
 class MultiHeadSelfAttention(nn.Module):
     """Self-attention over ``(batch, tokens, d_model)`` with ``heads`` heads."""

@@ -18,8 +18,6 @@ from typing import ClassVar, Optional, Sequence, Union
 import torch
 from torch import nn
 
-__all__ = ["ConvBaseConfig", "ConvConfig", "ConvBlock", "ConvBase", "Conv1dClassifier", "ACTIVATIONS", "make_activation"]
-
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "leaky_relu": lambda: nn.LeakyReLU(0.1)}
 
 

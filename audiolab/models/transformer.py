@@ -22,8 +22,6 @@ from torch import nn
 from .attention import MultiHeadSelfAttention
 from .conv1d import ConvBase, ConvBaseConfig, make_activation
 
-__all__ = ["TransformerConfig", "TransformerBlock", "ConvTransformer"]
-
 
 @dataclass(frozen=True)
 class TransformerConfig(ConvBaseConfig):
