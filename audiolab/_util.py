@@ -29,10 +29,8 @@ PathLike = Union[str, os.PathLike]
 
 
 def atomic_write(path: PathLike, write: Callable[[Any], Any], binary: bool = False) -> Path:
-    """``write(handle)`` into a temporary file next to ``path``, then ``os.replace`` it into place.
-
-    The file is created as any other (mode 0666 less the umask), so a shared course folder stays readable.
-    """
+    """``write(handle)`` into a temporary file next to ``path``, then ``os.replace`` it into place; the file is
+    created as any other (mode 0666 less the umask), so a shared course folder stays readable."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")

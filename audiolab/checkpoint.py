@@ -35,12 +35,9 @@ class UnsafeCheckpointError(ValueError):
 
 def save_checkpoint(path, model: nn.Module, normalizer: Normalizer, epoch: int, info: Optional[dict] = None) -> Path:
     """Write weights, normaliser and ``info`` (arch, params, feature config, classes) atomically."""
-    payload = {
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "normalizer": {k: v.detach().cpu() for k, v in normalizer.state_dict().items()},
-        "epoch": int(epoch),
-        "info": dict(info or {}),
-    }
+    payload = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               "normalizer": {k: v.detach().cpu() for k, v in normalizer.state_dict().items()},
+               "epoch": int(epoch), "info": dict(info or {})}
     return atomic_write(path, lambda handle: torch.save(payload, handle), binary=True)
 
 

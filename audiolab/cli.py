@@ -82,17 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _overrides(args) -> dict:
-    """The configuration ``audiolab train`` was given: ``--epochs`` and the KEY=VALUE overrides."""
-    overrides = {"train.epochs": args.epochs}
-    for item in args.overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"overrides look like KEY=VALUE (e.g. train.lr=0.001), got {item!r}")
-        overrides[key.strip().lstrip("-")] = value
-    return overrides
-
-
 def experiment_from_args(args):
     """The :class:`~audiolab.experiment.Experiment` ``audiolab train`` runs: the kit's configuration
     (:func:`audiolab.configs.arch1` or :func:`~audiolab.configs.arch2`), then the overrides, then (``--trial N``)
@@ -100,9 +89,13 @@ def experiment_from_args(args):
     from . import configs
     from .evaluation import search_trials
 
-    overrides = _overrides(args)
     base = configs.arch1() if args.arch == "conv1d" else configs.arch2(name="arch2")
-    overrides = {".".join(base.resolve(k)): v for k, v in overrides.items()}
+    overrides = {"train.epochs": args.epochs}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"overrides look like KEY=VALUE (e.g. train.lr=0.001), got {item!r}")
+        overrides[".".join(base.resolve(key.strip().lstrip("-")))] = value
     channels = overrides.get("model.channels")
     if channels is not None and "model.stride" not in overrides and not isinstance(base.model.stride, int):
         # other widths keep the kit's pattern of strides (the first block's, then the later blocks'):
@@ -222,26 +215,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "data":
             from .data import data_command
 
-            return data_command(root=args.root, download=args.download)
-        if args.command == "train":
-            return train_command(args)
+            return data_command(args.root, args.download)
         if args.command == "reports":
-            from .reports import reports_command
-
-            return reports_command(args)
-        if args.command == "predict":
-            from .predict import predict_command
-
-            return predict_command(args)
-        if args.command == "sweep":
-            return sweep_command(args)
+            from .reports import reports_command as command
+        elif args.command == "predict":
+            from .predict import predict_command as command
+        else:
+            command = train_command if args.command == "train" else sweep_command
+        return command(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except OSError as error:  # a full disk, a folder that cannot be written: one line, not a traceback
         print(f"audiolab {args.command}: error: {error.strerror or error}", file=sys.stderr)
         return 2
-    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,44 +16,24 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score, roc_curve
-from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score, roc_curve
 
 from ._util import to_numpy
 
 
 
 def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
-    """Classification metrics from true labels and predicted class probabilities.
+    """Classification metrics from integer labels ``y_true`` ``(N,)`` and class probabilities ``probs``
+    ``(N, C)`` (each row sums to 1: apply softmax to logits first), for ``class_names`` in label order.
 
-    Args:
-        y_true: integer labels, shape ``(N,)``, values in ``range(C)``.
-        probs: probabilities, shape ``(N, C)``; each row sums to 1 (apply softmax
-            to logits first). Rows with NaN/inf (a diverged model) are counted in
-            ``"nonfinite_rows"``, treated as all-zero and warned about instead of
-            crashing an experiment.
-        class_names: ``C`` names, in label order.
-
-    Returns:
-        A JSON-serialisable dict:
-
-        - ``n``: number of samples;
-        - ``accuracy``;
-        - ``macro_f1``: unweighted mean F1 over the classes that occur in ``y_true``
-          or in the predictions (scikit-learn's default label set);
-        - ``per_class_f1``: ``{name: float}``; ``None`` for a class that is neither
-          present nor predicted (its F1 is undefined);
-        - ``auc_macro_ovr``: macro one-vs-rest AUC-ROC, the unweighted mean of the
-          per-class AUCs over ``auc_classes``; ``None`` when no class qualifies;
-        - ``auc_classes``: the classes the AUC was computed over — those present in
-          ``y_true`` (a class absent from ``y_true`` has no ROC curve). Equal to
-          ``class_names`` when every class is present;
-        - ``confusion_matrix``: list of lists, rows = true, columns = predicted,
-          labels ``range(C)``;
-        - ``roc``: ``{name: {"fpr": [...], "tpr": [...], "auc": float}}`` for the
-          classes in ``auc_classes``;
-        - ``nonfinite_rows``: number of rows of ``probs`` that contained NaN/inf.
-    """
+    Returns a JSON-serialisable dict: ``n``; ``accuracy``; ``macro_f1``, the unweighted mean F1 over the
+    classes in ``y_true`` or in the predictions (scikit-learn's default label set); ``per_class_f1``
+    (``{name: float}``, ``None`` for a class neither present nor predicted: its F1 is undefined);
+    ``auc_macro_ovr``, the mean one-vs-rest AUC-ROC over ``auc_classes``, the classes present in ``y_true``
+    (an absent class has no ROC curve; ``None`` when none qualifies); ``confusion_matrix`` (rows = true,
+    columns = predicted, labels ``range(C)``); ``roc`` (``{name: {"fpr", "tpr", "auc"}}`` for ``auc_classes``);
+    ``nonfinite_rows``: rows of ``probs`` with NaN/inf (a diverged model), scored as all-zero rows and warned
+    about instead of crashing an experiment."""
     y = to_numpy(y_true)
     p = to_numpy(probs).astype(np.float64, copy=False)
     names = [str(c) for c in class_names]
@@ -99,17 +79,10 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
                              "auc": float(roc_auc_score(positives, p[:, c]))}
     aucs = [r["auc"] for r in roc.values()]
 
-    return {
-        "n": int(len(y)),
-        "accuracy": float(accuracy_score(y, pred)),
-        "macro_f1": macro_f1,
-        "per_class_f1": per_class_f1,
-        "auc_macro_ovr": float(np.mean(aucs)) if aucs else None,
-        "auc_classes": list(roc),
-        "confusion_matrix": sklearn_confusion_matrix(y, pred, labels=labels).astype(int).tolist(),
-        "roc": roc,
-        "nonfinite_rows": n_nonfinite,
-    }
+    return {"n": int(len(y)), "accuracy": float(accuracy_score(y, pred)), "macro_f1": macro_f1,
+            "per_class_f1": per_class_f1, "auc_macro_ovr": float(np.mean(aucs)) if aucs else None,
+            "auc_classes": list(roc), "confusion_matrix": confusion_matrix(y, pred, labels=labels).astype(int).tolist(),
+            "roc": roc, "nonfinite_rows": n_nonfinite}
 
 
 def _count(params: Iterable, buffers: Iterable) -> dict:
@@ -121,29 +94,21 @@ def _count(params: Iterable, buffers: Iterable) -> dict:
 
 
 def count_parameters(model) -> dict:
-    """Parameter counts of a ``torch.nn.Module``.
+    """Parameter counts of a ``torch.nn.Module``: ``{"trainable", "non_trainable", "buffers", "total"}``.
 
-    Returns ``{"trainable", "non_trainable", "buffers", "total"}`` where
-    ``non_trainable`` counts parameters with ``requires_grad=False`` (frozen),
-    ``buffers`` counts buffer elements (e.g. BatchNorm running mean/var and
-    ``num_batches_tracked``), and ``total = trainable + non_trainable`` — all
-    parameters, *not* buffers (the usual "Total params"). Shared parameters are
-    counted once.
-    """
+    ``non_trainable`` counts frozen parameters (``requires_grad=False``), ``buffers`` the elements of buffers (e.g.
+    batch norm's running mean/var and ``num_batches_tracked``), and ``total = trainable + non_trainable``: all
+    parameters, *not* buffers (the usual "Total params"). Shared parameters are counted once."""
     return _count(model.parameters(), model.buffers())
 
 
 def parameter_table(model, depth: int = 1) -> pd.DataFrame:
     """One row per sub-module at ``depth`` with its parameter counts, plus a ``total`` row.
 
-    Columns: ``module`` (dotted name), ``type`` (class name), ``trainable``,
-    ``non_trainable``, ``buffers``. ``depth=1`` lists the model's direct children;
-    a leaf module shallower than ``depth`` gets its own row. Parameters or buffers
-    owned directly by a container above ``depth`` (e.g. a transformer's ``cls``
-    token or positional embedding) get a ``"<name>.(direct)"`` row of type
-    ``"(direct)"`` so the rows add up to the ``total`` row (unless parameters are
-    shared between modules).
-    """
+    Columns: ``module`` (dotted name), ``type`` (class name), ``trainable``, ``non_trainable``, ``buffers``.
+    ``depth=1`` lists the model's direct children; a leaf module shallower than ``depth`` gets its own row.
+    Parameters or buffers owned directly by a container above ``depth`` (e.g. a transformer's ``cls`` token)
+    get a ``"<name>.(direct)"`` row so the rows add up to the ``total`` row (unless parameters are shared)."""
     if depth < 0:
         raise ValueError(f"depth must be >= 0; got {depth}.")
     columns = ["module", "type", "trainable", "non_trainable", "buffers"]

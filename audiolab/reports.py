@@ -202,11 +202,9 @@ def readme(folder: Path, run: dict) -> str:
 
 def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: Optional[PathLike] = None,
                 parameters: Optional[Mapping] = None) -> Path:
-    """Run :data:`NOTEBOOKS` with papermill and regenerate the report folder (default :func:`default_output`);
-    ``parameters`` go to every notebook (``results_dir`` and ``figures_dir`` are the report's own).
-
-    Raises :class:`ReportError` when a notebook fails (the output is left as it was, the staging folder is kept
-    for the next run) and :class:`OutputRefused` when the output holds files the kit did not write."""
+    """Run :data:`NOTEBOOKS` with papermill into the report folder (default :func:`default_output`), with
+    ``parameters`` for every notebook. :class:`ReportError` when a notebook fails (the output is left as it was,
+    the staging folder kept for the next run), :class:`OutputRefused` when the output holds files not the kit's."""
     configs.get_profile(profile)  # an unknown profile fails here, before anything runs
     output = Path(output or default_output(profile)).expanduser().absolute()
     staging = output.with_name(output.name + ".partial")

@@ -48,21 +48,13 @@ def summarize_folds(per_fold: Sequence[Mapping], keys: Sequence[str] = ("accurac
 
 
 def paired_fold_test(a: Sequence[float], b: Sequence[float]) -> dict:
-    """Paired comparison of two configurations evaluated on the same folds.
+    """Paired comparison of two configurations scored on the same folds (``a``, ``b``: one score per fold).
 
-    Args:
-        a, b: one score per fold, same fold order.
-
-    Returns:
-        ``{"mean_diff", "t", "p_ttest", "p_wilcoxon", "n"}``: ``mean_diff`` is
-        ``mean(a - b)``; ``t``/``p_ttest`` from the two-sided paired t-test
-        (``scipy.stats.ttest_rel``); ``p_wilcoxon`` from the two-sided Wilcoxon
-        signed-rank test, or ``None`` when it cannot be computed (fewer than two
-        folds, or all differences zero). ``t``/``p_ttest`` are ``None`` when
-        undefined (fewer than two folds, or zero variance of the differences).
-        With 5 folds the smallest possible Wilcoxon p-value is 0.0625: treat it as
-        a sanity check, not a significance test.
-    """
+    Returns ``{"mean_diff", "t", "p_ttest", "p_wilcoxon", "n"}``: ``mean_diff`` is ``mean(a - b)``; ``t`` and
+    ``p_ttest`` from the two-sided paired t-test (``scipy.stats.ttest_rel``), ``None`` when undefined (fewer than
+    two folds, or no variance of the differences); ``p_wilcoxon`` from the two-sided Wilcoxon signed-rank test,
+    ``None`` when it cannot be computed. With 5 folds the smallest possible Wilcoxon p-value is 0.0625: treat it
+    as a sanity check, not a significance test."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1 or x.size == 0:
         raise ValueError(f"a and b must be 1-D with one score per fold, same length; got {x.shape} and {y.shape}.")
@@ -85,15 +77,11 @@ def paired_fold_test(a: Sequence[float], b: Sequence[float]) -> dict:
 def mcnemar_test(y_true, pred_a, pred_b) -> dict:
     """McNemar's test on pooled predictions of two classifiers on the same samples.
 
-    Returns ``{"a_only", "b_only", "both", "neither", "statistic", "p_value", "n"}``:
-    ``a_only`` (b01) counts samples classifier A got right and B wrong, ``b_only``
-    (b10) the reverse, ``both``/``neither`` the agreements. ``p_value`` is the exact
-    two-sided binomial test of ``a_only`` vs ``b_only`` (``scipy.stats.binomtest``
-    with p=0.5; 1.0 when there are no discordant samples). ``statistic`` is
-    McNemar's chi-squared with continuity correction,
-    ``(|b01 - b10| - 1)^2 / (b01 + b10)`` (0.0 with no discordant samples), for
-    reference.
-    """
+    Returns ``{"a_only", "b_only", "both", "neither", "statistic", "p_value", "n"}``: ``a_only`` (b01) counts the
+    samples A got right and B wrong, ``b_only`` (b10) the reverse, ``both``/``neither`` the agreements.
+    ``p_value`` is the exact two-sided binomial test of ``a_only`` vs ``b_only`` (1.0 with no discordant
+    samples); ``statistic``, for reference, McNemar's chi-squared with continuity correction,
+    ``(|b01 - b10| - 1)^2 / (b01 + b10)`` (0.0 with no discordant samples)."""
     y, pa, pb = (to_numpy(v).ravel() for v in (y_true, pred_a, pred_b))
     if not (y.shape == pa.shape == pb.shape):
         raise ValueError(f"y_true, pred_a and pred_b must have the same length; got {y.shape}, {pa.shape}, {pb.shape}.")

@@ -330,16 +330,13 @@ def summarize(meta: pd.DataFrame) -> dict:
     """Counts and audio properties (from the file headers, nothing decoded) of a clip table."""
     infos = [sf.info(p) for p in meta["path"]]
     seconds = [i.frames / i.samplerate for i in infos]
-    return {
-        "clips": len(meta),
-        "classes": [c for c in meta.attrs.get("classes", ESC10_CLASSES) if c in set(meta["category"])],
-        "folds": sorted(int(f) for f in meta["fold"].unique()),
-        "sample_rates": sorted({int(i.samplerate) for i in infos}),
-        "channels": sorted({int(i.channels) for i in infos}),
-        "median_duration": float(np.median(seconds)) if infos else None,
-        "duration_range": (min(seconds), max(seconds)) if infos else None,
-        "size_bytes": int(sum(os.path.getsize(p) for p in meta["path"])),
-    }
+    return {"clips": len(meta),
+            "classes": [c for c in meta.attrs.get("classes", ESC10_CLASSES) if c in set(meta["category"])],
+            "folds": sorted(int(f) for f in meta["fold"].unique()),
+            "sample_rates": sorted({int(i.samplerate) for i in infos}), "channels": sorted({int(i.channels) for i in infos}),
+            "median_duration": float(np.median(seconds)) if infos else None,
+            "duration_range": (min(seconds), max(seconds)) if infos else None,
+            "size_bytes": int(sum(os.path.getsize(p) for p in meta["path"]))}
 
 
 def data_command(root: Optional[PathLike] = None, download: bool = False, strict: bool = True) -> int:

@@ -111,10 +111,9 @@ def run_seed_ensemble(
     store: "ResultsStore | PathLike",
     folds: Optional[Sequence[int]] = None,
 ) -> dict:
-    """Cross-validate ``exp`` once per seed in the official protocol on ``folds`` (every member is stored and
-    reused like any other experiment, and the members' missing folds train together), then
-    score the average of the members' probabilities per fold and pooled, exactly as one model is
-    scored. Written to ``<name>-ensemble/summary.json``."""
+    """Cross-validate ``exp`` once per seed in the official protocol on ``folds`` (each member an ordinary stored
+    experiment; their missing folds train together), then score the average of the members' probabilities per
+    fold and pooled, exactly as one model is scored. Written to ``<name>-ensemble/summary.json``."""
     store = ResultsStore.of(store)
     seeds = [int(s) for s in dict.fromkeys(seeds)]
     if len(seeds) < 2:
@@ -155,10 +154,9 @@ def average_members(store: "ResultsStore | PathLike", names: Sequence[str], clas
 
 def run_ablation(base: Experiment, variants: Mapping[str, Mapping], seeds: Sequence[int], meta: pd.DataFrame,
                  features: Callable[[FeatureConfig], torch.Tensor], store: "ResultsStore | PathLike") -> pd.DataFrame:
-    """Development-fold cross-validation of ``base`` and of each variant, once per seed; returns
-    :func:`ablation_table`. ``features(config)`` gives the features of a front-end (a variant may change
-    it). Runs are ordinary stored results named ``<base.name>[-<variant>][-seed<s>]``, reused when present;
-    the missing ones train together."""
+    """Development-fold cross-validation of ``base`` and of each variant, once per seed (stored runs named
+    ``<base.name>[-<variant>][-seed<s>]``, the missing ones trained together); returns :func:`ablation_table`.
+    ``features(config)`` gives the features of a front-end (a variant may change it)."""
     members = {label: seed_members(base if label == "recipe" else base.replace(overrides, name=f"{base.name}-{label}"),
                                    seeds)
                for label, overrides in {"recipe": {}, **variants}.items()}
@@ -185,12 +183,10 @@ def ablation_table(runs: Mapping[str, Sequence[dict]], alpha: float = 0.05) -> p
     return pd.DataFrame(rows, columns=["variant", "seeds", "dev_accuracy", "difference", "se", "ci_low", "ci_high"])
 
 
-COMPARISON_COLUMNS = [
-    "name", "arch", "heads", "folds", "cv_accuracy_mean", "cv_accuracy_std", "cv_macro_f1_mean",
-    "cv_macro_f1_std", "cv_auc_mean", "cv_auc_std", "test_accuracy", "test_macro_f1", "test_auc",
-    "params_trainable", "params_non_trainable", "buffers", "train_seconds_total", "seconds_per_epoch",
-    "accuracy",
-]
+COMPARISON_COLUMNS = ["name", "arch", "heads", "folds", "cv_accuracy_mean", "cv_accuracy_std", "cv_macro_f1_mean",
+                      "cv_macro_f1_std", "cv_auc_mean", "cv_auc_std", "test_accuracy", "test_macro_f1", "test_auc",
+                      "params_trainable", "params_non_trainable", "buffers", "train_seconds_total",
+                      "seconds_per_epoch", "accuracy"]
 
 
 def comparison_table(store: "ResultsStore | PathLike", names: Sequence[str]) -> pd.DataFrame:
@@ -204,20 +200,12 @@ def comparison_table(store: "ResultsStore | PathLike", names: Sequence[str]) -> 
         s = store.load_summary(name)
         test = store.load_fold(name, TEST_FOLD)["metrics"] if TEST_FOLD in [r["fold"] for r in s["folds"]] else {}
         params = s.get("params", {})
-        rows.append({
-            "name": name,
-            "arch": s["experiment"]["arch"],
-            "heads": s["experiment"]["model"].get("heads"),
-            "folds": len(s["folds"]),
-            **{f"cv_{m}_{stat}": s[f"{m}_{stat}"] for m in ("accuracy", "macro_f1", "auc") for stat in ("mean", "std")},
-            "test_accuracy": test.get("accuracy"),
-            "test_macro_f1": test.get("macro_f1"),
-            "test_auc": test.get("auc_macro_ovr"),
-            "params_trainable": params.get("trainable"),
-            "params_non_trainable": params.get("non_trainable"),
-            "buffers": params.get("buffers"),
-            "train_seconds_total": s.get("train_seconds_total"),
-            "seconds_per_epoch": s.get("seconds_per_epoch"),
-            "accuracy": f"{s['accuracy_mean'] * 100:.1f} ± {s['accuracy_std'] * 100:.1f} %",
-        })
+        rows.append({"name": name, "arch": s["experiment"]["arch"], "heads": s["experiment"]["model"].get("heads"),
+                     "folds": len(s["folds"]),
+                     **{f"cv_{m}_{stat}": s[f"{m}_{stat}"] for m in ("accuracy", "macro_f1", "auc") for stat in ("mean", "std")},
+                     "test_accuracy": test.get("accuracy"), "test_macro_f1": test.get("macro_f1"),
+                     "test_auc": test.get("auc_macro_ovr"), "params_trainable": params.get("trainable"),
+                     "params_non_trainable": params.get("non_trainable"), "buffers": params.get("buffers"),
+                     "train_seconds_total": s.get("train_seconds_total"), "seconds_per_epoch": s.get("seconds_per_epoch"),
+                     "accuracy": f"{s['accuracy_mean'] * 100:.1f} ± {s['accuracy_std'] * 100:.1f} %"})
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS).astype({"heads": "Int64", "folds": "Int64"})

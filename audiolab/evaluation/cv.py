@@ -170,15 +170,13 @@ def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame,
                    keep_test_model: bool = False):
     """Cross-validate ``exp`` in ``protocol`` (``"official"`` or ``"development"``); returns its summary.
 
-    Stored under ``<name>/cv/`` (official) or ``<name>/dev-cv/``: ``fold<k>.json`` + ``fold<k>.csv`` per fold,
-    then ``summary.json`` (mean ± std over folds, pooled out-of-fold metrics, parameters, seconds) and
-    ``oof.csv``. The summary returned also holds ``"per_fold"``, the fold records. ``folds``: the official
-    protocol's test folds to run (default all). ``keep_test_model`` keeps the model trained for the test fold
-    (:meth:`ResultsStore.test_model`). ``exp`` may be a list of experiments (seeds, variants): their missing
-    folds then train together, and a list of summaries comes back. ``features`` is a tensor, or a function of
-    a :class:`~audiolab.features.FeatureConfig` for experiments whose front-ends differ.
-    One process at a time trains an experiment: another gets :class:`~audiolab.evaluation.store.ExperimentBusy`.
-    """
+    Stored under ``<name>/cv/`` (official) or ``<name>/dev-cv/``: ``fold<k>.json`` + ``fold<k>.csv`` per fold, then
+    ``summary.json`` (mean ± std over folds, pooled out-of-fold metrics, parameters, seconds; returned with
+    ``"per_fold"``, the fold records) and ``oof.csv``. ``folds``: the official protocol's test folds to run
+    (default all); ``keep_test_model`` keeps the test fold's model (:meth:`ResultsStore.test_model`). A list of
+    experiments (seeds, variants) trains its missing folds together and returns a list of summaries; ``features``
+    is then a tensor or a function of a :class:`~audiolab.features.FeatureConfig`. One process at a time trains
+    an experiment: another gets :class:`~audiolab.evaluation.store.ExperimentBusy`."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be 'official' or 'development', got {protocol!r}")
     scored = PROTOCOLS[protocol]

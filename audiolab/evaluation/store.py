@@ -82,13 +82,9 @@ class ResultsStore:
     def for_profile(cls, profile_name: str = "full", root: Optional[PathLike] = None) -> "ResultsStore":
         """``root`` if given, else ``$AUDIOLAB_RESULTS``, else ``reports/results`` of this checkout for the
         full profile and a scratch folder for the others (a smoke run never overwrites the reports)."""
-        if root is not None:
-            return cls(root)
-        if os.environ.get(RESULTS_ENV):
-            return cls(os.environ[RESULTS_ENV])
-        if profile_name == "full":
-            return cls(repo_root() / "reports" / "results")
-        return cls(Path(tempfile.gettempdir()) / f"audiolab-{profile_name}" / "results")
+        default = (repo_root() / "reports" if profile_name == "full"
+                   else Path(tempfile.gettempdir()) / f"audiolab-{profile_name}") / "results"
+        return cls(root if root is not None else os.environ.get(RESULTS_ENV) or default)
 
     # -- where things are ------------------------------------------------------------
     def cv_dir(self, name: str, protocol: str = "official") -> Path:

@@ -33,10 +33,8 @@ class MultiHeadSelfAttention(nn.Module):
     def __init__(self, d_model: int, heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
         if heads < 1 or d_model % heads != 0:
-            raise ValueError(
-                f"d_model={d_model} must be divisible by heads={heads}: each head gets d_model // heads "
-                f"features. Choose heads from the divisors of {d_model} (e.g. 1, 2, 4) or change d_model."
-            )
+            raise ValueError(f"d_model={d_model} must be divisible by heads={heads}: each head gets d_model // heads "
+                             f"features. Choose heads from the divisors of {d_model} (e.g. 1, 2, 4) or change d_model.")
         self.d_model = d_model
         self.heads = heads
         self.d_head = d_model // heads
@@ -51,9 +49,7 @@ class MultiHeadSelfAttention(nn.Module):
         batch, tokens, _ = x.shape
         return x.view(batch, tokens, self.heads, self.d_head).transpose(1, 2)
 
-    def forward(
-        self, x: torch.Tensor, need_weights: bool = False
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Returns ``(output, weights)``; ``weights`` is ``(B, heads, T, T)`` or ``None``."""
         batch, tokens, _ = x.shape
         q = self._split_heads(self.query(x))
