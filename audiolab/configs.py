@@ -174,10 +174,9 @@ def load_dataset(profile: Profile = PROFILES["full"], root=None, download: bool 
                  features: FeatureConfig = FEATURES, own_data: bool = False, strict: bool = True):
     """``(meta, X)``: the metadata table and log-mel features ``(clips, n_mels, frames)`` for a profile.
 
-    ``own_data=True`` with ``strict=False`` reads any dataset in the ESC-50 layout
-    (``audio/*.wav`` + ``meta/esc50.csv``), which is how to bring your own data.
-    Smoke profiles keep ``clips_per_class_fold`` clips of each class in each fold (all
-    five folds stay, so the test fold and the search still have their folds).
+    ``own_data=True`` with ``strict=False`` reads any dataset in the ESC-50 layout (``audio/*.wav`` +
+    ``meta/esc50.csv``), which is how to bring your own data. Smoke profiles keep ``clips_per_class_fold`` clips of
+    each class in each fold (all five folds stay, so the test fold and the search still have their folds).
     """
     from .data import load_features, load_metadata
 

@@ -1,9 +1,8 @@
 """One experiment, fully described: which model, which features, how it is trained and augmented.
 
-An :class:`Experiment` is a composition of four typed configs, each with the kit's recipe as
-its defaults, so ``Experiment()`` is the kit's Architecture 1 and
-``Experiment(model=TransformerConfig())`` its Architecture 2 (with ``lr=1e-3``, see
-:mod:`audiolab.configs`):
+An :class:`Experiment` is a composition of four typed configs, each with the kit's recipe as its defaults, so
+``Experiment()`` is the kit's Architecture 1 and ``Experiment(model=TransformerConfig())`` its Architecture 2 (with
+``lr=1e-3``, see :mod:`audiolab.configs`):
 
 * ``model`` -- :class:`~audiolab.models.ConvConfig` (Architecture 1) or
   :class:`~audiolab.models.TransformerConfig` (Architecture 2);
@@ -18,8 +17,8 @@ benchmarks vary an experiment::
     exp = exp.replace({"lr": 1e-3})          # a field name found in exactly one section also works
     exp = exp.replace(name="arch1-small")    # plain fields as keyword arguments
 
-:meth:`Experiment.key` hashes everything that changes training, so two experiments with the
-same key train the same model and a stored result can be reused.
+:meth:`Experiment.key` hashes everything that changes training, so two experiments with the same key train the same
+model and a stored result can be reused.
 """
 from __future__ import annotations
 

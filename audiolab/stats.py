@@ -32,10 +32,9 @@ def _float_or_none(x: Any) -> float | None:
 def summarize_folds(per_fold: Sequence[Mapping], keys: Sequence[str] = ("accuracy", "macro_f1", "auc_macro_ovr")) -> dict:
     """Mean and sample standard deviation of metrics across folds.
 
-    Returns ``{key: {"mean", "std", "values", "n"}}``. ``values`` keeps one entry per
-    fold (``None`` where a fold lacks the key or it is ``None``/NaN); ``mean`` and
-    ``std`` use the defined values only, ``std`` with ``ddof=1`` when there are two
-    or more of them, else 0. ``mean``/``std`` are ``None`` when no fold has a value.
+    Returns ``{key: {"mean", "std", "values", "n"}}``. ``values`` keeps one entry per fold (``None`` where a fold
+    lacks the key or it is ``None``/NaN); ``mean`` and ``std`` use the defined values only, ``std`` with ``ddof=1``
+    when there are two or more of them, else 0. ``mean``/``std`` are ``None`` when no fold has a value.
     """
     out: dict[str, dict] = {}
     for key in keys:
@@ -95,14 +94,13 @@ def mcnemar_test(y_true, pred_a, pred_b) -> dict:
 
 
 def corrected_resampled_ttest(diffs: Sequence[float], n_train: int, n_test: int, alpha: float = 0.05) -> dict:
-    """Mean of per-fold differences (A − B) with a ``1 - alpha`` confidence interval, corrected for
-    cross-validation (Nadeau & Bengio, "Inference for the generalization error", 2003).
+    """Mean of per-fold differences (A − B) with a ``1 - alpha`` confidence interval, corrected for cross-validation
+    (Nadeau & Bengio, "Inference for the generalization error", 2003).
 
-    The folds' training sets overlap, so their scores are correlated and the plain paired t-test's
-    variance ``s²/k`` is too small. The corrected variance is ``(1/k + n_test/n_train) s²``; the
-    statistic has ``k - 1`` degrees of freedom. Returns ``mean``, ``se`` (corrected), ``t``, ``df``,
-    ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n`` (folds); ``p``/``t`` are ``None`` when every
-    difference is equal (no spread to test against).
+    The folds' training sets overlap, so their scores are correlated and the plain paired t-test's variance ``s²/k``
+    is too small. The corrected variance is ``(1/k + n_test/n_train) s²``; the statistic has ``k - 1`` degrees of
+    freedom. Returns ``mean``, ``se`` (corrected), ``t``, ``df``, ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n``
+    (folds); ``p``/``t`` are ``None`` when every difference is equal (no spread to test against).
     """
     d = np.asarray(list(diffs), dtype=np.float64)
     k = len(d)

@@ -1,16 +1,15 @@
 """The training engine: one honest, fast, reproducible loop for both architectures.
 
-Inputs are log-mel features already in memory (see :func:`audiolab.data.load_features`).
-Each epoch shuffles the training clips, augments every batch on the fly
-(time shift, SpecAugment, mixup), and takes AdamW steps on a warm-up + cosine
-learning-rate schedule with label smoothing. Nothing is decoded again, which is
-why an epoch of ESC-10 takes well under a second on a laptop CPU.
+Inputs are log-mel features already in memory (see :func:`audiolab.data.load_features`). Each epoch shuffles the
+training clips, augments every batch on the fly (time shift, SpecAugment, mixup), and takes AdamW steps on a warm-up +
+cosine learning-rate schedule with label smoothing. Nothing is decoded again, which is why an epoch of ESC-10 takes
+well under a second on a laptop CPU.
 
-The model of the **last** epoch is the result: the clips scored after each epoch
-(``x_eval``) are only watched, they never choose the model.
+The model of the **last** epoch is the result: the clips scored after each epoch (``x_eval``) are only watched, they
+never choose the model.
 
-:class:`TrainConfig`'s defaults are the kit's recipe (Architecture 2 uses ``lr=1e-3``).
-Checkpoints are written and read by :mod:`audiolab.checkpoint`.
+:class:`TrainConfig`'s defaults are the kit's recipe (Architecture 2 uses ``lr=1e-3``). Checkpoints are written and
+read by :mod:`audiolab.checkpoint`.
 """
 from __future__ import annotations
 
@@ -116,11 +115,10 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch
         on_epoch: Optional[Callable[[dict], None]] = None, description: str = "training") -> TrainResult:
     """Train ``model`` on log-mel features ``x_train`` ``(N, n_mels, frames)`` and labels ``y_train``.
 
-    ``x_eval``/``y_eval`` (optional) are scored after every epoch for the history only, as
-    ``<eval_name>_loss`` and ``<eval_name>_acc`` (``"test"`` when they are a cross-validation
-    test fold, ``"val"`` for a validation fold); they never choose the returned weights.
-    ``on_epoch`` receives each history row (e.g. to log it to W&B). The model of the last epoch is returned;
-    a progress bar shows the epochs (``TQDM_DISABLE=1`` turns it off).
+    ``x_eval``/``y_eval`` (optional) are scored after every epoch for the history only, as ``<eval_name>_loss`` and
+    ``<eval_name>_acc`` (``"test"`` when they are a cross-validation test fold, ``"val"`` for a validation fold); they
+    never choose the returned weights. ``on_epoch`` receives each history row (e.g. to log it to W&B). The model of
+    the last epoch is returned; a progress bar shows the epochs (``TQDM_DISABLE=1`` turns it off).
     """
     seed_everything(config.seed)
     generator = torch.Generator().manual_seed(config.seed)

@@ -77,10 +77,9 @@ def resample(wave: torch.Tensor, rate: int, sample_rate: int) -> torch.Tensor:
 def load_audio(path: PathLike, sample_rate: int = 22050, duration: float = 5.0, offset: str = "center") -> torch.Tensor:
     """Decode one clip: mono, resampled to ``sample_rate``, exactly ``round(sample_rate * duration)`` samples.
 
-    Longer clips are cropped and shorter ones zero-padded; ``offset`` says where: ``"center"`` (the
-    middle, padding split evenly) or ``"start"``. Returns a 1-D float32 tensor; :class:`AudioDecodeError` for
-    a file that cannot be read, holds no samples or NaN/inf, declares an absurd rate or is longer than
-    :data:`MAX_SECONDS`.
+    Longer clips are cropped and shorter ones zero-padded; ``offset`` says where: ``"center"`` (the middle, padding
+    split evenly) or ``"start"``. Returns a 1-D float32 tensor; :class:`AudioDecodeError` for a file that cannot be
+    read, holds no samples or NaN/inf, declares an absurd rate or is longer than :data:`MAX_SECONDS`.
     """
     if offset not in ("center", "start"):
         raise ValueError(f"offset must be center or start, got {offset!r}")

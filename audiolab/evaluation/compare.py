@@ -1,11 +1,10 @@
 """Comparing configurations honestly: seeds, seed ensembles, the recipe's ablation and the result tables.
 
-A single cross-validation run of a configuration moves by a point or more with its seed alone, so each
-configuration is run with several seeds (:func:`seed_members`) and compared by its **mean over seeds**, fold
-by fold. The difference gets a 95 % interval from the corrected resampled t-test
-(:func:`audiolab.stats.corrected_resampled_ttest`), and the kit's one rule decides the wording
-(:func:`audiolab.stats.describe_difference`): an interval that contains zero is "no evidence of a
-difference", never "equal".
+A single cross-validation run of a configuration moves by a point or more with its seed alone, so each configuration
+is run with several seeds (:func:`seed_members`) and compared by its **mean over seeds**, fold by fold. The difference
+gets a 95 % interval from the corrected resampled t-test (:func:`audiolab.stats.corrected_resampled_ttest`), and the
+kit's one rule decides the wording (:func:`audiolab.stats.describe_difference`): an interval that contains zero is "no
+evidence of a difference", never "equal".
 
 * :func:`run_seed_ensemble` -- one configuration cross-validated with several seeds, then its members'
   out-of-fold probabilities averaged and scored exactly as one model is scored;
@@ -190,10 +189,9 @@ COMPARISON_COLUMNS = ["name", "arch", "heads", "folds", "cv_accuracy_mean", "cv_
 
 
 def comparison_table(store: "ResultsStore | PathLike", names: Sequence[str]) -> pd.DataFrame:
-    """One row per experiment of ``names`` (each with an official cross-validation): CV mean ± std, test fold,
-    sizes, times. Columns: :data:`COMPARISON_COLUMNS` (``heads`` for Architecture 2 only; ``test_*``: the
-    scores of the cross-validation's test fold, i.e. of the held-out model, when it was run; ``accuracy`` as
-    ``"91.2 ± 2.3 %"``)."""
+    """One row per experiment of ``names`` (each with an official cross-validation): CV mean ± std, test fold, sizes,
+    times. Columns: :data:`COMPARISON_COLUMNS` (``heads`` for Architecture 2 only; ``test_*``: the scores of the
+    cross-validation's test fold, i.e. of the held-out model, when it was run; ``accuracy`` as ``"91.2 ± 2.3 %"``)."""
     store = ResultsStore.of(store)
     rows = []
     for name in names:

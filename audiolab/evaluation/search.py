@@ -64,10 +64,9 @@ def _check_trials(trials: pd.DataFrame) -> None:
 def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[Any, pd.DataFrame]:
     """The candidate with the highest mean development-fold accuracy over its seeds, and the table behind it.
 
-    ``candidates`` maps a label (a number of heads, an experiment name) to the development
-    cross-validation summaries of its seeds. Ties go to the
-    first candidate. Any summary that is not a development cross-validation, or that scored the test
-    fold, raises :class:`TestFoldError`: the choice would have looked at the test fold.
+    ``candidates`` maps a label (a number of heads, an experiment name) to the development cross-validation summaries
+    of its seeds. Ties go to the first candidate. Any summary that is not a development cross-validation, or that
+    scored the test fold, raises :class:`TestFoldError`: the choice would have looked at the test fold.
     """
     rows = {}
     for label, summaries in candidates.items():

@@ -13,9 +13,8 @@ For a sequence ``x`` of ``T`` vectors of size ``d_model``:
 3. The heads are concatenated back to ``d_model`` features and mixed by the
    *output projection*.
 
-Several heads let the layer attend to several things at once (one head may
-follow the onset of a dog bark while another tracks background rain). The
-result matches ``torch.nn.MultiheadAttention`` to floating-point precision when
+Several heads let the layer attend to several things at once (one head may follow the onset of a dog bark while
+another tracks background rain). The result matches ``torch.nn.MultiheadAttention`` to floating-point precision when
 the weights are copied over (see ``tests/test_attention.py``).
 """
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """Architecture 1: a 1D-convolutional feature extractor and a fully connected classifier.
 
-The input is a log-mel spectrogram ``(batch, n_mels, frames)``. A 1D convolution
-treats the ``n_mels`` bands as input *channels* and slides along time, so each
-layer learns detectors of short spectro-temporal patterns ("a rising whistle",
-"a broadband click") and the stack of layers combines them over ever longer
-stretches of time.
+The input is a log-mel spectrogram ``(batch, n_mels, frames)``. A 1D convolution treats the ``n_mels`` bands as input
+*channels* and slides along time, so each layer learns detectors of short spectro-temporal patterns ("a rising
+whistle", "a broadband click") and the stack of layers combines them over ever longer stretches of time.
 
-Every block is ``conv -> batch norm -> activation -> pooling -> dropout``.
-Depth, channels, kernel size, stride, activation and pooling are all set in
-:class:`ConvConfig`, whose defaults are the kit's Architecture 1.
+Every block is ``conv -> batch norm -> activation -> pooling -> dropout``. Depth, channels, kernel size, stride,
+activation and pooling are all set in :class:`ConvConfig`, whose defaults are the kit's Architecture 1.
 """
 from __future__ import annotations
 
@@ -40,10 +37,9 @@ def _ints(values, name: str, example: str) -> tuple:
 class ConvBaseConfig:
     """The 1D-conv feature extractor shared by both architectures (see :class:`ConvBase`).
 
-    ``channels`` has one entry per block, so ``len(channels)`` is the number of blocks.
-    ``stride`` is one number for every block or one per block (e.g. ``(2, 1, 1)``
-    halves the frames in the first block only). ``pool`` (``"max"``, ``"avg"`` or
-    ``"none"``, window ``pool_size``) follows every block.
+    ``channels`` has one entry per block, so ``len(channels)`` is the number of blocks. ``stride`` is one number for
+    every block or one per block (e.g. ``(2, 1, 1)`` halves the frames in the first block only). ``pool`` (``"max"``,
+    ``"avg"`` or ``"none"``, window ``pool_size``) follows every block.
     """
 
     channels: Sequence[int] = (64, 128, 128, 256)
