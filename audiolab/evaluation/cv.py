@@ -1,19 +1,18 @@
 """Cross-validation in the kit's two protocols, and the one step every protocol repeats (read this first).
 
-* ``protocol="official"`` -- the literature's k-fold cross-validation on all five folds, for
-  configurations fixed before it runs. Each fold is the test set once (scored as ``test``); the model
-  trained for the test fold (:data:`audiolab.data.TEST_FOLD`) *is* the held-out model, kept with
-  ``keep_test_model`` for ``audiolab predict``.
-* ``protocol="development"`` -- cross-validation over the development folds (1-4): each is scored (as
-  ``val``) by a model trained on the other three. The test fold is never trained on nor scored, so these
-  scores may choose (heads, recipe, the shipped model).
+* ``protocol="official"`` -- the literature's k-fold cross-validation on all five folds, for configurations fixed
+  before it runs. Each fold is the test set once (scored as ``test``); the model trained for the test fold
+  (:data:`audiolab.data.TEST_FOLD`) *is* the held-out model, kept with ``keep_test_model`` for ``audiolab predict``.
+* ``protocol="development"`` -- cross-validation over the development folds (1-4): each is scored (as ``val``) by a
+  model trained on the other three. The test fold is never trained on nor scored, so these scores may choose (heads,
+  recipe, the shipped model).
 
-:func:`cross_validate` -> :func:`train_and_score` -> :func:`audiolab.train.fit`: a fresh model trains for
-each fold, the scored fold is watched after every epoch for the history only, and the **last-epoch**
-model is evaluated. Each finished fold is stored at once (:mod:`~audiolab.evaluation.store`), and a fold
-already stored with the same configuration and clips is loaded instead of retrained. Folds train
-``$AUDIOLAB_WORKERS`` at a time (``2``, or ``auto`` for one per core; default 1), each worker a process of
-one torch thread (joblib), so the numbers do not depend on the number of workers.
+:func:`cross_validate` -> :func:`train_and_score` -> :func:`audiolab.train.fit`: a fresh model trains for each fold,
+the scored fold is watched after every epoch for the history only, and the **last-epoch** model is evaluated. Each
+finished fold is stored at once (:mod:`~audiolab.evaluation.store`), and a fold already stored with the same
+configuration and clips is loaded instead of retrained. Folds train ``$AUDIOLAB_WORKERS`` at a time (``2``, or
+``auto`` for one per core; default 1), each worker a process of one torch thread (joblib), so the numbers do not
+depend on the number of workers.
 """
 from __future__ import annotations
 

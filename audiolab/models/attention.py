@@ -10,8 +10,7 @@ For a sequence ``x`` of ``T`` vectors of size ``d_model``:
        weights = softmax(scores, over j)          # each row sums to 1
        out     = weights @ V                      # a weighted average of the values
 
-3. The heads are concatenated back to ``d_model`` features and mixed by the
-   *output projection*.
+3. The heads are concatenated back to ``d_model`` features and mixed by the *output projection*.
 
 Several heads let the layer attend to several things at once (one head may follow the onset of a dog bark while
 another tracks background rain). The result matches ``torch.nn.MultiheadAttention`` to floating-point precision when

@@ -1,15 +1,14 @@
 """Architecture 2: a 1D-conv base, then a transformer encoder and an MLP head.
 
-1. The conv base (the same :class:`~audiolab.models.conv1d.ConvBase` as
-   Architecture 1) turns the log-mel spectrogram into a shorter sequence of
-   feature vectors, one per time step.
+1. The conv base (the same :class:`~audiolab.models.conv1d.ConvBase` as Architecture 1) turns the log-mel spectrogram
+   into a shorter sequence of feature vectors, one per time step.
 2. A linear projection maps each vector to ``d_model`` features.
-3. A learnable ``<cls>`` token is put in front of the sequence and learnable
-   positional embeddings are added, so attention knows *when* each step is.
-4. ``depth`` pre-norm transformer blocks let every time step look at every other
-   through :class:`~audiolab.models.attention.MultiHeadSelfAttention`.
-5. The ``<cls>`` token, which has gathered information from the whole clip,
-   goes through an MLP head to the class logits.
+3. A learnable ``<cls>`` token is put in front of the sequence and learnable positional embeddings are added, so
+   attention knows *when* each step is.
+4. ``depth`` pre-norm transformer blocks let every time step look at every other through
+   :class:`~audiolab.models.attention.MultiHeadSelfAttention`.
+5. The ``<cls>`` token, which has gathered information from the whole clip, goes through an MLP head to the class
+   logits.
 """
 from __future__ import annotations
 
