@@ -66,22 +66,16 @@ def get_profile(name: str = "full", **overrides) -> Profile:
 
 def arch1(profile: Profile = PROFILES["full"], name: str = "arch1") -> Experiment:
     """Architecture 1 as the kit trains it: the defaults of every config (see :class:`ConvConfig`)."""
-    return Experiment(
-        name=name,
-        model=ConvConfig(),
-        train=TrainConfig(epochs=profile.epochs),
-        description="Architecture 1: 1D-conv blocks (conv, batch norm, ReLU, max-pool, dropout), avg+max pooling, one FC layer",
-    )
+    return Experiment(name=name, model=ConvConfig(), train=TrainConfig(epochs=profile.epochs),
+                      description="Architecture 1: 1D-conv blocks (conv, batch norm, ReLU, max-pool, dropout), "
+                                  "avg+max pooling, one FC layer")
 
 
 def arch2(heads: int = 4, profile: Profile = PROFILES["full"], name: Optional[str] = None) -> Experiment:
     """Architecture 2 with ``heads`` attention heads (see :class:`TransformerConfig`), trained at lr 1e-3."""
-    return Experiment(
-        name=name or f"arch2-heads{heads}",
-        model=TransformerConfig(heads=heads),
-        train=TrainConfig(epochs=profile.epochs, lr=1e-3),
-        description=f"Architecture 2: conv base, <cls> token, {heads}-head self-attention transformer, MLP head",
-    )
+    return Experiment(name=name or f"arch2-heads{heads}", model=TransformerConfig(heads=heads),
+                      train=TrainConfig(epochs=profile.epochs, lr=1e-3),
+                      description=f"Architecture 2: conv base, <cls> token, {heads}-head self-attention transformer, MLP head")
 
 
 def baseline_experiments() -> dict[str, Experiment]:
