@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from audiolab._util import read_json
 from audiolab.evaluation import ResultsStore, average_members, cross_validate, run_seed_ensemble, seed_members
 
 from _tiny import ARCH1, CountingFit, features, meta  # noqa: F401 (fixtures)
@@ -29,7 +30,7 @@ def test_ensemble_averages_its_members_and_reuses_the_base_run(synthetic_esc10_m
     expected = [correct[(a["fold"] == k).to_numpy()].mean() for k in range(1, 6)]
     assert [f["accuracy"] for f in ens["folds"]] == pytest.approx(expected)
     assert ens["params_trainable_total"] == 2 * ens["params"]["trainable"]
-    assert store.read(store.ensemble_path("arch1"))["accuracy_mean"] == pytest.approx(np.mean(expected))
+    assert read_json(store.ensemble_path("arch1"))["accuracy_mean"] == pytest.approx(np.mean(expected))
 
 
 def test_any_stored_runs_can_be_averaged_if_they_scored_the_same_clips(synthetic_esc10_meta, features, tmp_path):

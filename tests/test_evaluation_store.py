@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audiolab._util import read_json
 from audiolab.evaluation.store import BEST_MODEL, RESULTS_ENV, ResultsStore, data_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,10 +57,10 @@ def test_for_profile_never_points_a_smoke_run_at_the_reports(tmp_path, monkeypat
 def test_writes_are_atomic_and_reads_forgive_damage(tmp_path, caplog):
     store = ResultsStore(tmp_path)
     path = store.write_json(tmp_path / "a" / "x.json", {"v": (1, 2), "n": np.int64(3)})
-    assert store.read(path) == {"v": [1, 2], "n": 3} and [p.name for p in path.parent.iterdir()] == ["x.json"]
+    assert read_json(path) == {"v": [1, 2], "n": 3} and [p.name for p in path.parent.iterdir()] == ["x.json"]
     path.write_text("{half a fi")
     with caplog.at_level(logging.WARNING, logger="audiolab"):
-        assert store.read(path) is None and store.read(tmp_path / "missing.json") is None
+        assert read_json(path) is None and read_json(tmp_path / "missing.json") is None
     assert "recomputed" in caplog.text
 
 

@@ -26,7 +26,7 @@ import torch
 from joblib import Parallel, cpu_count, delayed, parallel_config
 
 from .. import tracking
-from .._util import PathLike, file_sha256, plain
+from .._util import PathLike, file_sha256, plain, read_json
 from ..checkpoint import save_checkpoint
 from ..data import ESC10_CLASSES, TEST_FOLD, cv_folds, development_folds
 from ..experiment import Experiment
@@ -159,7 +159,7 @@ def _is_stored(store: ResultsStore, exp: Experiment, meta, protocol: str, fold: 
                keep_model: bool) -> bool:
     json_path, csv_path = store.fold_paths(exp.name, fold, protocol)
     needs = [csv_path] + ([store.fold_model(exp.name, fold, protocol)] if keep_model else [])
-    stored = store.read(json_path)
+    stored = read_json(json_path)
     return (store.reusable(stored, exp.key(), data_fingerprint(meta, train_idx, scored_idx), json_path, needs)
             and store.fold_files_match(stored, csv_path, meta["filename"].iloc[scored_idx]))
 
@@ -205,7 +205,7 @@ def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame,
 
 def _summary(store: ResultsStore, exp: Experiment, meta, protocol: str, wanted: list, complete: bool) -> dict:
     """Read the stored folds back (as a rerun will), write the summary and out-of-fold table, return both."""
-    per_fold = [store.read(store.fold_paths(exp.name, k, protocol)[0]) for k in wanted]
+    per_fold = [read_json(store.fold_paths(exp.name, k, protocol)[0]) for k in wanted]
     rows = [{**fold_row(r["fold"], r["metrics"]), "train_seconds": r["train_seconds"], "epochs": r["epochs"]}
             for r in per_fold]
     oof = pd.concat([pd.read_csv(store.fold_paths(exp.name, k, protocol)[1]) for k in wanted], ignore_index=True)

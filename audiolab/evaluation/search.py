@@ -27,7 +27,7 @@ from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
 
 from .. import tracking
-from .._util import PathLike, plain, tupled
+from .._util import PathLike, plain, read_json, tupled
 from ..data import SEARCH_VAL_FOLDS, TEST_FOLD, development_folds
 from ..experiment import Experiment
 from ..metrics import evaluate
@@ -239,7 +239,7 @@ def _trial_stored(base, values, meta, store: ResultsStore, index):
     key = _trial(base, values, index).key()
     data = data_fingerprint(meta, *[idx for _, train, val in search_splits(meta) for idx in (train, val)])
     path = store.trial_path(base.name, key)
-    return store.read(path), key, data, path
+    return read_json(path), key, data, path
 
 
 def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame, features: torch.Tensor,
@@ -280,4 +280,4 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
         tracking.log_files(run, f"{base.name}-trial-{key}", TRIAL_ARTIFACT, store.root, [path],
                            metadata={"experiment": base.name, "key": key, "values": plain(values),
                                      "val_accuracy": stored["metrics"]["accuracy"]})
-    return store.read(path)
+    return read_json(path)

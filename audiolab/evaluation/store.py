@@ -131,10 +131,6 @@ class ResultsStore:
         return self.best_model
 
     # -- reading -----------------------------------------------------------------------
-    def read(self, path: PathLike) -> Optional[dict]:
-        """The JSON at ``path`` (``None`` when missing or damaged)."""
-        return read_json(path)
-
     def _load(self, path: Path, name: str, protocol: str, what: str):
         found = (pd.read_csv(path) if path.is_file() else None) if path.suffix == ".csv" else read_json(path)
         if found is None:
