@@ -10,7 +10,6 @@ with the audio of the most confident mistakes) and the result files as an artifa
 """
 from __future__ import annotations
 
-import logging
 import netrc
 import os
 import re
@@ -26,8 +25,6 @@ import wandb
 
 from ._util import plain
 from .data import load_audio
-
-logger = logging.getLogger("audiolab")
 
 #: What a model's scored clips are: a cross-validation test fold, or a validation fold.
 SCORED = ("test", "val")
