@@ -3,14 +3,14 @@
 * :func:`atomic_write`, :func:`write_json`, :func:`write_csv`, :func:`read_json` -- files that are
   either complete or absent, never half-written (a run killed mid-write leaves the old file);
 * :func:`config_from` (and :func:`is_a`) -- a config dataclass from a mapping read from a file, types checked;
-* :func:`plain` and :func:`tupled` -- values to JSON and back to hashable tuples;
+* :func:`plain` and :func:`tupled` -- values (configs, tables, arrays) to JSON and back to hashable tuples;
 * :func:`to_numpy` -- arrays from NumPy, lists or (CUDA, grad-tracking) tensors;
-* :func:`fmt_number` -- one way to print a number in tables and prose;
 * :func:`repo_root` -- the checkout the package lives in.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -23,19 +23,14 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
-__all__ = ["PathLike", "atomic_write", "write_json", "write_csv", "read_json", "is_a", "config_from", "plain",
-           "tupled", "to_numpy", "fmt_number", "repo_root"]
-
 logger = logging.getLogger("audiolab")
 
 PathLike = Union[str, os.PathLike]
 
 
 def atomic_write(path: PathLike, write: Callable[[Any], Any], binary: bool = False) -> Path:
-    """``write(handle)`` into a temporary file next to ``path``, then ``os.replace`` it into place.
-
-    The file is created as any other (mode 0666 less the umask), so a shared course folder stays readable.
-    """
+    """``write(handle)`` into a temporary file next to ``path``, then ``os.replace`` it into place; the file is
+    created as any other (mode 0666 less the umask), so a shared course folder stays readable."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -49,6 +44,10 @@ def atomic_write(path: PathLike, write: Callable[[Any], Any], binary: bool = Fal
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def file_sha256(path: PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def write_json(path: PathLike, obj: Any) -> Path:
@@ -110,6 +109,8 @@ def plain(value: Any) -> Any:
     """JSON-friendly copy: configs and dataclasses to dicts, tuples to lists, NumPy/torch values to numbers."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if hasattr(value, "columns") and hasattr(value, "to_dict"):  # a pandas DataFrame: one dict per row, NA as null
+        return plain(value.astype(object).where(value.notna(), None).to_dict("records"))
     if hasattr(value, "to_dict") and callable(value.to_dict):
         return plain(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -143,21 +144,6 @@ def to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
         x = x.detach().cpu().numpy()
     return np.asarray(x)
-
-
-def fmt_number(value: Any, digits: int = 3) -> str:
-    """``None``/NaN as ``""``; floats with ``digits`` decimals (thousands separated when large); ints with commas."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return ""
-        return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(fmt_number(v, digits) for v in value)
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def repo_root() -> Path:

@@ -12,12 +12,10 @@ every step, so the model never sees exactly the same clip twice:
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
-
-__all__ = ["AugmentConfig", "augment_batch", "time_shift", "random_eq", "spec_augment", "mixup"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +37,6 @@ class AugmentConfig:
     def none(cls) -> "AugmentConfig":
         """Every augmentation switched off: the clips are trained on exactly as they are."""
         return cls(time_shift=False, spec_augment=False, mixup=False, random_eq=False)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def time_shift(x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -77,14 +72,8 @@ def _masks(batch: int, size: int, count: int, width: int, generator) -> torch.Te
     return ((positions >= starts) & (positions < starts + widths)).any(dim=1)
 
 
-def spec_augment(
-    x: torch.Tensor,
-    time_masks: int = 2,
-    time_mask_width: int = 20,
-    freq_masks: int = 2,
-    freq_mask_width: int = 8,
-    generator: Optional[torch.Generator] = None,
-) -> torch.Tensor:
+def spec_augment(x: torch.Tensor, time_masks: int = 2, time_mask_width: int = 20, freq_masks: int = 2,
+                 freq_mask_width: int = 8, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """SpecAugment (Park et al., 2019): zero random time and frequency bands of each clip.
 
     ``x`` is a normalised batch ``(B, n_mels, frames)``, so zero is the mean level.
@@ -98,12 +87,8 @@ def spec_augment(
     return x.masked_fill(mask.to(x.device), 0.0)
 
 
-def mixup(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    alpha: float = 0.4,
-    generator: Optional[torch.Generator] = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float = 0.4,
+          generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """mixup (Zhang et al., 2018): blend each clip with a random partner.
 
     ``y`` are soft targets ``(B, classes)``; returns the blended batch and targets.
@@ -117,7 +102,6 @@ def mixup(
     lam_x = lam.view(-1, 1, 1).to(x.device)
     lam_y = lam.view(-1, 1).to(y.device)
     return lam_x * x + (1 - lam_x) * x[perm.to(x.device)], lam_y * y + (1 - lam_y) * y[perm.to(y.device)]
-
 
 
 def augment_batch(x: torch.Tensor, y_soft: torch.Tensor, config: AugmentConfig,

@@ -22,8 +22,6 @@ from ._util import atomic_write, config_from, is_a
 from .features import FeatureConfig, Normalizer
 from .models import ARCHITECTURES, build_model
 
-__all__ = ["save_checkpoint", "load_checkpoint", "UnsafeCheckpointError", "REQUIRED_INFO", "LIMITS"]
-
 #: What a checkpoint's ``info`` must hold to rebuild its model.
 REQUIRED_INFO = ("arch", "params", "n_mels", "classes")
 #: Bounds on what a checkpoint may describe: far beyond the kit's models, far below what would exhaust a machine.
@@ -37,12 +35,9 @@ class UnsafeCheckpointError(ValueError):
 
 def save_checkpoint(path, model: nn.Module, normalizer: Normalizer, epoch: int, info: Optional[dict] = None) -> Path:
     """Write weights, normaliser and ``info`` (arch, params, feature config, classes) atomically."""
-    payload = {
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "normalizer": {k: v.detach().cpu() for k, v in normalizer.state_dict().items()},
-        "epoch": int(epoch),
-        "info": dict(info or {}),
-    }
+    payload = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               "normalizer": {k: v.detach().cpu() for k, v in normalizer.state_dict().items()},
+               "epoch": int(epoch), "info": dict(info or {})}
     return atomic_write(path, lambda handle: torch.save(payload, handle), binary=True)
 
 
@@ -61,7 +56,7 @@ def _check_info(info, path: Path):
         "n_mels": not is_a(info["n_mels"], int) or not 1 <= info["n_mels"] <= LIMITS["n_mels"],
         "classes": not isinstance(classes, list) or not 1 <= len(classes) <= LIMITS["classes"]
         or not all(isinstance(c, str) for c in classes),
-        "params (conv blocks)": config.num_blocks > LIMITS["blocks"],
+        "params (conv blocks)": len(config.channels) > LIMITS["blocks"],
         "params.depth": getattr(config, "depth", 1) > LIMITS["blocks"],
         "tta_shifts": not is_a(shifts, int) or not 1 <= shifts <= LIMITS["tta_shifts"],
     }
@@ -100,10 +95,9 @@ def _load_payload(path: Path, map_location) -> dict:
 def load_checkpoint(path, map_location="cpu"):
     """``(model, normalizer, info)`` from a checkpoint written by :func:`save_checkpoint`.
 
-    Raises :class:`UnsafeCheckpointError` (and runs nothing of the file) when it holds more than plain
-    data, ``FileNotFoundError`` when there is no file, and ``ValueError`` naming the file when its
-    description is out of type or bounds or its weights do not have the shapes it describes.
-    """
+    Raises :class:`UnsafeCheckpointError` (running nothing of the file) when it holds more than plain data,
+    ``FileNotFoundError`` when there is none, and ``ValueError`` naming the file when its description is out of
+    type or bounds or its weights do not have the shapes it describes."""
     path = Path(os.fspath(path))
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train one first (`audiolab train` or `make reports`)")

@@ -9,8 +9,7 @@
 Each sub-command is a thin layer over a function of the package, so everything the command
 does can also be done from a notebook. ``audiolab train`` changes the kit's configuration with
 dotted overrides (``train.lr=0.001 model.channels=64,64,64``, see
-:meth:`audiolab.experiment.Experiment.replace`); its named options (``--lr``, ``--channels``, ...)
-are shortcuts for the same overrides.
+:meth:`audiolab.experiment.Experiment.replace`); ``--epochs`` is the one named shortcut (``train.epochs``).
 """
 from __future__ import annotations
 
@@ -19,12 +18,6 @@ import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
-
-__all__ = ["main", "build_parser", "experiment_from_args", "train_command", "sweep_command"]
-
-#: Options of ``audiolab train`` that are shortcuts for an override of the field of the same name.
-_SHORTCUTS = ("heads", "d_model", "depth", "dropout", "channels", "kernel_size", "stride", "activation", "pool",
-              "epochs", "lr", "batch_size", "seed")
 
 
 def _folds(text: str) -> tuple[int, ...]:
@@ -49,21 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="changes to the kit's configuration, e.g. train.lr=0.001 model.channels=64,64,64")
     p.add_argument("--arch", required=True, choices=["conv1d", "transformer"], help="Architecture 1 or 2")
-    p.add_argument("--heads", type=int, help="attention heads (Architecture 2)")
-    p.add_argument("--d-model", "--d_model", type=int, dest="d_model", help="transformer width (Architecture 2)")
-    p.add_argument("--depth", type=int, help="transformer blocks (Architecture 2)")
-    p.add_argument("--dropout", type=float, help="dropout in the conv blocks (and the transformer)")
-    p.add_argument("--channels", help="conv widths, one per block, e.g. 128,128,256")
-    p.add_argument("--kernel-size", "--kernel_size", type=int, dest="kernel_size")
-    p.add_argument("--stride", help="conv stride: one for every block (2) or one per block (2,1,1)")
-    p.add_argument("--activation", choices=["relu", "gelu", "elu", "leaky_relu"])
-    p.add_argument("--pool", choices=["max", "avg", "none"])
-    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=100, help="train.epochs")
     p.add_argument("--folds", type=_folds, help="test folds, e.g. 1,2 (official protocol; default all)")
     p.add_argument("--protocol", choices=["official", "development", "search"], default="official",
-                   help="official: 5-fold CV; development: CV over the development folds (the test fold never "
-                        "seen); search: one trial of the notebooks' search, scored on its validation folds "
-                        "(what a W&B sweep runs)")
+                   help="official: 5-fold CV; development: CV over the development folds; search: one trial of "
+                        "the notebooks' search (what a W&B sweep runs)")
     p.add_argument("--results", help="results folder (default: <out stem>_runs next to --out)")
     p.add_argument("--trial", type=int, help="with --protocol search: run trial N of the notebooks' search "
                    "(0 is the starting configuration; what sweeps/<arch>.yaml runs)")
@@ -71,9 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trials of the notebooks' search that --trial counts in (the full profile's 8)")
     p.add_argument("--search-seed", "--search_seed", type=int, default=0, dest="search_seed",
                    help="seed of the notebooks' search that --trial counts in (the notebooks' 0)")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", "--batch_size", type=int, dest="batch_size")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--root", help="dataset folder")
     p.add_argument("--download", action="store_true", help="download ESC-10 if it is missing")
     p.add_argument("--wandb", choices=["online", "offline", "disabled"],
@@ -82,9 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="where to write the results JSON")
 
     p = sub.add_parser("reports", help="run the notebooks with papermill and regenerate reports/")
-    p.add_argument("--profile", choices=["full", "smoke"], default="full", help="full = the real 100-epoch run; smoke = a quick check")
+    p.add_argument("--profile", choices=["full", "smoke"], default="full", help="full: the real run; smoke: a quick check")
     p.add_argument("--root", help="dataset folder")
-    p.add_argument("--output", default=None, help="folder to (re)generate (default: reports/ for full, reports-smoke/ for smoke)")
+    p.add_argument("--output", help="folder to (re)generate (default: reports/, or reports-smoke/)")
     p.add_argument("--no-check-claims", dest="check_claims", action="store_false",
                    help="note each sentence of the notebooks' text these results contradict and run on (a GPU, "
                         "changed code), instead of stopping at the first")
@@ -103,127 +83,81 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _UserError(Exception):
-    pass
-
-
-def _overrides(args) -> dict:
-    """The configuration ``audiolab train`` was given: its shortcut options and its KEY=VALUE overrides."""
-    overrides = {name: getattr(args, name) for name in _SHORTCUTS if getattr(args, name, None) is not None}
-    for item in getattr(args, "overrides", None) or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise _UserError(f"overrides look like KEY=VALUE (e.g. train.lr=0.001), got {item!r}")
-        overrides[key.strip().lstrip("-")] = value
-    return overrides
-
-
 def experiment_from_args(args):
     """The :class:`~audiolab.experiment.Experiment` ``audiolab train`` runs: the kit's configuration
-    (:func:`audiolab.configs.arch1` or :func:`~audiolab.configs.arch2`), then the options and overrides."""
+    (:func:`audiolab.configs.arch1` or :func:`~audiolab.configs.arch2`), then the overrides, then (``--trial N``)
+    the values of trial N of the notebooks' search. ``ValueError`` names what is wrong."""
     from . import configs
-    from .experiment import parse_value
-    from .models import ARCHITECTURES
-
-    overrides = _overrides(args)
-    base = configs.arch1() if args.arch == "conv1d" else configs.arch2(heads=int(overrides.get("heads", max(configs.HEADS))))
-    other = "transformer" if args.arch == "conv1d" else "conv1d"
-    wrong = [k for k in overrides if k not in ARCHITECTURES[args.arch][0].__dataclass_fields__
-             and k in ARCHITECTURES[other][0].__dataclass_fields__]
-    if wrong:
-        raise _UserError(f"{', '.join('--' + k.replace('_', '-') for k in wrong)} only apply to --arch {other}"
-                         + ("; for conv1d set the depth with --channels, e.g. --channels 128,128,256"
-                            if args.arch == "conv1d" else ""))
-    try:
-        overrides = {".".join(base.resolve(k)): v for k, v in overrides.items()}
-        stride, channels = base.model.stride, overrides.get("model.channels")
-        if channels is not None and "model.stride" not in overrides and not isinstance(stride, int):
-            # other widths keep the pattern of strides: the first block's, then the later blocks'
-            # (set before the widths change: the kit's strides fit only the kit's number of blocks)
-            channels = parse_value(channels) if isinstance(channels, str) else channels
-            blocks = len(channels) if isinstance(channels, (tuple, list)) else 1
-            overrides["model.stride"] = (stride[0],) + (stride[-1],) * (blocks - 1)
-        exp = base.replace(overrides)
-        short = "arch1" if args.arch == "conv1d" else "arch2"
-        # a search trial belongs to the search of the notebooks' starting configuration, named arch1/arch2
-        default = short if getattr(args, "protocol", "official") == "search" else f"{short}-{exp.key()[:8]}"
-        name = getattr(args, "name", None) or default
-        return exp.replace(name=name, description="audiolab train")
-    except (ValueError, TypeError) as error:
-        raise _UserError(str(error)) from None
-
-
-def _nth_trial(exp, args):
-    """``exp`` as trial ``--trial`` of the notebooks' search (its starting configuration with that trial's values)."""
-    trial = getattr(args, "trial", None)
-    if trial is None:
-        return exp
-    from .configs import SPACES
     from .evaluation import search_trials
 
-    if args.protocol != "search":
-        raise _UserError("--trial names a trial of the notebooks' search: use it with --protocol search")
-    short = "arch1" if args.arch == "conv1d" else "arch2"
-    space = SPACES[short][1]
-    clash = sorted({".".join(exp.resolve(k)) for k in _overrides(args)} & {".".join(exp.resolve(k)) for k in space})
-    if clash:
-        raise _UserError(f"--trial sets {', '.join(clash)} from the notebooks' search: give no other value for them")
-    points = search_trials(exp, space, args.search_trials, args.search_seed)
-    if not 0 <= trial < len(points):
-        raise _UserError(f"--trial {trial}: the notebooks' search of {short} has trials 0-{len(points) - 1}")
-    return exp.replace(points[trial])
+    base = configs.arch1() if args.arch == "conv1d" else configs.arch2(name="arch2")
+    overrides = {"train.epochs": args.epochs}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"overrides look like KEY=VALUE (e.g. train.lr=0.001), got {item!r}")
+        overrides[".".join(base.resolve(key.strip().lstrip("-")))] = value
+    channels = overrides.get("model.channels")
+    if channels is not None and "model.stride" not in overrides and not isinstance(base.model.stride, int):
+        # other widths keep the kit's pattern of strides (the first block's, then the later blocks'):
+        # the kit's strides fit only the kit's number of blocks
+        blocks = len(str(channels).strip("()[] ,").split(","))
+        overrides["model.stride"] = base.model.strides[:1] + base.model.strides[-1:] * (blocks - 1)
+    exp = base.replace(overrides)
+    if args.trial is not None:
+        if args.protocol != "search":
+            raise ValueError("--trial names a trial of the notebooks' search: use it with --protocol search")
+        space = configs.SPACES[base.name][1]
+        clash = sorted(set(overrides) & {".".join(base.resolve(k)) for k in space})
+        if clash:
+            raise ValueError(f"--trial sets {', '.join(clash)} from the notebooks' search: give no other value for them")
+        points = search_trials(exp, space, args.search_trials, args.search_seed)
+        if not 0 <= args.trial < len(points):
+            raise ValueError(f"--trial {args.trial}: the notebooks' search of {base.name} has trials 0-{len(points) - 1}")
+        exp = exp.replace(points[args.trial])
+    # a search trial belongs to the search of the notebooks' starting configuration, named arch1/arch2
+    default = base.name if args.protocol == "search" else f"{base.name}-{exp.key()[:8]}"
+    return exp.replace(name=args.name or default, description="audiolab train")
 
 
 def train_command(args) -> int:
     """``audiolab train``: cross-validate one configuration (``--protocol official`` or ``development``),
-    or run one trial of the notebooks' search (``--protocol search``), and write the results as JSON.
-
-    Results go to a results store (``--results``, default ``<out stem>_runs/`` next to ``--out``), so an
-    interrupted command resumes when rerun, and a search trial lands where :func:`audiolab.evaluation.search`
-    finds it. The dataset is loaded with ``strict=False`` (a warning says when it is not the full 400 clips).
-    Another process training the same ``--name`` into the same results is refused. W&B: one run per fold, or
-    per search trial; under a sweep agent (``$WANDB_SWEEP_ID`` set) only ``--protocol search`` runs, and its
-    one run is the sweep's (its summary holds the sweep metric).
-    Returns 0, or 2 after printing the problem to stderr for user errors.
-    """
+    or run one trial of the notebooks' search (``--protocol search``: what a W&B sweep agent runs, its one run
+    the sweep's), and write the results as JSON. Results go to a results store (``--results``), so a rerun
+    resumes and a search trial lands where :func:`audiolab.evaluation.search` finds it. Returns 0, or 2 after
+    one line on stderr for a user error (all found before any training)."""
     from . import data
     from ._util import write_json
     from .evaluation import ExperimentBusy, ResultsStore, cross_validate, run_trial
     from .evaluation.cv import workers
 
     sweep = bool(os.environ.get("WANDB_SWEEP_ID"))
+    out = Path(args.out)
+    store = Path(args.results) if args.results else out.parent / f"{out.stem}_runs"
     try:
         if sweep and args.protocol != "search":
-            raise _UserError(f"under a W&B sweep agent ($WANDB_SWEEP_ID is set) run --protocol search, not "
+            raise ValueError(f"under a W&B sweep agent ($WANDB_SWEEP_ID is set) run --protocol search, not "
                              f"{args.protocol}: a sweep trial is one trial of the notebooks' search, one W&B run")
-        exp = _nth_trial(experiment_from_args(args), args)
+        exp = experiment_from_args(args)
         workers()  # a bad $AUDIOLAB_WORKERS is refused before any training
+        if out.suffix.lower() != ".json":
+            raise ValueError(f"--out should name a .json file, got {out}")
         if args.wandb:
             os.environ["WANDB_MODE"] = args.wandb
-        out = Path(args.out)
-        if out.suffix.lower() != ".json":
-            raise _UserError(f"--out should name a .json file, got {out}")
-        meta = data.load_metadata(args.root, download=bool(getattr(args, "download", False)), strict=False)
+        meta = data.load_metadata(args.root, download=args.download, strict=False)
         if len(meta) != data.ESC10_NUM_CLIPS:
             print(f"audiolab train: warning: the dataset at {meta.attrs.get('root')} has {len(meta)} clips, "
                   f"not the {data.ESC10_NUM_CLIPS} of ESC-10; results are not comparable to the full dataset",
                   file=sys.stderr)
-        present = sorted(int(f) for f in meta["fold"].unique())
-        absent = [f for f in args.folds or () if f not in present]
-        if absent:
-            raise _UserError(f"--folds {','.join(map(str, absent))} not in the dataset (folds present: {present})")
-        needed = {"official": [], "development": [data.TEST_FOLD],
-                  "search": [data.TEST_FOLD, *data.SEARCH_VAL_FOLDS]}[args.protocol]
-        if not set(needed) <= set(present):
-            raise _UserError(f"--protocol {args.protocol} needs folds {needed} (folds present: {present})")
         features = data.load_features(meta, exp.features)
-    except (_UserError, OSError, ValueError) as error:
+        if args.protocol == "search":  # the folds are checked before any training, as in cross_validate
+            trial = run_trial(exp, {}, meta, features, store, log_reused=sweep)
+        else:
+            summary = cross_validate(exp, meta, features, store, args.protocol, folds=args.folds)
+    except (ValueError, TypeError, OSError, ExperimentBusy) as error:  # ExperimentBusy: another writer
         print(f"audiolab train: error: {error}", file=sys.stderr)
         return 2
-
-    store = Path(args.results) if getattr(args, "results", None) else out.parent / f"{out.stem}_runs"
     if args.protocol == "search":
-        trial = run_trial(exp, {}, meta, features, store, log_reused=sweep)
         result = {"name": exp.name, "experiment": exp.to_dict(), "key": trial["key"], "protocol": "search",
                   "val_folds": trial["val_folds"], "test_fold": trial["test_fold"],
                   **{f"val_{m}": trial["metrics"][k] for m, k in (("accuracy", "accuracy"), ("macro_f1", "macro_f1"),
@@ -234,21 +168,11 @@ def train_command(args) -> int:
         print(f"{exp.name} (key {trial['key']}): validation accuracy {result['val_accuracy']:.3f} on folds "
               f"{trial['val_folds']}; results: {out}")
         return 0
-    try:
-        summary = cross_validate(exp, meta, features, store, args.protocol, folds=args.folds)
-    except (ExperimentBusy, OSError) as error:  # another writer; --results not a folder, not writable
-        print(f"audiolab train: error: {error}", file=sys.stderr)
-        return 2
-    result = {
-        "name": exp.name, "experiment": exp.to_dict(), "key": summary["key"], "protocol": summary["protocol"],
-        "folds": summary["folds"],
-        **{m: {"mean": summary[f"{m}_mean"], "std": summary[f"{m}_std"]} for m in ("accuracy", "macro_f1", "auc")},
-        "pooled": {k: summary["pooled"][k] for k in ("accuracy", "macro_f1", "auc_macro_ovr")},
-        "params": summary["params"], "train_seconds_total": summary["train_seconds_total"],
-        "seconds_per_epoch": summary["seconds_per_epoch"], "complete": summary["complete"],
-        "results_dir": str(store / exp.name / summary["protocol"]), "clips": int(len(meta)),
-        "dataset": meta.attrs.get("root"),
-    }
+    result = {k: summary[k] for k in ("name", "experiment", "key", "protocol", "folds", "params", "train_seconds_total",
+                                      "seconds_per_epoch", "complete")}
+    result.update({m: {"mean": summary[f"{m}_mean"], "std": summary[f"{m}_std"]} for m in ("accuracy", "macro_f1", "auc")},
+                  pooled={k: summary["pooled"][k] for k in ("accuracy", "macro_f1", "auc_macro_ovr")},
+                  results_dir=str(store / exp.name / summary["protocol"]), clips=len(meta), dataset=meta.attrs.get("root"))
     write_json(out, result)
     _print_table(summary, out)
     return 0
@@ -274,18 +198,16 @@ def sweep_command(args) -> int:
 
 
 def _print_table(summary: dict, out: Path) -> None:
-    from ._util import fmt_number as f
+    import pandas as pd
 
-    print(f"\n{summary['name']}  ({summary['experiment']['arch']}, key {summary['key']})")
-    print(f"{'fold':>6} {'accuracy':>9} {'macro F1':>9} {'AUC':>7} {'seconds':>8}")
-    for r in summary["folds"]:
-        print(f"{r['fold']:>6} {f(r['accuracy']):>9} {f(r['macro_f1']):>9} {f(r['auc']):>7} {r['train_seconds']:>8.1f}")
-    print(f"{'mean':>6} {f(summary['accuracy_mean']):>9} {f(summary['macro_f1_mean']):>9} "
-          f"{f(summary['auc_mean']):>7} {summary['train_seconds_total']:>8.1f}")
-    print(f"{'± std':>6} {f(summary['accuracy_std']):>9} {f(summary['macro_f1_std']):>9} {f(summary['auc_std']):>7}")
+    rows = summary["folds"] + [{"fold": stat, **{m: summary[f"{m}_{stat}"] for m in ("accuracy", "macro_f1", "auc")}}
+                               for stat in ("mean", "std")]
+    table = pd.DataFrame(rows).set_index("fold")[["accuracy", "macro_f1", "auc", "train_seconds"]]
     p = summary["params"]
-    print(f"parameters: {p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable, {p['buffers']:,} in buffers")
-    print(f"results: {out}")
+    print(f"\n{summary['name']}  ({summary['experiment']['arch']}, key {summary['key']})",
+          table.to_string(float_format="{:.3f}".format, na_rep=""),
+          f"parameters: {p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable, {p['buffers']:,} in buffers",
+          f"training: {summary['train_seconds_total']:.1f} s; results: {out}", sep="\n")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -294,26 +216,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "data":
             from .data import data_command
 
-            return data_command(root=args.root, download=args.download)
-        if args.command == "train":
-            return train_command(args)
+            return data_command(args.root, args.download)
         if args.command == "reports":
-            from .reports import reports_command
-
-            return reports_command(args)
-        if args.command == "predict":
-            from .predict import predict_command
-
-            return predict_command(args)
-        if args.command == "sweep":
-            return sweep_command(args)
+            from .reports import reports_command as command
+        elif args.command == "predict":
+            from .predict import predict_command as command
+        else:
+            command = train_command if args.command == "train" else sweep_command
+        return command(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except OSError as error:  # a full disk, a folder that cannot be written: one line, not a traceback
         print(f"audiolab {args.command}: error: {error.strerror or error}", file=sys.stderr)
         return 2
-    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

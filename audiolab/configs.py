@@ -1,21 +1,20 @@
 """The kit's configurations: what the notebooks and ``audiolab reports`` train, defined once.
 
-* :func:`arch1` and :func:`arch2` -- the starting configurations of the two architectures
-  (the search in the notebooks starts from these). Both are the configs' defaults:
-  ``arch1()`` is ``Experiment()``, ``arch2()`` is ``Experiment(model=TransformerConfig())``
-  with a learning rate of 1e-3;
+* :func:`arch1` and :func:`arch2` -- the starting configurations of the two architectures (the search in the notebooks
+  starts from these). Both are the configs' defaults: ``arch1()`` is ``Experiment()``, ``arch2()`` is
+  ``Experiment(model=TransformerConfig())`` with a learning rate of 1e-3;
 * :data:`FEATURES` and :data:`HEADS` -- the front-end and the head counts compared;
 * :func:`baseline_experiments` -- the two configurations of the 2024 report;
-* :data:`ARCH1_SPACE`, :data:`ARCH2_SPACE`, :data:`SPACES` -- the search spaces (dotted keys,
-  see :meth:`audiolab.experiment.Experiment.replace`), shared with the W&B sweeps;
+* :data:`ARCH1_SPACE`, :data:`ARCH2_SPACE`, :data:`SPACES` -- the search spaces (dotted keys, see
+  :meth:`audiolab.experiment.Experiment.replace`), shared with the W&B sweeps;
 * :data:`ABLATIONS` -- the recipe's ingredients, each switched off, for the ablation;
-* :data:`PROFILES` -- ``full`` (the real 100-epoch, 5-fold run behind ``reports/``) and
-  ``smoke`` (a check of a few minutes, used by the tests and CI);
+* :data:`PROFILES` -- ``full`` (the real 100-epoch, 5-fold run behind ``reports/``) and ``smoke`` (a check of a few
+  minutes, used by the tests and CI);
 * :func:`load_dataset` -- metadata and cached features for a profile.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from .augment import AugmentConfig
@@ -24,22 +23,6 @@ from .experiment import Experiment
 from .features import FeatureConfig
 from .models import ConvConfig, TransformerConfig
 from .train import TrainConfig
-
-__all__ = [
-    "FEATURES",
-    "HEADS",
-    "Profile",
-    "PROFILES",
-    "get_profile",
-    "arch1",
-    "arch2",
-    "baseline_experiments",
-    "ARCH1_SPACE",
-    "ARCH2_SPACE",
-    "SPACES",
-    "ABLATIONS",
-    "load_dataset",
-]
 
 #: The front-end of both architectures (the defaults of FeatureConfig): 22.05 kHz, 2048-point FFT,
 #: hop 1024 (46 ms), 64 mel bands: 108 frames per 5-s clip; bins quieter than -30 dB (of a full-scale
@@ -63,9 +46,6 @@ class Profile:
     clips_per_class_fold: Optional[int] = None  # None: every clip; smoke runs use a few
     n_seeds: int = 3  # seeds each chosen configuration is cross-validated with (its seed ensemble's members)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 PROFILES = {
     "full": Profile("full", epochs=100, search_trials=8, search_epochs=60),
@@ -86,22 +66,16 @@ def get_profile(name: str = "full", **overrides) -> Profile:
 
 def arch1(profile: Profile = PROFILES["full"], name: str = "arch1") -> Experiment:
     """Architecture 1 as the kit trains it: the defaults of every config (see :class:`ConvConfig`)."""
-    return Experiment(
-        name=name,
-        model=ConvConfig(),
-        train=TrainConfig(epochs=profile.epochs),
-        description="Architecture 1: 1D-conv blocks (conv, batch norm, ReLU, max-pool, dropout), avg+max pooling, one FC layer",
-    )
+    return Experiment(name=name, model=ConvConfig(), train=TrainConfig(epochs=profile.epochs),
+                      description="Architecture 1: 1D-conv blocks (conv, batch norm, ReLU, max-pool, dropout), "
+                                  "avg+max pooling, one FC layer")
 
 
 def arch2(heads: int = 4, profile: Profile = PROFILES["full"], name: Optional[str] = None) -> Experiment:
     """Architecture 2 with ``heads`` attention heads (see :class:`TransformerConfig`), trained at lr 1e-3."""
-    return Experiment(
-        name=name or f"arch2-heads{heads}",
-        model=TransformerConfig(heads=heads),
-        train=TrainConfig(epochs=profile.epochs, lr=1e-3),
-        description=f"Architecture 2: conv base, <cls> token, {heads}-head self-attention transformer, MLP head",
-    )
+    return Experiment(name=name or f"arch2-heads{heads}", model=TransformerConfig(heads=heads),
+                      train=TrainConfig(epochs=profile.epochs, lr=1e-3),
+                      description=f"Architecture 2: conv base, <cls> token, {heads}-head self-attention transformer, MLP head")
 
 
 def baseline_experiments() -> dict[str, Experiment]:
@@ -109,31 +83,29 @@ def baseline_experiments() -> dict[str, Experiment]:
 
     What the report (Assignment 2, 22 Feb 2024) says:
 
-    * Architecture 1: "a 1D convolutional neural network with three layers, utilizing a kernel
-      size of 3, a stride of 1, ReLU activation functions, and max-pooling with a 2x2 window.
-      The classification head is implemented using a fully connected layer." Best
-      hyperparameters ``{'num_epochs': 100, 'learning_rate': 0.001, 'batch_size': 64}``;
+    * Architecture 1: "a 1D convolutional neural network with three layers, utilizing a kernel size of 3, a stride of
+      1, ReLU activation functions, and max-pooling with a 2x2 window. The classification head is implemented using a
+      fully connected layer." Best hyperparameters ``{'num_epochs': 100, 'learning_rate': 0.001, 'batch_size': 64}``;
       36,522 trainable parameters; k-fold accuracy 0.5975, F1 0.546, AUC 0.955.
-    * Architecture 2: "three 1D convolutional layers with increasing filter sizes (32, 64, 128),
-      followed by batch normalization, ReLU activation, dropout, and max-pooling", then a
-      transformer encoder (heads 1, 2 or 4), a learnable ``<cls>`` token and an MLP head; the same
-      hyperparameters; 335,402 trainable parameters; k-fold accuracy 0.5225, test accuracy 0.475.
-    * Both trained 100 epochs; nothing about augmentation, label smoothing, weight decay,
-      schedules or the input features.
+    * Architecture 2: "three 1D convolutional layers with increasing filter sizes (32, 64, 128), followed by batch
+      normalization, ReLU activation, dropout, and max-pooling", then a transformer encoder (heads 1, 2 or 4), a
+      learnable ``<cls>`` token and an MLP head; the same hyperparameters; 335,402 trainable parameters; k-fold
+      accuracy 0.5225, test accuracy 0.475.
+    * Both trained 100 epochs; nothing about augmentation, label smoothing, weight decay, schedules or the input
+      features.
 
     Choices and guesses (the report is silent):
 
-    * Architecture 1 channels ``(32, 64, 128)`` -- a guess borrowed from Architecture 2 (38,602
-      parameters on 64 mel bands, close to the reported 36,522); global average pooling; no dropout.
-    * Architecture 2: ``d_model=128``, ``heads=4``, ``depth=2``, dropout 0.1 (the report names
-      dropout, not its rate); it classifies from the ``<cls>`` token. 402,506 parameters on 64 mel
-      bands (the 512 learnable positions account for 65,536 of them).
+    * Architecture 1 channels ``(32, 64, 128)`` -- a guess borrowed from Architecture 2 (38,602 parameters on 64 mel
+      bands, close to the reported 36,522); global average pooling; no dropout.
+    * Architecture 2: ``d_model=128``, ``heads=4``, ``depth=2``, dropout 0.1 (the report names dropout, not its rate);
+      it classifies from the ``<cls>`` token. 402,506 parameters on 64 mel bands (the 512 learnable positions account
+      for 65,536 of them).
     * Our conv blocks always have batch norm (the report names it for Architecture 2 only).
-    * Recipe: AdamW with ``weight_decay=0`` (= Adam), lr 1e-3, batch 64, 100 epochs, no warm-up,
-      no label smoothing, no gradient clipping, no augmentation, no per-clip level normalisation,
-      no test-time shifts. The schedule decays by a cosine to zero (a constant rate is not offered).
-    * Features: a 23-ms hop (1024-point FFT, hop 512) with no absolute floor, the kit's front-end
-      of the time.
+    * Recipe: AdamW with ``weight_decay=0`` (= Adam), lr 1e-3, batch 64, 100 epochs, no warm-up, no label smoothing,
+      no gradient clipping, no augmentation, no per-clip level normalisation, no test-time shifts. The schedule decays
+      by a cosine to zero (a constant rate is not offered).
+    * Features: a 23-ms hop (1024-point FFT, hop 512) with no absolute floor, the kit's front-end of the time.
     """
     recipe = TrainConfig(epochs=100, batch_size=64, lr=1e-3, weight_decay=0.0, warmup_epochs=0, label_smoothing=0.0,
                          grad_clip=None, per_clip_norm=False, tta_shifts=1)
@@ -193,10 +165,9 @@ def load_dataset(profile: Profile = PROFILES["full"], root=None, download: bool 
                  features: FeatureConfig = FEATURES, own_data: bool = False, strict: bool = True):
     """``(meta, X)``: the metadata table and log-mel features ``(clips, n_mels, frames)`` for a profile.
 
-    ``own_data=True`` with ``strict=False`` reads any dataset in the ESC-50 layout
-    (``audio/*.wav`` + ``meta/esc50.csv``), which is how to bring your own data.
-    Smoke profiles keep ``clips_per_class_fold`` clips of each class in each fold (all
-    five folds stay, so the test fold and the search still have their folds).
+    ``own_data=True`` with ``strict=False`` reads any dataset in the ESC-50 layout (``audio/*.wav`` +
+    ``meta/esc50.csv``), which is how to bring your own data. Smoke profiles keep ``clips_per_class_fold`` clips of
+    each class in each fold (all five folds stay, so the test fold and the search still have their folds).
     """
     from .data import load_features, load_metadata
 

@@ -1,9 +1,8 @@
 """One experiment, fully described: which model, which features, how it is trained and augmented.
 
-An :class:`Experiment` is a composition of four typed configs, each with the kit's recipe as
-its defaults, so ``Experiment()`` is the kit's Architecture 1 and
-``Experiment(model=TransformerConfig())`` its Architecture 2 (with ``lr=1e-3``, see
-:mod:`audiolab.configs`):
+An :class:`Experiment` is a composition of four typed configs, each with the kit's recipe as its defaults, so
+``Experiment()`` is the kit's Architecture 1 and ``Experiment(model=TransformerConfig())`` its Architecture 2 (with
+``lr=1e-3``, see :mod:`audiolab.configs`):
 
 * ``model`` -- :class:`~audiolab.models.ConvConfig` (Architecture 1) or
   :class:`~audiolab.models.TransformerConfig` (Architecture 2);
@@ -18,29 +17,28 @@ benchmarks vary an experiment::
     exp = exp.replace({"lr": 1e-3})          # a field name found in exactly one section also works
     exp = exp.replace(name="arch1-small")    # plain fields as keyword arguments
 
-:meth:`Experiment.key` hashes everything that changes training, so two experiments with the
-same key train the same model and a stored result can be reused.
+:meth:`Experiment.key` hashes everything that changes training, so two experiments with the same key train the same
+model and a stored result can be reused.
 """
 from __future__ import annotations
 
 import ast
 import dataclasses
-import re
 import hashlib
 import json
+import re
+import typing
 from collections import abc
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, get_type_hints
 
 import torch
 
-from ._util import plain, tupled
+from ._util import config_from, is_a, plain, tupled
 from .augment import AugmentConfig
 from .features import FeatureConfig
-from .models import ConvConfig, ModelConfig, TransformerConfig, build_model, model_config
+from .models import ARCHITECTURES, ConvConfig, ModelConfig, TransformerConfig, build_model
 from .train import TrainConfig
-
-__all__ = ["Experiment", "SECTIONS", "parse_value"]
 
 #: The sections of an experiment that :meth:`Experiment.replace` reaches with dotted names.
 SECTIONS = ("model", "features", "train", "augment")
@@ -82,26 +80,22 @@ class Experiment:
     # -- serialisation -----------------------------------------------------------
     def to_dict(self) -> dict:
         """A JSON-serialisable dict; ``Experiment.from_dict(e.to_dict()) == e``."""
-        return {
-            "name": self.name,
-            "arch": self.arch,
-            "model": plain(self.model.to_dict()),
-            "features": plain(self.features.to_dict()),
-            "train": plain(self.train.to_dict()),
-            "augment": plain(self.augment.to_dict()),
-            "description": self.description,
-        }
+        return {"name": self.name, "arch": self.arch, **{s: plain(getattr(self, s)) for s in SECTIONS},
+                "description": self.description}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Experiment":
-        d = dict(d)
+        """The experiment a :meth:`to_dict` describes (read back from a file): every field and type is checked."""
         unknown = set(d) - {"name", "arch", "description", *SECTIONS}
         if unknown:
             raise ValueError(f"unknown Experiment field(s) {sorted(unknown)}; valid: name, arch, description, "
                              f"{', '.join(SECTIONS)}")
-        sections = {s: _section(cls_, d.get(s) or {}, s) for s, cls_ in _SECTION_TYPES.items()}
-        return cls(name=d.get("name", ""), model=model_config(d.get("arch", "conv1d"), d.get("model")),
-                   description=d.get("description", ""), **sections)
+        arch = d.get("arch", "conv1d")
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        types = {"model": ARCHITECTURES[arch][0], **_SECTION_TYPES}
+        return cls(name=d.get("name", ""), description=d.get("description", ""),
+                   **{s: config_from(t, d.get(s) or {}, f"experiment {s}") for s, t in types.items()})
 
     def key(self) -> str:
         """12 hex digits of the sha256 of :meth:`to_dict` without name and description.
@@ -163,15 +157,13 @@ class Experiment:
         value = tupled(value)
         if not isinstance(value, str):
             return value
-        hint = get_type_hints(type(getattr(self, section))).get(name)
+        hint = get_type_hints(type(getattr(self, section)))[name]
         parsed = parse_value(value, hint)
-        if getattr(hint, "__origin__", None) is abc.Sequence and not isinstance(parsed, tuple):
+        if typing.get_origin(hint) is abc.Sequence and not isinstance(parsed, tuple):
             parsed = (parsed,)  # "64" for a sequence field (channels) is one block, as "64," is
-        numeric = [t for t in getattr(hint, "__args__", (hint,)) if t is not type(None)]  # int, float, Optional[...]
-        numeric = [] if getattr(hint, "__origin__", None) is abc.Sequence else numeric
-        if parsed is not None and numeric and set(numeric) <= {int, float} and (
-                isinstance(parsed, bool) or not isinstance(parsed, numeric[0] if numeric == [int] else (int, float))):
-            raise ValueError(f"{section}.{name} takes {'an integer' if numeric == [int] else 'a number'}, got {value!r}")
+        if not is_a(parsed, hint):
+            kind = {int: "an integer", float: "a number"}.get(hint, str(hint).replace("typing.", ""))
+            raise ValueError(f"{section}.{name} takes {kind}, got {value!r}")
         return parsed
 
 
@@ -182,7 +174,7 @@ def parse_value(text: str, hint: Any = None) -> Any:
     ``"(64, 128)"`` -> a tuple of numbers, numbers -> int or float; anything else stays a string.
     """
     raw = text.strip()
-    if raw.lower() in ("none", "null") and _allows_none(hint):
+    if raw.lower() in ("none", "null") and (hint is None or type(None) in typing.get_args(hint)):
         return None
     if hint is bool or raw.lower() in ("true", "false"):
         if raw.lower() not in ("true", "false", "1", "0"):
@@ -204,16 +196,3 @@ def _number(text: str) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
     return text
-
-
-def _allows_none(hint: Any) -> bool:
-    return hint is None or type(None) in getattr(hint, "__args__", ())
-
-
-def _section(cls, values: Mapping[str, Any], section: str):
-    valid = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(k for k in values if k not in valid)
-    if unknown:
-        raise ValueError(f"unknown {section} field(s) {unknown}; valid: {', '.join(valid)}")
-    return cls(**{k: tupled(v) for k, v in values.items()})
-

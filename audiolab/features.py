@@ -1,43 +1,37 @@
 """Log-mel features and the augmentations that act on them.
 
-A five-second clip becomes a ``(n_mels, frames)`` image of log energies. The
-1D-convolutional networks in :mod:`audiolab.models` read it as a sequence of
-``frames`` time steps, each a vector of ``n_mels`` channels.
+A five-second clip becomes a ``(n_mels, frames)`` image of log energies. The 1D-convolutional networks in
+:mod:`audiolab.models` read it as a sequence of ``frames`` time steps, each a vector of ``n_mels`` channels.
 
-Features are computed once per clip (and cached on disk by
-:func:`audiolab.data.load_features`); augmentation then works on those tensors
-in memory, never by decoding audio again. That is what makes a training epoch
-take well under a second on a laptop CPU.
+Features are computed once per clip (and cached on disk by :func:`audiolab.data.load_features`); augmentation then
+works on those tensors in memory, never by decoding audio again. That is what makes a training epoch take well under a
+second on a laptop CPU.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torchaudio
 from torch import nn
 
-__all__ = ["FeatureConfig", "LogMel", "Normalizer"]
-
 
 @dataclass(frozen=True)
 class FeatureConfig:
     """How a waveform becomes a log-mel spectrogram.
 
-    ``sample_rate`` and ``duration`` also define decoding: every clip is
-    resampled to ``sample_rate`` and padded or cropped to ``duration`` seconds.
+    ``sample_rate`` and ``duration`` also define decoding: every clip is resampled to ``sample_rate`` and padded or
+    cropped to ``duration`` seconds.
 
-    Two floors bound the quiet end of the spectrogram. ``top_db`` is relative to
-    each clip's loudest bin. ``floor_db`` is absolute: every bin quieter than it
-    (in dB of mel power of a full-scale signal, as this front-end computes it, so
-    the value belongs with ``n_fft`` and ``n_mels``) is raised to it. Background
-    hiss and room noise below the floor, which differ from one recording to the
-    next, then all read as the same silence, and a bark or a sneeze stands out
-    from it the same way in every recording.
+    Two floors bound the quiet end of the spectrogram. ``top_db`` is relative to each clip's loudest bin. ``floor_db``
+    is absolute: every bin quieter than it (in dB of mel power of a full-scale signal, as this front-end computes it,
+    so the value belongs with ``n_fft`` and ``n_mels``) is raised to it. Background hiss and room noise below the
+    floor, which differ from one recording to the next, then all read as the same silence, and a bark or a sneeze
+    stands out from it the same way in every recording.
 
-    The defaults are the kit's front-end: 22.05 kHz, a 2048-point FFT, hop 1024 (46 ms), 64 mel
-    bands, so 108 frames per 5-s clip, with bins below -30 dB raised to -30 dB.
+    The defaults are the kit's front-end: 22.05 kHz, a 2048-point FFT, hop 1024 (46 ms), 64 mel bands, so 108 frames
+    per 5-s clip, with bins below -30 dB raised to -30 dB.
     """
 
     sample_rate: int = 22050
@@ -52,13 +46,10 @@ class FeatureConfig:
 
     def __post_init__(self):
         if self.sample_rate <= 0 or self.duration <= 0:
-            raise ValueError(
-                f"sample_rate and duration must be positive, got {self.sample_rate} Hz and {self.duration} s"
-            )
+            raise ValueError(f"sample_rate and duration must be positive, got {self.sample_rate} Hz and {self.duration} s")
         if self.n_mels < 1 or self.hop_length < 1 or self.n_fft < 2:
-            raise ValueError(
-                f"n_mels, hop_length and n_fft must be positive, got {self.n_mels}, {self.hop_length}, {self.n_fft}"
-            )
+            raise ValueError(f"n_mels, hop_length and n_fft must be positive, got {self.n_mels}, {self.hop_length}, "
+                             f"{self.n_fft}")
 
     @property
     def num_samples(self) -> int:
@@ -70,9 +61,6 @@ class FeatureConfig:
         """Frames in one log-mel spectrogram (torch.stft with ``center=True``)."""
         return self.num_samples // self.hop_length + 1
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 class LogMel(nn.Module):
     """Waveform ``(..., samples)`` -> log-mel spectrogram ``(..., n_mels, frames)`` in dB."""
@@ -80,15 +68,9 @@ class LogMel(nn.Module):
     def __init__(self, config: FeatureConfig = FeatureConfig()):
         super().__init__()
         self.config = config
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=config.sample_rate,
-            n_fft=config.n_fft,
-            hop_length=config.hop_length,
-            n_mels=config.n_mels,
-            f_min=config.f_min,
-            f_max=config.f_max,
-            power=2.0,
-        )
+        self.mel = torchaudio.transforms.MelSpectrogram(sample_rate=config.sample_rate, n_fft=config.n_fft,
+                                                        hop_length=config.hop_length, n_mels=config.n_mels,
+                                                        f_min=config.f_min, f_max=config.f_max, power=2.0)
         # top_db is applied below, per clip: torchaudio's AmplitudeToDB would take the
         # maximum over a whole (clips, n_mels, frames) batch instead.
         self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None)
@@ -106,11 +88,10 @@ class LogMel(nn.Module):
 class Normalizer(nn.Module):
     """Standardise every mel band with statistics of the *training* clips only.
 
-    With ``per_clip=True`` (the default) each clip's overall level (its mean in dB)
-    is removed first: the same chainsaw recorded closer or louder then looks the
-    same, which matters on ESC-10, where every fold holds different recordings.
-    Fit it on the training folds, then apply it to train, validation and test
-    alike, so no statistic leaks from held-out clips.
+    With ``per_clip=True`` (the default) each clip's overall level (its mean in dB) is removed first: the same
+    chainsaw recorded closer or louder then looks the same, which matters on ESC-10, where every fold holds different
+    recordings. Fit it on the training folds, then apply it to train, validation and test alike, so no statistic leaks
+    from held-out clips.
     """
 
     def __init__(self, n_mels: int, per_clip: bool = True):
@@ -128,9 +109,8 @@ class Normalizer(nn.Module):
     def fit(self, features: torch.Tensor) -> "Normalizer":
         """``features``: ``(clips, n_mels, frames)`` of the training clips."""
         if features.ndim != 3 or features.shape[1] != self.mean.shape[0]:
-            raise ValueError(
-                f"expected training features of shape (clips, {self.mean.shape[0]}, frames), got {tuple(features.shape)}"
-            )
+            raise ValueError(f"expected training features of shape (clips, {self.mean.shape[0]}, frames), "
+                             f"got {tuple(features.shape)}")
         features = self._level(features)
         self.mean.copy_(features.mean(dim=(0, 2)).unsqueeze(-1))
         self.std.copy_(features.std(dim=(0, 2)).clamp_min(1e-5).unsqueeze(-1))

@@ -16,95 +16,46 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score, roc_curve
-from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score, roc_curve
 
 from ._util import to_numpy
 
-__all__ = ["evaluate", "count_parameters", "parameter_table", "top_confusions"]
-
-# Row sums of ``probs`` may deviate from 1 by this much (float16/float32 softmax).
-_ROW_SUM_TOL = 1e-2
-_ROC_DECIMALS = 6
 
 
 def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
-    """Classification metrics from true labels and predicted class probabilities.
+    """Classification metrics from integer labels ``y_true`` ``(N,)`` and class probabilities ``probs`` ``(N, C)``
+    (each row sums to 1: apply softmax to logits first), for ``class_names`` in label order.
 
-    Args:
-        y_true: integer labels, shape ``(N,)``, values in ``range(C)``.
-        probs: probabilities, shape ``(N, C)``; each row sums to 1 (apply softmax
-            to logits first). Rows with NaN/inf (a diverged model) are counted in
-            ``"nonfinite_rows"``, treated as all-zero and warned about instead of
-            crashing an experiment.
-        class_names: ``C`` names, in label order.
-
-    Returns:
-        A JSON-serialisable dict:
-
-        - ``n``: number of samples;
-        - ``accuracy``;
-        - ``macro_f1``: unweighted mean F1 over the classes that occur in ``y_true``
-          or in the predictions (scikit-learn's default label set);
-        - ``per_class_f1``: ``{name: float}``; ``None`` for a class that is neither
-          present nor predicted (its F1 is undefined);
-        - ``auc_macro_ovr``: macro one-vs-rest AUC-ROC, the unweighted mean of the
-          per-class AUCs over ``auc_classes``; ``None`` when no class qualifies;
-        - ``auc_classes``: the classes the AUC was computed over — those present in
-          ``y_true`` (a class absent from ``y_true`` has no ROC curve). Equal to
-          ``class_names`` when every class is present;
-        - ``confusion_matrix``: list of lists, rows = true, columns = predicted,
-          labels ``range(C)``;
-        - ``roc``: ``{name: {"fpr": [...], "tpr": [...], "auc": float}}`` for the
-          classes in ``auc_classes``;
-        - ``nonfinite_rows``: number of rows of ``probs`` that contained NaN/inf.
-    """
+    Returns a JSON-serialisable dict: ``n``; ``accuracy``; ``macro_f1``, the unweighted mean F1 over the classes in
+    ``y_true`` or in the predictions (scikit-learn's default label set); ``per_class_f1`` (``{name: float}``, ``None``
+    for a class neither present nor predicted: its F1 is undefined); ``auc_macro_ovr``, the mean one-vs-rest AUC-ROC
+    over ``auc_classes``, the classes present in ``y_true`` (an absent class has no ROC curve; ``None`` when none
+    qualifies); ``confusion_matrix`` (rows = true, columns = predicted, labels ``range(C)``); ``roc`` (``{name:
+    {"fpr", "tpr", "auc"}}`` for ``auc_classes``); ``nonfinite_rows``: rows of ``probs`` with NaN/inf (a diverged
+    model), scored as all-zero rows and warned about instead of crashing an experiment."""
     y = to_numpy(y_true)
     p = to_numpy(probs).astype(np.float64, copy=False)
     names = [str(c) for c in class_names]
     n_classes = len(names)
-
-    if p.ndim != 2:
-        raise ValueError(f"probs must have shape (N, C); got shape {p.shape}.")
-    if y.ndim != 1 or y.shape[0] != p.shape[0]:
-        raise ValueError(
-            f"y_true must have shape (N,) matching probs (N={p.shape[0]}); got shape {y.shape}."
-        )
+    if p.ndim != 2 or y.shape != p.shape[:1] or len(y) == 0:
+        raise ValueError(f"y_true must have shape (N,) and probs (N, C) with N >= 1; got {y.shape} and {p.shape}")
     if p.shape[1] != n_classes:
-        raise ValueError(
-            f"probs has {p.shape[1]} columns but {n_classes} class names were given; "
-            "pass one name per column."
-        )
-    if y.shape[0] == 0:
-        raise ValueError("evaluate() needs at least one sample; got N=0.")
-    if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)
-        else:
-            raise ValueError(f"y_true must hold integer class indices; got dtype {y.dtype}.")
-    if y.min() < 0 or y.max() >= n_classes:
-        raise ValueError(
-            f"y_true values must lie in range(0, {n_classes}); found min {y.min()}, max {y.max()}."
-        )
+        raise ValueError(f"probs has {p.shape[1]} columns but {n_classes} class names were given: one name per column")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"y_true must hold integer class indices in range(0, {n_classes}); got {y.dtype} "
+                         f"from {y.min()} to {y.max()}")
 
     finite_rows = np.isfinite(p).all(axis=1)
     n_nonfinite = int((~finite_rows).sum())
     if n_nonfinite:
-        warnings.warn(
-            f"evaluate(): {n_nonfinite} of {len(p)} probability rows contain NaN/inf "
-            "(did training diverge?); they are scored as all-zero rows.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        warnings.warn(f"evaluate(): {n_nonfinite} of {len(p)} probability rows contain NaN/inf (did training "
+                      "diverge?); they are scored as all-zero rows.", RuntimeWarning, stacklevel=2)
         p = np.where(np.isfinite(p), p, 0.0)
-    if finite_rows.any():
-        sums = p[finite_rows].sum(axis=1)
-        if np.any(np.abs(sums - 1.0) > _ROW_SUM_TOL) or p[finite_rows].min() < -1e-6:
-            raise ValueError(
-                "probs rows must be probabilities that sum to 1 (row sums range "
-                f"{sums.min():.4g}..{sums.max():.4g}); did you pass logits? "
-                "Apply torch.softmax(logits, dim=1) first."
-            )
+    sums = p[finite_rows].sum(axis=1)
+    # a float16/float32 softmax sums to 1 within 1e-2
+    if len(sums) and (np.any(np.abs(sums - 1.0) > 1e-2) or p[finite_rows].min() < -1e-6):
+        raise ValueError(f"probs rows must be probabilities that sum to 1 (row sums range {sums.min():.4g}.."
+                         f"{sums.max():.4g}); did you pass logits? Apply torch.softmax(logits, dim=1) first.")
 
     pred = p.argmax(axis=1)
     labels = np.arange(n_classes)
@@ -114,40 +65,23 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
     f1 = f1_score(y, pred, labels=labels, average=None, zero_division=0)
     present = np.isin(labels, y)
     defined = present | np.isin(labels, pred)
-    per_class_f1 = {
-        name: (float(f1[i]) if defined[i] else None) for i, name in enumerate(names)
-    }
+    per_class_f1 = {name: (float(f1[i]) if defined[i] else None) for i, name in enumerate(names)}
     macro_f1 = float(np.mean(f1[defined]))
 
     # AUC: one-vs-rest per present class; needs at least one negative as well.
     roc: dict[str, dict] = {}
-    aucs: list[float] = []
-    auc_classes: list[str] = []
     for c in labels:
         positives = y == c
-        if not positives.any() or positives.all():
-            continue
-        fpr, tpr, _ = roc_curve(positives, p[:, c], drop_intermediate=True)
-        auc = float(roc_auc_score(positives, p[:, c]))
-        roc[names[c]] = {
-            "fpr": [round(float(v), _ROC_DECIMALS) for v in fpr],
-            "tpr": [round(float(v), _ROC_DECIMALS) for v in tpr],
-            "auc": auc,
-        }
-        aucs.append(auc)
-        auc_classes.append(names[c])
+        if positives.any() and not positives.all():
+            fpr, tpr, _ = roc_curve(positives, p[:, c], drop_intermediate=True)
+            roc[names[c]] = {"fpr": [round(float(v), 6) for v in fpr], "tpr": [round(float(v), 6) for v in tpr],
+                             "auc": float(roc_auc_score(positives, p[:, c]))}
+    aucs = [r["auc"] for r in roc.values()]
 
-    return {
-        "n": int(len(y)),
-        "accuracy": float(accuracy_score(y, pred)),
-        "macro_f1": macro_f1,
-        "per_class_f1": per_class_f1,
-        "auc_macro_ovr": float(np.mean(aucs)) if aucs else None,
-        "auc_classes": auc_classes,
-        "confusion_matrix": sklearn_confusion_matrix(y, pred, labels=labels).astype(int).tolist(),
-        "roc": roc,
-        "nonfinite_rows": n_nonfinite,
-    }
+    return {"n": int(len(y)), "accuracy": float(accuracy_score(y, pred)), "macro_f1": macro_f1,
+            "per_class_f1": per_class_f1, "auc_macro_ovr": float(np.mean(aucs)) if aucs else None,
+            "auc_classes": list(roc), "confusion_matrix": confusion_matrix(y, pred, labels=labels).astype(int).tolist(),
+            "roc": roc, "nonfinite_rows": n_nonfinite}
 
 
 def _count(params: Iterable, buffers: Iterable) -> dict:
@@ -159,29 +93,21 @@ def _count(params: Iterable, buffers: Iterable) -> dict:
 
 
 def count_parameters(model) -> dict:
-    """Parameter counts of a ``torch.nn.Module``.
+    """Parameter counts of a ``torch.nn.Module``: ``{"trainable", "non_trainable", "buffers", "total"}``.
 
-    Returns ``{"trainable", "non_trainable", "buffers", "total"}`` where
-    ``non_trainable`` counts parameters with ``requires_grad=False`` (frozen),
-    ``buffers`` counts buffer elements (e.g. BatchNorm running mean/var and
-    ``num_batches_tracked``), and ``total = trainable + non_trainable`` — all
-    parameters, *not* buffers (the usual "Total params"). Shared parameters are
-    counted once.
-    """
+    ``non_trainable`` counts frozen parameters (``requires_grad=False``), ``buffers`` the elements of buffers (e.g.
+    batch norm's running mean/var and ``num_batches_tracked``), and ``total = trainable + non_trainable``: all
+    parameters, *not* buffers (the usual "Total params"). Shared parameters are counted once."""
     return _count(model.parameters(), model.buffers())
 
 
 def parameter_table(model, depth: int = 1) -> pd.DataFrame:
     """One row per sub-module at ``depth`` with its parameter counts, plus a ``total`` row.
 
-    Columns: ``module`` (dotted name), ``type`` (class name), ``trainable``,
-    ``non_trainable``, ``buffers``. ``depth=1`` lists the model's direct children;
-    a leaf module shallower than ``depth`` gets its own row. Parameters or buffers
-    owned directly by a container above ``depth`` (e.g. a transformer's ``cls``
-    token or positional embedding) get a ``"<name>.(direct)"`` row of type
-    ``"(direct)"`` so the rows add up to the ``total`` row (unless parameters are
-    shared between modules).
-    """
+    Columns: ``module`` (dotted name), ``type`` (class name), ``trainable``, ``non_trainable``, ``buffers``.
+    ``depth=1`` lists the model's direct children; a leaf module shallower than ``depth`` gets its own row.
+    Parameters or buffers owned directly by a container above ``depth`` (e.g. a transformer's ``cls`` token)
+    get a ``"<name>.(direct)"`` row so the rows add up to the ``total`` row (unless parameters are shared)."""
     if depth < 0:
         raise ValueError(f"depth must be >= 0; got {depth}.")
     columns = ["module", "type", "trainable", "non_trainable", "buffers"]

@@ -1,19 +1,17 @@
 """Classify any audio file with a trained model: ``audiolab predict FILE...``.
 
-The model is the one ``audiolab reports`` keeps as the winner of the comparison
-(``reports/results/best_model.pt``), or any checkpoint written by
-:func:`audiolab.checkpoint.save_checkpoint` whose ``info`` names its architecture,
+The model is the one ``audiolab reports`` keeps as the winner of the comparison (``reports/results/best_model.pt``),
+or any checkpoint written by :func:`audiolab.checkpoint.save_checkpoint` whose ``info`` names its architecture,
 classes and feature configuration.
 
-Every file soundfile can read works (wav, flac, ogg, ... at any sample rate, mono or stereo, any
-length). It is decoded exactly as the training clips were (:func:`audiolab.data.load_audio`: mono,
-resampled to the model's rate). A clip longer than the model's window (5 s) is scored in sliding
-windows (hop: half a window) and the class probabilities of the windows are averaged; a shorter one
-is zero-padded to one window, as the short ESC-10 clips were in training.
+Every file soundfile can read works (wav, flac, ogg, ... at any sample rate, mono or stereo, any length). It is
+decoded exactly as the training clips were (:func:`audiolab.data.load_audio`: mono, resampled to the model's rate). A
+clip longer than the model's window (5 s) is scored in sliding windows (hop: half a window) and the class
+probabilities of the windows are averaged; a shorter one is zero-padded to one window, as the short ESC-10 clips were
+in training.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -23,13 +21,11 @@ import soundfile as sf
 import torch
 
 from ._util import PathLike
-from .checkpoint import LIMITS, load_checkpoint
+from .checkpoint import load_checkpoint
 from .data import AudioDecodeError, load_audio
-from .evaluation.store import BEST_MODEL, ResultsStore
+from .evaluation.store import ResultsStore
 from .features import FeatureConfig, LogMel
 from .train import predict_proba
-
-__all__ = ["BEST_MODEL", "Predictor", "default_checkpoint", "load_predictor", "format_prediction", "predict_command"]
 
 #: Windows overlap by half: a hop of ``HOP_FRACTION`` x the model's clip duration.
 HOP_FRACTION = 0.5
@@ -38,16 +34,12 @@ HOP_FRACTION = 0.5
 ONE_WINDOW_SLACK = 0.05
 
 
-def default_checkpoint() -> Path:
-    """``reports/results/best_model.pt`` of this checkout (``$AUDIOLAB_RESULTS/best_model.pt`` when set)."""
-    return ResultsStore.for_profile("full").best_model
-
-
 class Predictor:
-    """A loaded checkpoint, ready to score audio files (see :func:`load_predictor`)."""
+    """A loaded checkpoint (default: ``reports/results/best_model.pt``, or ``$AUDIOLAB_RESULTS/best_model.pt``),
+    ready to score audio files; a clear error when it is missing or invalid."""
 
     def __init__(self, checkpoint: Optional[PathLike] = None):
-        path = Path(checkpoint).expanduser() if checkpoint is not None else default_checkpoint()
+        path = Path(checkpoint).expanduser() if checkpoint is not None else ResultsStore.for_profile("full").best_model
         if not path.is_file():
             how = ("run `make reports` first (it trains the models and keeps the best one there) or pass "
                    "--checkpoint PATH" if checkpoint is None
@@ -61,18 +53,9 @@ class Predictor:
             raise ValueError(f"checkpoint {path} has no feature config for its {self.info['n_mels']} mel bands; "
                              "it was not written by audiolab")
         self.logmel = LogMel(self.features)
-        try:  # notebook 03 writes the experiment's name and test-time shifts beside best_model.pt
-            beside = json.loads(path.with_suffix(".json").read_text())
-        except (OSError, ValueError):
-            beside = {}
-        beside = beside if isinstance(beside, dict) else {}
-        self.name = self.info.get("experiment") or self.info.get("name") or beside.get("experiment")
+        self.name = self.info.get("experiment") or self.info["arch"]
         # predictions average the time shifts the model was evaluated with (TrainConfig.tta_shifts); 1: none
-        shifts = self.info.get("tta_shifts") or beside.get("tta_shifts") or 1
-        if not (isinstance(shifts, int) and 1 <= shifts <= LIMITS["tta_shifts"]):
-            raise ValueError(f"{path.with_suffix('.json')}: tta_shifts={shifts!r:.40} is not a whole number from 1 "
-                             f"to {LIMITS['tta_shifts']}; fix or delete that file")
-        self.tta_shifts = shifts
+        self.tta_shifts = self.info.get("tta_shifts", 1)
 
     def windows(self, path: PathLike) -> tuple[torch.Tensor, float]:
         """The decoded file cut into model-sized windows ``(windows, samples)``, and its duration in seconds."""
@@ -101,35 +84,25 @@ class Predictor:
                 "probs": {name: float(p) for name, p in zip(self.classes, probs)}}
 
 
-def load_predictor(checkpoint: Optional[PathLike] = None) -> Predictor:
-    """Load a checkpoint (default: :func:`default_checkpoint`); raises a clear error if it is missing or invalid."""
-    return Predictor(checkpoint)
-
-
-def format_prediction(result: dict) -> str:
-    """Text for one result of :meth:`Predictor.predict`."""
-    windows = result["windows"]
-    head = f"{result['path']}  ({result['duration']:.1f} s, {windows} window{'s' if windows != 1 else ''})"
-    width = max(len(name) for name, _ in result["top"])
-    return "\n".join([head] + [f"  {rank}. {name:<{width}}  {p:6.1%}" for rank, (name, p) in enumerate(result["top"], 1)])
-
-
 def predict_command(args) -> int:
     """``audiolab predict FILE... [--checkpoint PATH] [--top K]``: 0 if every file was classified, 2 otherwise
     (each refusal one line on stderr)."""
-    top = getattr(args, "top", 3) or 3
+    top = args.top
     try:
         if top < 1:
             raise ValueError("--top must be at least 1")
-        predictor = load_predictor(getattr(args, "checkpoint", None))
+        predictor = Predictor(args.checkpoint)
     except (FileNotFoundError, ValueError) as error:
         print(f"audiolab predict: error: {error}", file=sys.stderr)
         return 2
-    print(f"model: {predictor.name or predictor.info['arch']} ({predictor.checkpoint})")
+    print(f"model: {predictor.name} ({predictor.checkpoint})")
     status = 0
     for path in args.files:
         try:
-            print(format_prediction(predictor.predict(path, top)))
+            result = predictor.predict(path, top)
+            width = max(len(name) for name, _ in result["top"])
+            print(f"{result['path']}  ({result['duration']:.1f} s, {result['windows']} window(s))",
+                  *(f"  {rank}. {name:<{width}}  {p:6.1%}" for rank, (name, p) in enumerate(result["top"], 1)), sep="\n")
         except (AudioDecodeError, OSError) as error:
             print(f"audiolab predict: error: {error}", file=sys.stderr)
             status = 2

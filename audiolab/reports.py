@@ -18,18 +18,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from importlib.metadata import version
 from pathlib import Path
 from typing import Mapping, Optional
 from unittest import mock
 
 from . import configs
-from ._util import PathLike, repo_root
-from .evaluation.store import ResultsStore  # only for pruning: goes with it
-
-__all__ = ["NOTEBOOKS", "ReportError", "OutputRefused", "default_output", "ensure_dataset", "run_reports",
-           "reports_command"]
+from ._util import PathLike, plain, read_json, repo_root
 
 #: The notebooks of the report, in ``notebooks/``, in the order they run (later ones read earlier results).
 NOTEBOOKS = ["00_dataset.ipynb", "01_architecture1.ipynb", "02_architecture2.ipynb", "03_comparison.ipynb"]
@@ -76,10 +71,7 @@ def files_of(folder: Path) -> list:
 def recorded_files(output: Path) -> Optional[set]:
     """The files of ``output`` the kit wrote: the ``files`` of its ``run.json``; for a report of an older kit
     (no such list), the files git tracks there. ``None``: ``output`` is not a report folder of the kit."""
-    try:
-        run = json.loads((output / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    run = read_json(output / "run.json")
     if not isinstance(run, dict) or not isinstance(run.get("notebooks"), list):
         return None
     if "files" in run:
@@ -189,10 +181,7 @@ def readme(folder: Path, run: dict) -> str:
 
     lines = ["# audiolab reports", "", f"Made by `audiolab reports --profile {run['profile']}` (`make reports`) "
              "from the notebooks; it regenerates every file `run.json` lists (and keeps any other).", ""]
-    try:
-        headline = json.loads((folder / "results" / "headline.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        headline = {}
+    headline = read_json(folder / "results" / "headline.json")
     headline = {k: v for k, v in headline.items() if isinstance(v, dict)} if isinstance(headline, dict) else {}
     verdict = headline.pop("comparison", None)
     if headline:
@@ -213,11 +202,9 @@ def readme(folder: Path, run: dict) -> str:
 
 def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: Optional[PathLike] = None,
                 parameters: Optional[Mapping] = None) -> Path:
-    """Run :data:`NOTEBOOKS` with papermill and regenerate the report folder (default :func:`default_output`);
-    ``parameters`` go to every notebook (``results_dir`` and ``figures_dir`` are the report's own).
-
-    Raises :class:`ReportError` when a notebook fails (the output is left as it was, the staging folder is kept
-    for the next run) and :class:`OutputRefused` when the output holds files the kit did not write."""
+    """Run :data:`NOTEBOOKS` with papermill into the report folder (default :func:`default_output`), with
+    ``parameters`` for every notebook. :class:`ReportError` when a notebook fails (the output is left as it was,
+    the staging folder kept for the next run), :class:`OutputRefused` when the output holds files not the kit's."""
     configs.get_profile(profile)  # an unknown profile fails here, before anything runs
     output = Path(output or default_output(profile)).expanduser().absolute()
     staging = output.with_name(output.name + ".partial")
@@ -231,12 +218,9 @@ def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: 
     # the kernels: the kernelspec of this interpreter's prefix ("python" there is this interpreter), no bars
     kernels = {"JUPYTER_PATH": os.pathsep.join(filter(None, [str(Path(sys.prefix, "share", "jupyter")),
                                                              os.environ.get("JUPYTER_PATH")])), "TQDM_DISABLE": "1"}
-    since = time.time() - 2.0
     for name in NOTEBOOKS:
         notebook = repo_root() / "notebooks" / name
         executed = staging / "notebooks" / notebook.name
-        if notebook.name == "03_comparison.ipynb":  # every trainer ran: what none used is stale (goes with pruning)
-            ResultsStore(staging / "results").prune_unused(since)
         try:
             with mock.patch.dict(os.environ, kernels):
                 execute(notebook, executed, params)
@@ -245,7 +229,7 @@ def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: 
             raise ReportError(f"notebook {notebook.name} failed ({reason}); the executed notebook with the error: "
                               f"{executed}; {output} was left untouched, and the next run resumes from {staging}") from error
         export_html(executed, staging / "html" / f"{notebook.stem}.html")
-    run = {"profile": profile, "profile_settings": configs.get_profile(profile).to_dict(),
+    run = {"profile": profile, "profile_settings": plain(configs.get_profile(profile)),
            "parameters": {k: v for k, v in params.items() if k not in ("results_dir", "figures_dir")},
            "notebooks": [Path(n).name for n in NOTEBOOKS],
            "machine": {"python": platform.python_version(), "torch": version("torch"), "cores": os.cpu_count()}}

@@ -21,9 +21,6 @@ from scipy import stats as scipy_stats
 
 from ._util import to_numpy
 
-__all__ = ["summarize_folds", "paired_fold_test", "mcnemar_test", "corrected_resampled_ttest", "proportion_ci",
-           "within_noise", "describe_difference"]
-
 
 def _float_or_none(x: Any) -> float | None:
     if x is None:
@@ -32,127 +29,78 @@ def _float_or_none(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def summarize_folds(
-    per_fold: Sequence[Mapping],
-    keys: Sequence[str] = ("accuracy", "macro_f1", "auc_macro_ovr"),
-) -> dict:
+def summarize_folds(per_fold: Sequence[Mapping], keys: Sequence[str] = ("accuracy", "macro_f1", "auc_macro_ovr")) -> dict:
     """Mean and sample standard deviation of metrics across folds.
 
-    Returns ``{key: {"mean", "std", "values", "n"}}``. ``values`` keeps one entry per
-    fold (``None`` where a fold lacks the key or it is ``None``/NaN); ``mean`` and
-    ``std`` use the defined values only, ``std`` with ``ddof=1`` when there are two
-    or more of them, else 0. ``mean``/``std`` are ``None`` when no fold has a value.
+    Returns ``{key: {"mean", "std", "values", "n"}}``. ``values`` keeps one entry per fold (``None`` where a fold
+    lacks the key or it is ``None``/NaN); ``mean`` and ``std`` use the defined values only, ``std`` with ``ddof=1``
+    when there are two or more of them, else 0. ``mean``/``std`` are ``None`` when no fold has a value.
     """
     out: dict[str, dict] = {}
     for key in keys:
         values = [_float_or_none(fold.get(key)) for fold in per_fold]
         defined = np.array([v for v in values if v is not None], dtype=np.float64)
-        if defined.size == 0:
-            mean = std = None
-        else:
-            mean = float(defined.mean())
-            std = float(defined.std(ddof=1)) if defined.size > 1 else 0.0
+        mean = float(defined.mean()) if defined.size else None
+        std = (float(defined.std(ddof=1)) if defined.size > 1 else 0.0) if defined.size else None
         out[key] = {"mean": mean, "std": std, "values": values, "n": int(defined.size)}
     return out
 
 
 def paired_fold_test(a: Sequence[float], b: Sequence[float]) -> dict:
-    """Paired comparison of two configurations evaluated on the same folds.
+    """Paired comparison of two configurations scored on the same folds (``a``, ``b``: one score per fold).
 
-    Args:
-        a, b: one score per fold, same fold order.
-
-    Returns:
-        ``{"mean_diff", "t", "p_ttest", "p_wilcoxon", "n"}``: ``mean_diff`` is
-        ``mean(a - b)``; ``t``/``p_ttest`` from the two-sided paired t-test
-        (``scipy.stats.ttest_rel``); ``p_wilcoxon`` from the two-sided Wilcoxon
-        signed-rank test, or ``None`` when it cannot be computed (fewer than two
-        folds, or all differences zero). ``t``/``p_ttest`` are ``None`` when
-        undefined (fewer than two folds, or zero variance of the differences).
-        With 5 folds the smallest possible Wilcoxon p-value is 0.0625: treat it as
-        a sanity check, not a significance test.
-    """
-    x = np.asarray(a, dtype=np.float64)
-    y = np.asarray(b, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(
-            f"a and b must be 1-D with one score per fold, same length; got {x.shape} and {y.shape}."
-        )
-    if x.size == 0:
-        raise ValueError("paired_fold_test() needs at least one fold.")
+    Returns ``{"mean_diff", "t", "p_ttest", "p_wilcoxon", "n"}``: ``mean_diff`` is ``mean(a - b)``; ``t`` and
+    ``p_ttest`` from the two-sided paired t-test (``scipy.stats.ttest_rel``), ``None`` when undefined (fewer than
+    two folds, or no variance of the differences); ``p_wilcoxon`` from the two-sided Wilcoxon signed-rank test,
+    ``None`` when it cannot be computed. With 5 folds the smallest possible Wilcoxon p-value is 0.0625: treat it
+    as a sanity check, not a significance test."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or x.size == 0:
+        raise ValueError(f"a and b must be 1-D with one score per fold, same length; got {x.shape} and {y.shape}.")
     diff = x - y
-    result: dict[str, Any] = {
-        "mean_diff": float(diff.mean()),
-        "t": None,
-        "p_ttest": None,
-        "p_wilcoxon": None,
-        "n": int(x.size),
-    }
+    result: dict[str, Any] = {"mean_diff": float(diff.mean()), "t": None, "p_ttest": None, "p_wilcoxon": None,
+                              "n": int(x.size)}
     if x.size >= 2:
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore")
             res = scipy_stats.ttest_rel(x, y)
-        result["t"] = _float_or_none(res.statistic)
-        result["p_ttest"] = _float_or_none(res.pvalue)
-        if np.any(diff != 0):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+            result["t"], result["p_ttest"] = _float_or_none(res.statistic), _float_or_none(res.pvalue)
+            if np.any(diff != 0):
+                try:
                     result["p_wilcoxon"] = _float_or_none(scipy_stats.wilcoxon(x, y).pvalue)
-            except ValueError:
-                pass
+                except ValueError:
+                    pass
     return result
 
 
 def mcnemar_test(y_true, pred_a, pred_b) -> dict:
     """McNemar's test on pooled predictions of two classifiers on the same samples.
 
-    Returns ``{"a_only", "b_only", "both", "neither", "statistic", "p_value", "n"}``:
-    ``a_only`` (b01) counts samples classifier A got right and B wrong, ``b_only``
-    (b10) the reverse, ``both``/``neither`` the agreements. ``p_value`` is the exact
-    two-sided binomial test of ``a_only`` vs ``b_only`` (``scipy.stats.binomtest``
-    with p=0.5; 1.0 when there are no discordant samples). ``statistic`` is
-    McNemar's chi-squared with continuity correction,
-    ``(|b01 - b10| - 1)^2 / (b01 + b10)`` (0.0 with no discordant samples), for
-    reference.
-    """
-    y = to_numpy(y_true).ravel()
-    pa = to_numpy(pred_a).ravel()
-    pb = to_numpy(pred_b).ravel()
+    Returns ``{"a_only", "b_only", "both", "neither", "statistic", "p_value", "n"}``: ``a_only`` (b01) counts the
+    samples A got right and B wrong, ``b_only`` (b10) the reverse, ``both``/``neither`` the agreements.
+    ``p_value`` is the exact two-sided binomial test of ``a_only`` vs ``b_only`` (1.0 with no discordant
+    samples); ``statistic``, for reference, McNemar's chi-squared with continuity correction,
+    ``(|b01 - b10| - 1)^2 / (b01 + b10)`` (0.0 with no discordant samples)."""
+    y, pa, pb = (to_numpy(v).ravel() for v in (y_true, pred_a, pred_b))
     if not (y.shape == pa.shape == pb.shape):
-        raise ValueError(
-            f"y_true, pred_a and pred_b must have the same length; got {y.shape}, {pa.shape}, {pb.shape}."
-        )
-    ra = pa == y
-    rb = pb == y
-    a_only = int(np.sum(ra & ~rb))
-    b_only = int(np.sum(~ra & rb))
+        raise ValueError(f"y_true, pred_a and pred_b must have the same length; got {y.shape}, {pa.shape}, {pb.shape}.")
+    ra, rb = pa == y, pb == y
+    a_only, b_only = int(np.sum(ra & ~rb)), int(np.sum(~ra & rb))
     discordant = a_only + b_only
-    if discordant:
-        p_value = float(scipy_stats.binomtest(min(a_only, b_only), discordant, 0.5).pvalue)
-        statistic = float((abs(a_only - b_only) - 1) ** 2 / discordant)
-    else:
-        p_value, statistic = 1.0, 0.0
-    return {
-        "a_only": a_only,
-        "b_only": b_only,
-        "both": int(np.sum(ra & rb)),
-        "neither": int(np.sum(~ra & ~rb)),
-        "statistic": statistic,
-        "p_value": min(p_value, 1.0),
-        "n": int(y.size),
-    }
+    p_value = float(scipy_stats.binomtest(min(a_only, b_only), discordant, 0.5).pvalue) if discordant else 1.0
+    statistic = float((abs(a_only - b_only) - 1) ** 2 / discordant) if discordant else 0.0
+    return {"a_only": a_only, "b_only": b_only, "both": int(np.sum(ra & rb)), "neither": int(np.sum(~ra & ~rb)),
+            "statistic": statistic, "p_value": min(p_value, 1.0), "n": int(y.size)}
 
 
 def corrected_resampled_ttest(diffs: Sequence[float], n_train: int, n_test: int, alpha: float = 0.05) -> dict:
-    """Mean of per-fold differences (A − B) with a ``1 - alpha`` confidence interval, corrected for
-    cross-validation (Nadeau & Bengio, "Inference for the generalization error", 2003).
+    """Mean of per-fold differences (A − B) with a ``1 - alpha`` confidence interval, corrected for cross-validation
+    (Nadeau & Bengio, "Inference for the generalization error", 2003).
 
-    The folds' training sets overlap, so their scores are correlated and the plain paired t-test's
-    variance ``s²/k`` is too small. The corrected variance is ``(1/k + n_test/n_train) s²``; the
-    statistic has ``k - 1`` degrees of freedom. Returns ``mean``, ``se`` (corrected), ``t``, ``df``,
-    ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n`` (folds); ``p``/``t`` are ``None`` when every
-    difference is equal (no spread to test against).
+    The folds' training sets overlap, so their scores are correlated and the plain paired t-test's variance ``s²/k``
+    is too small. The corrected variance is ``(1/k + n_test/n_train) s²``; the statistic has ``k - 1`` degrees of
+    freedom. Returns ``mean``, ``se`` (corrected), ``t``, ``df``, ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n``
+    (folds); ``p``/``t`` are ``None`` when every difference is equal (no spread to test against).
     """
     d = np.asarray(list(diffs), dtype=np.float64)
     k = len(d)

@@ -19,8 +19,6 @@ from ._util import PathLike, atomic_write
 from .evaluation.search import TRIAL_ARTIFACT
 from .evaluation.store import ResultsStore
 
-__all__ = ["SWEEP_METRIC", "SweepError", "collect"]
-
 #: The metric a sweep maximises: the pooled validation accuracy of a trial (the summary of its W&B run).
 SWEEP_METRIC = "val/accuracy"
 #: Where a trial's file lies inside its artifact, as inside a results store: ``<name>/search/trial-<key>.json``.

@@ -3,22 +3,13 @@
 W&B's own environment variables decide where runs go: ``WANDB_MODE`` (``online``, ``offline`` or
 ``disabled``; without it, ``online`` when this machine is logged in -- ``$WANDB_API_KEY`` or ``wandb
 login`` -- else ``offline``), ``WANDB_DIR`` (the folder of ``wandb/``), ``WANDB_PROJECT`` (default
-``audiolab``). An offline run is uploaded later with ``wandb sync wandb/offline-run-*``. A run that cannot
-start is W&B's own disabled run (a :class:`TrackingWarning` says why): every call on it does nothing.
-
-What a run holds:
-
-* every epoch (:func:`log_epoch`): ``train/loss``, ``train/accuracy``, ``train/lr``, ``train/epoch_seconds`` and
-  the scored clips' ``test/loss``, ``test/accuracy`` (a cross-validation test fold) or ``val/...`` (a
-  validation fold), with ``epoch`` (and ``fold`` in a search trial's run, whose folds train one after the other);
-* once scored (:func:`log_result`): the summary ``<scored>/accuracy``, ``/macro_f1``, ``/auc`` and
-  ``params/*``; W&B's confusion matrix and ROC; ``<scored>/predictions``, a table of the scored clips with the
-  audio of the most confident mistakes;
-* the result files the results store wrote, as an artifact (:func:`log_files`).
+``audiolab``). A run that cannot start is W&B's own disabled run (a :class:`TrackingWarning` says why).
+A run holds every epoch (:func:`log_epoch`: ``train/*`` and the scored clips' ``test/*`` or ``val/*``), the
+result once scored (:func:`log_result`: summary, W&B's confusion matrix and ROC, a table of the scored clips
+with the audio of the most confident mistakes) and the result files as an artifact (:func:`log_files`).
 """
 from __future__ import annotations
 
-import logging
 import netrc
 import os
 import re
@@ -33,11 +24,7 @@ import pandas as pd
 import wandb
 
 from ._util import plain
-
-__all__ = ["TrackingWarning", "SCORED", "PROJECT", "MAX_AUDIO_CLIPS", "start_run", "log_epoch", "log_result",
-           "log_files", "predictions_frame"]
-
-logger = logging.getLogger("audiolab")
+from .data import load_audio
 
 #: What a model's scored clips are: a cross-validation test fold, or a validation fold.
 SCORED = ("test", "val")
@@ -69,16 +56,6 @@ def start_run(**init):
     capture, no system stats, no pip freeze), in ``$WANDB_MODE`` (default: online when logged in, else offline);
     W&B's disabled run when it cannot start. The run finishes with the block: as failed when an exception escapes,
     which goes on to the caller (W&B's own ``with run`` would print its traceback first)."""
-    run = _init(init)
-    try:
-        yield run
-    except BaseException:
-        _safely("finish", lambda: run.finish(exit_code=1))
-        raise
-    run.finish()
-
-
-def _init(init: dict):
     mode = os.environ.get("WANDB_MODE") or ("online" if _logged_in() else "offline")
     init.setdefault("project", os.environ.get("WANDB_PROJECT") or PROJECT)
     init.setdefault("dir", os.environ.get("WANDB_DIR"))  # W&B reads it once per process: read it for every run
@@ -88,11 +65,17 @@ def _init(init: dict):
             settings = wandb.Settings(console="off", silent=True, x_disable_stats=True, x_save_requirements=False)
         except Exception:  # a wandb older than these settings
             settings = wandb.Settings(console="off", silent=True)
-        return wandb.init(mode=mode, settings=settings, **init)
+        run = wandb.init(mode=mode, settings=settings, **init)
     except Exception as error:  # no network, a bad mode or key, an unwritable WANDB_DIR: train untracked
         warnings.warn(f"W&B run could not start ({type(error).__name__}: {str(error)[:300]}); this run is not "
-                      "tracked, training continues", TrackingWarning, stacklevel=2)
-        return wandb.init(mode="disabled")
+                      "tracked, training continues", TrackingWarning, stacklevel=3)
+        run = wandb.init(mode="disabled")
+    try:
+        yield run
+    except BaseException:
+        _safely("finish", lambda: run.finish(exit_code=1))
+        raise
+    run.finish()
 
 
 def _safely(what: str, log) -> None:
@@ -110,34 +93,23 @@ def log_epoch(run, row: Mapping[str, Any], scored: str, fold: Optional[int] = No
     _safely("log", lambda: run.log(metrics if fold is None else {**metrics, "fold": fold}))
 
 
-def predictions_frame(clips: pd.DataFrame, y_true: np.ndarray, probs: np.ndarray,
-                      classes: Sequence[str]) -> pd.DataFrame:
+def predictions_frame(clips: pd.DataFrame, y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str],
+                      features=None) -> pd.DataFrame:
     """One row per scored clip: ``filename``, ``fold``, ``true``, ``predicted``, ``confidence`` (the predicted
-    class's probability), ``p_true`` (the true class's) and ``correct``."""
+    class's probability), ``p_true`` (the true class's), ``correct`` and ``audio``: with ``features`` (the
+    front-end), the clip as the model heard it for the :data:`MAX_AUDIO_CLIPS` most confident mistakes."""
     y_true, probs = np.asarray(y_true, dtype=int), np.asarray(probs)
     pred, names, rows = probs.argmax(axis=1), np.asarray(classes, dtype=object), np.arange(len(probs))
-    return pd.DataFrame({"filename": clips["filename"].to_numpy(), "fold": clips["fold"].to_numpy(),
-                         "true": names[y_true], "predicted": names[pred], "confidence": probs[rows, pred].round(4),
-                         "p_true": probs[rows, y_true].round(4), "correct": pred == y_true})
-
-
-def _predictions_table(clips: pd.DataFrame, y_true, probs, classes, features) -> "wandb.Table":
-    """:func:`predictions_frame` with an ``audio`` column: the clip as the model heard it, for the
-    :data:`MAX_AUDIO_CLIPS` most confident mistakes."""
-    from .data import load_audio
-
-    table = predictions_frame(clips, y_true, probs, classes)
+    table = pd.DataFrame({"filename": clips["filename"].to_numpy(), "fold": clips["fold"].to_numpy(),
+                          "true": names[y_true], "predicted": names[pred], "confidence": probs[rows, pred].round(4),
+                          "p_true": probs[rows, y_true].round(4), "correct": pred == y_true, "audio": None})
     mistakes = table[~table["correct"]].sort_values("confidence", ascending=False).index[:MAX_AUDIO_CLIPS]
-    audio = [None] * len(table)
-    for i in mistakes:
-        path = clips["path"].iloc[i] if "path" in clips else None
-        if features is not None and path and Path(path).is_file():
-            audio[i] = wandb.Audio(load_audio(path, features.sample_rate, features.duration).numpy(),
-                                   sample_rate=features.sample_rate,
-                                   caption=f"{table['true'][i]} heard as {table['predicted'][i]}")
-    rows = [[v.item() if isinstance(v, np.generic) else v for v in values] + [clip]
-            for values, clip in zip(table.itertuples(index=False), audio)]
-    return wandb.Table(columns=[*table.columns, "audio"], data=rows)
+    for i in mistakes if features is not None and "path" in clips else ():
+        if Path(clips["path"].iloc[i]).is_file():
+            wave = load_audio(clips["path"].iloc[i], features.sample_rate, features.duration).numpy()
+            table.at[i, "audio"] = wandb.Audio(wave, sample_rate=features.sample_rate,
+                                               caption=f"{table['true'][i]} heard as {table['predicted'][i]}")
+    return table
 
 
 def log_result(run, scored: str, metrics: Mapping, params: Optional[Mapping] = None, y_true=None, probs=None,
@@ -153,7 +125,8 @@ def log_result(run, scored: str, metrics: Mapping, params: Optional[Mapping] = N
                           y_true=y_true.tolist(), preds=probs.argmax(axis=1).tolist(), class_names=names),
                       f"{scored}/roc": wandb.plot.roc_curve(y_true, probs, labels=names)}
             if clips is not None:
-                logged[f"{scored}/predictions"] = _predictions_table(clips, y_true, probs, names, features)
+                logged[f"{scored}/predictions"] = wandb.Table(dataframe=predictions_frame(clips, y_true, probs, names,
+                                                                                           features))
             run.log(logged)
 
         _safely("plots and prediction table", charts)

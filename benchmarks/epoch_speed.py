@@ -26,6 +26,7 @@ matrix multiplication measured in the same run with the same threads. Timings de
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import statistics
 import time
@@ -77,7 +78,7 @@ def audiolab_epoch_seconds(exp, x, y, epochs: int, augment: bool = True) -> floa
     """Seconds per epoch of :func:`audiolab.train.fit` (the first, warm-up epoch excluded);
     ``augment=False`` switches every augmentation off."""
     model = build_model(exp.model, exp.features.n_mels, 10)
-    config = exp.train.replace(epochs=epochs + 1)
+    config = dataclasses.replace(exp.train, epochs=epochs + 1)
     result = fit(model, x, y, config=config, augment=exp.augment if augment else AugmentConfig.none())
     return sum(row["seconds"] for row in result.history[1:]) / epochs
 

@@ -51,7 +51,7 @@ def main() -> None:
     print(f"{'architecture':<16}{'one process (s)':>16}{'workers (s)':>13}{'speed-up':>10}")
     for exp in (configs.arch1(), configs.arch2(heads=2)):
         exp = exp.replace({"train.epochs": args.epochs})
-        x = load_features(meta, exp.features, progress=False)
+        x = load_features(meta, exp.features)
         one = timed_dev_cv(exp, meta, x, 1)
         many = timed_dev_cv(exp, meta, x, workers)
         print(f"{exp.name:<16}{one:>16.1f}{many:>13.1f}{one / many:>9.2f}x", flush=True)

@@ -55,7 +55,7 @@ def main() -> None:
     exp = configs.arch1(name="overhead").replace({"model.channels": (8, 8, 8), "model.stride": 1,
                                                   "train.epochs": args.epochs, "train.device": "cpu"})
     meta = load_metadata(args.root, strict=False)
-    features = load_features(meta, exp.features, progress=False)
+    features = load_features(meta, exp.features)
     seconds: dict[str, list[float]] = {"disabled": [], "offline": []}
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)

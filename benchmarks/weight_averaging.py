@@ -20,19 +20,21 @@ machine, three seeds of one architecture take about 4 minutes with ``--workers 2
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
-from multiprocessing import get_context
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed, parallel_config
 from scipy import stats
 
 from audiolab import configs
-from audiolab.data import TEST_FOLD, development_folds
+from audiolab.data import DEV_FOLDS, development_folds
+from audiolab.evaluation import cv
 from audiolab.models import build_model
 from audiolab.train import fit, predict_proba, seed_everything
 
-FOLDS = (1, 2, 3, 4)  # the development folds
+FOLDS = DEV_FOLDS
 RULES = ("last", "ema", "swa")
 
 
@@ -59,14 +61,13 @@ class WeightAverages:
                 self.swa[k] = v if self.swa_count == 1 else self.swa[k] + (v - self.swa[k]) / self.swa_count
 
 
-def score_fold(job) -> tuple[int, int, dict]:
-    """``(seed, fold, {rule: accuracy})`` of one development fold; runs in a worker process."""
-    base, seed, fold, root, threads = job
-    torch.set_num_threads(threads)
+def score_fold(base, seed: int, fold: int, root) -> tuple[int, int, dict]:
+    """``(seed, fold, {rule: accuracy})`` of one development fold, trained with one torch thread."""
+    torch.set_num_threads(1)
     exp = base.replace({"train.seed": seed})
     meta, X = configs.load_dataset(root=root, features=exp.features, strict=False)
     y = meta["target"].to_numpy().astype(np.int64)
-    train_idx, val_idx = next((train, val) for k, train, val in development_folds(meta, TEST_FOLD) if k == fold)
+    train_idx, val_idx = next((train, val) for k, train, val in development_folds(meta) if k == fold)
     seed_everything(seed)  # as the kit's runner does: the initial weights depend on the seed too
     model = build_model(exp.model, exp.features.n_mels, len(meta.attrs["classes"]))
     averages = WeightAverages(model, exp.train.epochs)
@@ -105,20 +106,17 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--heads", type=int, default=4, help="attention heads of arch2 (default 4)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=2, help="trainings at a time, one torch thread each")
+    parser.add_argument("--workers", type=int, default=2, help="trainings at a time, one torch thread each "
+                        "(sets $AUDIOLAB_WORKERS: joblib processes, as the kit's cross-validation)")
     parser.add_argument("--root", help="dataset folder (default: $AUDIOLAB_DATA or the cache)")
     args = parser.parse_args(argv)
     profile = configs.get_profile("full", epochs=args.epochs)
     base = configs.arch1(profile) if args.arch == "arch1" else configs.arch2(args.heads, profile)
-    jobs = [(base, int(s), f, args.root, 1) for s in args.seeds.split(",") for f in FOLDS]
-    results = {}
-    if args.workers > 1:
-        with get_context("spawn").Pool(args.workers) as pool:
-            for seed, fold, scores in pool.imap_unordered(score_fold, jobs):
-                results[seed, fold] = scores
-    else:
-        for seed, fold, scores in map(score_fold, jobs):
-            results[seed, fold] = scores
+    os.environ[cv.WORKERS_ENV] = str(args.workers)
+    with parallel_config(backend="loky", inner_max_num_threads=1):
+        done = Parallel(n_jobs=cv.workers())(delayed(score_fold)(base, int(s), f, args.root)
+                                             for s in args.seeds.split(",") for f in FOLDS)
+    results = {(seed, fold): scores for seed, fold, scores in done}
     rows = summarize(results)
     print(f"\n{base.name}, development folds {FOLDS}, seeds {args.seeds}, {args.epochs} epochs")
     for r in rows:

@@ -25,7 +25,7 @@ def meta(synthetic_esc10_meta):
 
 @pytest.fixture
 def features(meta):
-    return load_features(meta, FC, progress=False)
+    return load_features(meta, FC)
 
 
 class CountingFit:

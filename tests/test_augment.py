@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from audiolab._util import plain
 from audiolab.augment import AugmentConfig, augment_batch, mixup, random_eq, spec_augment, time_shift
 
 
@@ -52,12 +53,12 @@ def test_mixup_blends_inputs_and_targets_alike():
 
 def test_augment_config_switches():
     cfg = AugmentConfig(mixup=False)
-    assert cfg.to_dict()["mixup"] is False and cfg.time_shift
+    assert plain(cfg)["mixup"] is False and cfg.time_shift
 
 
 def test_augment_config_none_switches_every_augmentation_off():
-    off = AugmentConfig.none().to_dict()
-    switches = {k for k, v in AugmentConfig().to_dict().items() if isinstance(v, bool)}
+    off = plain(AugmentConfig.none())
+    switches = {k for k, v in plain(AugmentConfig()).items() if isinstance(v, bool)}
     assert switches == {"time_shift", "spec_augment", "mixup", "random_eq"}
     assert all(off[k] is False for k in switches)
     assert AugmentConfig.none().time_mask_width == AugmentConfig().time_mask_width  # parameters keep their defaults
@@ -73,7 +74,7 @@ def test_augment_batch_with_nothing_on_changes_nothing():
 def test_augment_batch_applies_each_switch(switch):
     torch.manual_seed(0)
     x, y = torch.randn(6, 8, 20), torch.eye(6)
-    config = AugmentConfig(**{**AugmentConfig.none().to_dict(), switch: True})
+    config = AugmentConfig(**{**plain(AugmentConfig.none()), switch: True})
     out, soft = augment_batch(x, y, config, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and not torch.equal(out, x)
     assert torch.equal(soft, y) != (switch == "mixup")  # only mixup changes the targets

@@ -4,16 +4,17 @@ import numpy as np
 import pytest
 import torch
 
+from audiolab._util import plain
 from audiolab import checkpoint
 from audiolab.checkpoint import UnsafeCheckpointError, load_checkpoint, save_checkpoint
 from audiolab.features import Normalizer
-from audiolab.models import ConvConfig, build_model, model_config
+from audiolab.models import ARCHITECTURES, ConvConfig, build_model
 from audiolab.predict import predict_command
 from audiolab.train import predict_proba
 
 CONFIG = ConvConfig(channels=(8, 8, 8), kernel_size=3, stride=1)
 # info["params"] is the model config in full, so the model is rebuilt exactly as it was trained
-INFO = {"arch": "conv1d", "params": CONFIG.to_dict(), "n_mels": 8, "classes": ["a", "b", "c"]}
+INFO = {"arch": "conv1d", "params": plain(CONFIG), "n_mels": 8, "classes": ["a", "b", "c"]}
 
 
 def _model_and_normalizer():
@@ -27,7 +28,7 @@ def test_round_trip(tmp_path):
     model, normalizer = _model_and_normalizer()
     path = save_checkpoint(tmp_path / "m.pt", model, normalizer, 3, INFO)
     loaded, loaded_norm, info = load_checkpoint(path)
-    assert info == INFO and loaded.config == CONFIG == model_config(info["arch"], info["params"])
+    assert info == INFO and loaded.config == CONFIG == ARCHITECTURES[info["arch"]][0](**info["params"])
     x = torch.randn(5, 8, 24)
     np.testing.assert_allclose(predict_proba(loaded, x, loaded_norm), predict_proba(model, x, normalizer), atol=1e-6)
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temporary file left behind
@@ -100,8 +101,8 @@ HOSTILE = {  # plain data, accepted by weights_only=True: each used to hang, all
     "hop": ({"features": {"hop_length": 1, "n_mels": 8}}, r"features \(frames\) out of type"),
     "feature key": ({"features": {"n_mels": 8, "window": "hann"}}, "unknown FeatureConfig field 'window'"),
     "feature type": ({"features": {"n_mels": 8, "f_min": "low"}}, "features: f_min='low' is not"),
-    "channels": ({"params": {**CONFIG.to_dict(), "channels": [2**20, 8, 8]}}, "weights do not have the shapes"),
-    "blocks": ({"params": {**CONFIG.to_dict(), "channels": [8] * 1000, "stride": 1}}, r"params \(conv blocks\)"),
+    "channels": ({"params": {**plain(CONFIG), "channels": [2**20, 8, 8]}}, "weights do not have the shapes"),
+    "blocks": ({"params": {**plain(CONFIG), "channels": [8] * 1000, "stride": 1}}, r"params \(conv blocks\)"),
     "depth": ({"arch": "transformer", "params": {"channels": [8], "stride": 1, "depth": 10**9, "d_model": 8,
                                                  "heads": 2}}, "params.depth out of type or bounds"),
     "n_mels": ({"n_mels": 10**9}, "n_mels out of type or bounds"),

@@ -14,7 +14,7 @@ from audiolab.sweeps import SWEEP_METRIC
 from _tiny import CountingFit
 from _wandb import Recorder
 
-TINY = ["--channels", "8,8,8", "--kernel-size", "3", "--epochs", "2", "--batch-size", "16"]
+TINY = ["--epochs", "2", "model.channels=8,8,8", "model.kernel_size=3", "train.batch_size=16"]
 
 
 def train(root, out, *extra):
@@ -48,8 +48,8 @@ def test_train_end_to_end_writes_json_and_resumes(synthetic_esc10, tmp_path, cap
 
 def test_transformer_options_and_default_name(synthetic_esc10, tmp_path):
     out = tmp_path / "arch2.json"
-    code = train(synthetic_esc10, out, "--arch", "transformer", "--heads", "2", "--d-model", "16", "--depth", "1",
-                 "--folds", "3", *TINY)
+    code = train(synthetic_esc10, out, "--arch", "transformer", "--folds", "3", *TINY, "model.heads=2", "model.d_model=16",
+                 "model.depth=1")
     assert code == 0
     result = json.loads(out.read_text())
     model = result["experiment"]["model"]
@@ -60,13 +60,12 @@ def test_transformer_options_and_default_name(synthetic_esc10, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--arch", "conv1d", "--heads", "2"], "--heads only apply to --arch transformer"),
-        (["--arch", "conv1d", "--depth", "3", "--d-model", "64"], "--d-model, --depth only apply"),
-        (["--arch", "transformer", "--heads", "3", "--d-model", "16"], "divisible"),
-        (["--arch", "conv1d", "--channels", "8,x"], "channels takes positive integers"),
-        (["--arch", "conv1d", "--stride", "0"], "stride must be >= 1"),
-        (["--arch", "conv1d", "--channels", "8,8,8", "--stride", "2,1"], "one stride per entry of channels"),
-        (["--arch", "conv1d", "--folds", "7"], "--folds 7 not in the dataset"),
+        (["--arch", "conv1d", "heads=2"], "'heads' is not a field of any section"),
+        (["--arch", "transformer", "model.heads=3", "model.d_model=16"], "divisible"),
+        (["--arch", "conv1d", "model.channels=8,x"], "model.channels takes Sequence[int], got '8,x'"),
+        (["--arch", "conv1d", "model.stride=0"], "stride must be >= 1"),
+        (["--arch", "conv1d", "model.channels=8,8,8", "model.stride=2,1"], "one stride per entry of channels"),
+        (["--arch", "conv1d", "--folds", "7"], "fold(s) [7] not in the table"),
         (["--arch", "conv1d", "--name", "a/b"], "without slashes"),
         (["--arch", "conv1d", "train.lr"], "overrides look like KEY=VALUE"),
         (["--arch", "conv1d", "optim.lr=0.1"], "unknown section 'optim'"),
@@ -177,7 +176,7 @@ def test_a_search_trial_never_trains_on_or_scores_the_test_fold(synthetic_esc10,
     fit = CountingFit(monkeypatch)
     assert _search_trial(synthetic_esc10, tmp_path / "trial.json") == 0
     meta = load_metadata(synthetic_esc10, strict=False)
-    folds, features = meta["fold"].to_numpy(), load_features(meta, configs.FEATURES, progress=False)
+    folds, features = meta["fold"].to_numpy(), load_features(meta, configs.FEATURES)
     assert len(fit.calls) == 2  # one model per validation fold, 3 and 4
     for call, v in zip(fit.calls, (3, 4)):
         assert torch.equal(call["x_eval"], features[folds == v]) and call["eval_name"] == "val"
@@ -196,7 +195,7 @@ def test_a_search_trial_from_the_command_line_is_reused_by_the_search(synthetic_
                                                            "--protocol", "search", *TINY]))
     assert base.name == "arch1" and base.train.lr != 0.001
     meta = load_metadata(synthetic_esc10, strict=False)
-    features = load_features(meta, base.features, progress=False)
+    features = load_features(meta, base.features)
     fit = CountingFit(monkeypatch)
     table = search(base, {"train.lr": [0.001]}, meta, features, tmp_path / "runs")  # trials: the base (trial 0), then lr 0.001 (trial 1)
     assert len(fit.calls) == 2 and all(c["config"].lr == base.train.lr for c in fit.calls)  # only trial 0 trains
@@ -215,7 +214,7 @@ def test_the_development_protocol_never_scores_the_test_fold(synthetic_esc10, tm
 
 
 def test_defaults_are_the_kits_configurations():
-    arch1, arch2 = parse("--arch", "conv1d"), parse("--arch", "transformer", "--heads", "2")
+    arch1, arch2 = parse("--arch", "conv1d"), parse("--arch", "transformer", "model.heads=2")
     assert (arch1.model, arch1.train, arch1.features, arch1.augment) == (
         configs.arch1().model, configs.arch1().train, configs.FEATURES, configs.arch1().augment)
     assert (arch2.model, arch2.train) == (configs.arch2(heads=2).model, configs.arch2(heads=2).train)
@@ -224,18 +223,17 @@ def test_defaults_are_the_kits_configurations():
 
 def test_other_widths_keep_the_pattern_of_strides():
     # the first block's stride, then the later blocks'
-    assert parse("--arch", "conv1d", "--channels", "64,128,128").model.stride == (1, 2, 2)
-    assert parse("--arch", "transformer", "--channels", "32,64,64,64").model.stride == (2, 1, 1, 1)
-    assert parse("--arch", "conv1d", "model.channels=64,64").model.stride == (1, 2)
-    assert parse("--arch", "conv1d", "--channels", "64").model.channels == (64,)  # one block
-    changed = parse("--arch", "transformer", "--channels", "32,32,32,32", "--stride", "2", "--lr", "0.01")
+    assert parse("--arch", "conv1d", "model.channels=64,128,128").model.stride == (1, 2, 2)
+    assert parse("--arch", "transformer", "model.channels=32,64,64,64").model.stride == (2, 1, 1, 1)
+    assert parse("--arch", "conv1d", "model.channels=(64, 64)").model.stride == (1, 2)
+    assert parse("--arch", "conv1d", "model.channels=64").model.channels == (64,)  # one block
+    changed = parse("--arch", "transformer", "model.channels=32,32,32,32", "model.stride=2", "train.lr=0.01")
     assert changed.model.channels == (32, 32, 32, 32) and changed.model.stride == 2 and changed.train.lr == 0.01
 
 
-def test_named_options_are_shortcuts_for_overrides():
-    short = parse("--arch", "conv1d", "--lr", "0.01", "--channels", "8,8,8", "--activation", "gelu")
-    long = parse("--arch", "conv1d", "train.lr=0.01", "model.channels=8,8,8", "model.activation=gelu")
-    assert short.key() == long.key() and short.name == long.name
+def test_epochs_is_a_shortcut_for_its_override():
+    assert parse("--arch", "conv1d", "--epochs", "7").key() == parse("--arch", "conv1d", "train.epochs=7").key()
+    assert parse("--arch", "conv1d").train.epochs == configs.arch1().train.epochs
 
 
 def test_positional_overrides_reach_every_section():

@@ -117,7 +117,7 @@ def leftovers(folder: Path) -> list[str]:
 def test_download_success_and_second_call_does_nothing(server, clips, manifest, tmp_path):
     server.routes["/esc10.zip"] = make_zip(clips)
     dest = tmp_path / "cache" / "ESC-10"
-    assert download_esc10(dest, server.url("/esc10.zip"), progress=False, manifest=manifest) == dest
+    assert download_esc10(dest, server.url("/esc10.zip"), manifest=manifest) == dest
     assert leftovers(dest.parent) == ["ESC-10"]  # no temporary files
     assert (dest / "README.md").is_file()
     meta = load_metadata(dest, strict=False)
@@ -125,7 +125,7 @@ def test_download_success_and_second_call_does_nothing(server, clips, manifest, 
     assert esc10._manifest_problems(dest, manifest) == ""
     assert server.requests == ["/esc10.zip"]
 
-    assert download_esc10(dest, server.url("/esc10.zip"), progress=False, manifest=manifest) == dest
+    assert download_esc10(dest, server.url("/esc10.zip"), manifest=manifest) == dest
     assert server.requests == ["/esc10.zip"]  # complete: no network at all
 
 
@@ -133,7 +133,7 @@ def test_any_single_top_level_folder_and_empty_dest(server, clips, manifest, tmp
     server.routes["/other.zip"] = make_zip(clips, top="ESC-10-master/")
     dest = tmp_path / "ESC-10"
     dest.mkdir()  # an empty folder is replaced
-    download_esc10(dest, server.url("/other.zip"), progress=False, manifest=manifest)
+    download_esc10(dest, server.url("/other.zip"), manifest=manifest)
     assert len(load_metadata(dest, strict=False)) == 50 and not (dest / "ESC-10-master").exists()
 
 
@@ -156,10 +156,10 @@ def test_tampered_archive_is_refused_and_rerun_works(server, clips, manifest, tm
     server.routes["/good.zip"] = make_zip(clips)
     dest = tmp_path / "cache" / "ESC-10"
     with pytest.raises(DownloadError, match="checksum mismatch") as info:
-        download_esc10(dest, server.url("/tampered.zip"), progress=False, manifest=manifest)
+        download_esc10(dest, server.url("/tampered.zip"), manifest=manifest)
     assert victim in str(info.value) and "Nothing was installed" in str(info.value)
     assert leftovers(dest.parent) == []
-    assert download_esc10(dest, server.url("/good.zip"), progress=False, manifest=manifest) == dest
+    assert download_esc10(dest, server.url("/good.zip"), manifest=manifest) == dest
     assert len(load_metadata(dest, strict=False)) == 50
 
 
@@ -170,9 +170,9 @@ def test_archive_missing_or_adding_clips_is_refused(server, clips, manifest, tmp
     server.routes["/fewer.zip"] = make_zip(fewer)
     server.routes["/more.zip"] = make_zip({**clips, "002 - Rain/9-999-A.ogg": b"OggS"})
     with pytest.raises(DownloadError, match=f"missing 1: {gone}"):
-        download_esc10(tmp_path / "a" / "ESC-10", server.url("/fewer.zip"), progress=False, manifest=manifest)
+        download_esc10(tmp_path / "a" / "ESC-10", server.url("/fewer.zip"), manifest=manifest)
     with pytest.raises(DownloadError, match="not in manifest 1: 002 - Rain/9-999-A.ogg"):
-        download_esc10(tmp_path / "b" / "ESC-10", server.url("/more.zip"), progress=False, manifest=manifest)
+        download_esc10(tmp_path / "b" / "ESC-10", server.url("/more.zip"), manifest=manifest)
     assert leftovers(tmp_path / "a") == leftovers(tmp_path / "b") == []
 
 
@@ -183,7 +183,7 @@ def test_bytes_damaged_in_transit_are_refused(server, clips, manifest, tmp_path)
     server.routes["/damaged.zip"] = bytes(body)
     dest = tmp_path / "cache" / "ESC-10"
     with pytest.raises(DownloadError):
-        download_esc10(dest, server.url("/damaged.zip"), progress=False, manifest=manifest)
+        download_esc10(dest, server.url("/damaged.zip"), manifest=manifest)
     assert leftovers(dest.parent) == []
 
 
@@ -207,7 +207,7 @@ def test_unsafe_archives_are_refused(server, clips, manifest, tmp_path, member, 
     server.routes["/evil.zip"] = make_zip(clips, extra={member: b"/etc/passwd"})
     dest = tmp_path / "cache" / "ESC-10"
     with pytest.raises(DownloadError, match="unsafe members") as info:
-        download_esc10(dest, server.url("/evil.zip"), progress=False, manifest=manifest)
+        download_esc10(dest, server.url("/evil.zip"), manifest=manifest)
     assert reason in str(info.value)
     assert leftovers(dest.parent) == [] and not (tmp_path / "evil.ogg").exists()
     assert not Path("/tmp/audiolab-evil.ogg").exists()
@@ -219,9 +219,9 @@ def test_truncated_download_is_refused_and_rerun_works(server, clips, manifest, 
     server.routes["/good.zip"] = body
     dest = tmp_path / "cache" / "ESC-10"
     with pytest.raises(DownloadError, match="interrupted: got"):
-        download_esc10(dest, server.url("/cut.zip"), progress=False, manifest=manifest)
+        download_esc10(dest, server.url("/cut.zip"), manifest=manifest)
     assert leftovers(dest.parent) == []
-    download_esc10(dest, server.url("/good.zip"), progress=False, manifest=manifest)
+    download_esc10(dest, server.url("/good.zip"), manifest=manifest)
     assert len(load_metadata(dest, strict=False)) == 50
 
 
@@ -238,7 +238,7 @@ def test_a_killed_downloads_leftovers_are_removed_at_the_next_start(server, clip
     (cache / ".ESC-10-unpack-running").mkdir()  # a download running right now: it holds a lock on its zip
     with open(cache / ".ESC-10-running.zip.part", "wb") as running:
         fcntl.flock(running, fcntl.LOCK_EX)
-        download_esc10(cache / "ESC-10", server.url("/esc10.zip"), progress=False, manifest=manifest)
+        download_esc10(cache / "ESC-10", server.url("/esc10.zip"), manifest=manifest)
     assert leftovers(cache) == [".ESC-10-notes.txt", ".ESC-10-running.zip.part", ".ESC-10-unpack-running", "ESC-10",
                                 "other.zip.part"]
 
@@ -257,7 +257,7 @@ def test_a_download_killed_mid_way_leaves_nothing_after_the_next_one(server, cli
     server.routes["/slow.zip"], server.routes["/esc10.zip"] = half_then_stall, body
     cache = tmp_path / "cache"
     code = (f"from audiolab.data import download_esc10; download_esc10({str(cache / 'ESC-10')!r}, "
-            f"{server.url('/slow.zip')!r}, progress=False, manifest={dict(manifest)!r})")
+            f"{server.url('/slow.zip')!r}, manifest={dict(manifest)!r})")
     child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         for _ in range(1200):  # until it is downloading: its zip and unpack folder are there (it imports torch first)
@@ -269,14 +269,14 @@ def test_a_download_killed_mid_way_leaves_nothing_after_the_next_one(server, cli
     finally:
         stalled.set()
     assert len(leftovers(cache)) == 2  # its partial zip and its unpack folder
-    download_esc10(cache / "ESC-10", server.url("/esc10.zip"), progress=False, manifest=manifest)
+    download_esc10(cache / "ESC-10", server.url("/esc10.zip"), manifest=manifest)
     assert leftovers(cache) == ["ESC-10"]
 
 
 def test_http_404_is_a_clear_error(server, manifest, tmp_path):
     dest = tmp_path / "cache" / "ESC-10"
     with pytest.raises(DownloadError, match="HTTP 404") as info:
-        download_esc10(dest, server.url("/missing.zip"), progress=False, manifest=manifest)
+        download_esc10(dest, server.url("/missing.zip"), manifest=manifest)
     assert "AUDIOLAB_DATA" in str(info.value)
     assert leftovers(dest.parent) == []
 
@@ -285,7 +285,7 @@ def test_not_a_zip_is_a_clear_error(server, manifest, tmp_path):
     server.routes["/page.zip"] = b"<html>rate limited</html>"
     dest = tmp_path / "cache" / "ESC-10"
     with pytest.raises(DownloadError, match="corrupt"):
-        download_esc10(dest, server.url("/page.zip"), progress=False, manifest=manifest)
+        download_esc10(dest, server.url("/page.zip"), manifest=manifest)
     assert leftovers(dest.parent) == []
 
 
@@ -293,7 +293,7 @@ def test_unreachable_server_is_a_clear_error(manifest, tmp_path, server):
     url = server.url("/esc10.zip")
     server.close()  # nothing listens on that port any more
     with pytest.raises(DownloadError, match="internet connection"):
-        download_esc10(tmp_path / "ESC-10", url, progress=False, manifest=manifest)
+        download_esc10(tmp_path / "ESC-10", url, manifest=manifest)
     assert leftovers(tmp_path) == []
     server.close = lambda: None
 
@@ -303,7 +303,7 @@ def test_incomplete_existing_dest_is_left_alone(server, clips, manifest, tmp_pat
     (dest / "001 - Dog bark").mkdir(parents=True)
     (dest / "001 - Dog bark" / "mine.ogg").write_bytes(b"keep me")
     with pytest.raises(DownloadError, match="not a complete ESC-10 copy"):
-        download_esc10(dest, server.url("/esc10.zip"), progress=False, manifest=manifest)
+        download_esc10(dest, server.url("/esc10.zip"), manifest=manifest)
     assert (dest / "001 - Dog bark" / "mine.ogg").read_bytes() == b"keep me"
     assert server.requests == []
 
@@ -315,7 +315,7 @@ def test_load_metadata_download_goes_to_the_cache(server, clips, manifest, tmp_p
     real = download_esc10
     monkeypatch.setattr(
         esc10, "download_esc10",
-        functools.partial(real, url=server.url("/esc10.zip"), progress=False, manifest=manifest),
+        functools.partial(real, url=server.url("/esc10.zip"), manifest=manifest),
     )
     meta = load_metadata(download=True, strict=False)
     assert len(meta) == 50 and "downloaded" in meta.attrs["source"]
@@ -328,7 +328,7 @@ def test_data_command_download_failure_exits_2(server, tmp_path, monkeypatch, ca
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
     real = download_esc10
-    monkeypatch.setattr(esc10, "download_esc10", functools.partial(real, url=server.url("/nope.zip"), progress=False))
+    monkeypatch.setattr(esc10, "download_esc10", functools.partial(real, url=server.url("/nope.zip")))
     assert data.data_command(download=True) == 2
     assert "HTTP 404" in capsys.readouterr().err
 

@@ -24,9 +24,8 @@ def test_holdout_split(synthetic_esc10_meta):
     assert set(folds[split["train"]]) == {1, 2, 3}
     assert set(folds[split["val"]]) == {4} and set(folds[split["test"]]) == {5}
     assert sum(len(v) for v in split.values()) == 50
-    with pytest.raises(ValueError, match="differ"):
-        holdout_split(synthetic_esc10_meta, test_fold=2, val_fold=2)
-    with pytest.raises(ValueError, match=r"\[7\] not in the table"):
-        holdout_split(synthetic_esc10_meta, test_fold=7)
-    with pytest.raises(ValueError, match="no training folds"):
+    for bad in ({"test_fold": 2, "val_fold": 2}, {"test_fold": 7}):
+        with pytest.raises(ValueError, match=r"must differ and leave a training fold .*\[1, 2, 3, 4, 5\]"):
+            holdout_split(synthetic_esc10_meta, **bad)
+    with pytest.raises(ValueError, match=r"leave a training fold in the table \(folds present: \[4, 5\]"):
         holdout_split(synthetic_esc10_meta[synthetic_esc10_meta["fold"] >= 4])

@@ -17,7 +17,7 @@ SEEDS = (0, 1)
 def store(synthetic_esc10, tmp_path_factory):
     """Two tiny configurations, two seeds each, official cross-validation on the synthetic ESC-10."""
     meta = load_metadata(synthetic_esc10, strict=False)
-    features = load_features(meta, FC, progress=False)
+    features = load_features(meta, FC)
     store = ResultsStore(tmp_path_factory.mktemp("results"))
     for exp in (ARCH1, ARCH2):
         for member in seed_members(exp, SEEDS):

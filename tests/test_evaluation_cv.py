@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from audiolab._util import plain
 from audiolab import tracking
 from audiolab.checkpoint import load_checkpoint
 from audiolab.evaluation import ResultsStore, cross_validate
@@ -155,8 +156,8 @@ def test_a_second_process_training_the_same_experiment_is_refused(meta, features
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"features.n_mels": 32}, "n_mels"),
-    ({"features.hop_length": 512}, "157 frames but .* expects 79"),  # same bands, half the frames
+    ({"features.n_mels": 32}, r"\(50, 16, 157\) .* expects \(50, 32, 157\)"),
+    ({"features.hop_length": 512}, r"\(50, 16, 157\) .* expects \(50, 16, 79\)"),  # same bands, half the frames
 ])
 def test_features_of_another_front_end_are_refused(meta, features, tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
@@ -269,8 +270,8 @@ def test_the_kept_test_fold_model_reproduces_the_folds_probabilities(meta, featu
     cv(ARCH2, meta, features, tmp_path, folds=(5,), keep_test_model=True)
     store = ResultsStore(tmp_path)
     model, normalizer, info = load_checkpoint(store.test_model("arch2"))
-    assert info["arch"] == "transformer" and info["params"] == ARCH2.model.to_dict() and info["tta_shifts"] == 2
-    assert info["features"] == FC.to_dict() and len(info["classes"]) == 10 and info["trained_on_folds"] == [1, 2, 3, 4]
+    assert info["arch"] == "transformer" and info["params"] == plain(ARCH2.model) and info["tta_shifts"] == 2
+    assert info["features"] == plain(FC) and len(info["classes"]) == 10 and info["trained_on_folds"] == [1, 2, 3, 4]
     assert info["key"] == ARCH2.key() and info["experiment"] == "arch2"
     stored = pd.read_csv(store.fold_paths("arch2", 5)[1])
     test = np.flatnonzero(meta["fold"].to_numpy() == 5)
@@ -341,7 +342,6 @@ def test_development_cv_is_stored_apart_with_val_history(meta, features, tmp_pat
     oof = store.load_oof("arch1", "development")
     assert len(oof) == 40 and 5 not in set(oof["fold"])
     assert not (tmp_path / "arch1" / "cv").exists()
-    assert store.summaries() == [] and store.summaries("development") == ["arch1"]
 
 
 def test_development_cv_resumes(meta, features, tmp_path, monkeypatch):

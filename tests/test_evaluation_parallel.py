@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
+from audiolab._util import read_json
 from audiolab.evaluation import ResultsStore, cross_validate, cv, search
 
 from _tiny import ARCH1, features, meta  # noqa: F401 (fixtures)
@@ -23,7 +24,7 @@ def test_workers_come_from_the_environment(monkeypatch):
 
 def _stored(root, name, folds):
     store = ResultsStore(root)
-    return {k: (store.read(store.fold_paths(name, k, "development")[0])["metrics"]["accuracy"],
+    return {k: (read_json(store.fold_paths(name, k, "development")[0])["metrics"]["accuracy"],
                 pd.read_csv(store.fold_paths(name, k, "development")[1])) for k in folds}
 
 

@@ -68,7 +68,6 @@ def test_the_chosen_trial_becomes_an_experiment(meta, features, tmp_path):
     best, top = best_experiment(ARCH1, on_disk, name="arch1-tuned"), chosen_trial(table)
     assert best.name == "arch1-tuned" and best.train.lr == top["train.lr"] and best.train.epochs == 2
     assert best.model.kernel_size == top["model.kernel_size"] and isinstance(best.model.kernel_size, int)
-    assert best_experiment(ARCH1, on_disk, rule="best").train.lr == table.iloc[0]["train.lr"]
 
 
 def test_two_validation_folds_are_pooled(meta, features, tmp_path, monkeypatch):
@@ -136,7 +135,7 @@ def test_a_trial_stored_for_other_validation_folds_is_retrained(meta, features, 
 @pytest.mark.parametrize("val_folds, drop", [((4, 5), None), ((3, 4), 3), ((3, 4), 5)])
 def test_validation_and_test_folds_must_be_different_folds_of_the_table(meta, monkeypatch, val_folds, drop):
     monkeypatch.setattr(search_module, "SEARCH_VAL_FOLDS", val_folds)
-    with pytest.raises(ValueError, match="different test fold"):
+    with pytest.raises(ValueError, match="test fold"):
         search_splits(meta[meta["fold"] != drop])
 
 
@@ -184,6 +183,6 @@ def test_bad_spaces_fail_before_any_training(space, n_trials, message):
 def test_search_refuses_to_validate_on_the_test_fold(meta, features, tmp_path, monkeypatch):
     fit = CountingFit(monkeypatch)
     monkeypatch.setattr(search_module, "SEARCH_VAL_FOLDS", (4, 5))
-    with pytest.raises(ValueError, match="different test fold"):
+    with pytest.raises(ValueError, match="test fold"):
         run_search(meta, features, tmp_path, space={"train.lr": [1e-3]})
     assert fit.calls == [] and not (tmp_path / "arch1").exists()

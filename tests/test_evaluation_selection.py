@@ -32,15 +32,14 @@ def test_validation_se_is_the_best_trials_binomial_error():
 
 def test_one_standard_error_rule_takes_the_smallest_model_close_to_the_best():
     table = _trials()  # se 2.6 points: trials 0, 1 and 2 are within it, trial 3 is not
-    assert chosen_trial(table, "best")["trial"] == 1
-    assert chosen_trial(table)["trial"] == 2  # 100k parameters, 0.8625 >= 0.88125 - 0.0256
+    assert ranked(table).iloc[0]["trial"] == 1  # the highest validation accuracy ...
+    assert chosen_trial(table)["trial"] == 2  # ... but 100k parameters, 0.8625 >= 0.88125 - 0.0256
     assert chosen_trial(_trials(val_clips=[4000] * 4))["trial"] == 1  # a tight error: only the best is within it
 
 
 def test_best_experiment_applies_the_chosen_values():
     table = _trials()
     assert best_experiment(ARCH1, table).train.lr == 3e-4 and best_experiment(ARCH1, table).name == "arch1-best"
-    assert best_experiment(ARCH1, table, rule="best").train.lr == 1e-3
     assert best_experiment(ARCH1, table, name="x").name == "x"
 
 
@@ -61,8 +60,6 @@ def test_describe_choice_names_both_trials_the_rule_and_the_change():
     text = describe_choice(ARCH1, _trials(), {"train.lr": [3e-4, 1e-3]})
     assert "**trial 1**" in text and "**trial 2**" in text and "one-standard-error" in text
     assert "`train.lr` 0.003 → 0.0003" in text
-    same = describe_choice(ARCH1, _trials(val_clips=[4000] * 4), {"train.lr": []}, rule="best")
-    assert "The best trial is **trial 1**" in same
 
 
 def test_describe_choice_says_when_it_is_the_start():
@@ -70,14 +67,13 @@ def test_describe_choice_says_when_it_is_the_start():
     assert "the same trial" in text and "starting configuration itself" in text
 
 
-@pytest.mark.parametrize("table, rule, message", [
-    (_trials().drop(columns="val_clips"), "one_se", "rule='best'"),
-    (_trials(), "median", "unknown rule 'median'"),
-    (_trials().iloc[:0], "one_se", "run search"),
+@pytest.mark.parametrize("table, message", [
+    (_trials().drop(columns="val_clips"), "rerun search"),
+    (_trials().iloc[:0], "run search"),
 ])
-def test_choosing_a_trial_explains_bad_input(table, rule, message):
+def test_choosing_a_trial_explains_bad_input(table, message):
     with pytest.raises(ValueError, match=message):
-        chosen_trial(table, rule)
+        chosen_trial(table)
 
 
 # --------------------------------------------------------------------------- the test-fold guard
@@ -103,7 +99,7 @@ def test_a_trial_scored_on_the_test_fold_is_refused(columns, message):
 @pytest.mark.parametrize("missing", ["val_folds", "test_fold"])
 def test_a_trials_table_that_does_not_say_its_folds_is_refused(missing):
     with pytest.raises(TestFoldError, match="does not say which folds"):
-        chosen_trial(_trials().drop(columns=missing), "best")
+        chosen_trial(_trials().drop(columns=missing))
 
 
 def test_an_official_cross_validation_cannot_choose():

@@ -1,4 +1,5 @@
-"""The package's shape: no import cycles between audiolab modules, and no file too long to read."""
+"""The package's shape (#21): no import cycles between audiolab modules, no underscore name imported from another
+module, W&B in two modules only, no process-wide setting threaded through a signature, and a size limit."""
 from __future__ import annotations
 
 import ast
@@ -7,7 +8,9 @@ from typing import Mapping, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "audiolab"
-MAX_LINES = 400
+MAX_LINES = 4500  # the whole package, as `wc -l` counts
+WANDB_MODULES = {"audiolab.tracking", "audiolab.sweeps"}
+SETTINGS = {"wandb_mode", "wandb_dir", "progress", "workers"}  # read from the environment, never a parameter
 
 
 def module_name(path: Path, root: Path = REPO) -> str:
@@ -27,19 +30,23 @@ def _resolve(name: str, known: Mapping[str, Path]) -> Optional[str]:
     return name or None
 
 
+def import_source(name: str, path: Path, node: ast.ImportFrom) -> str:
+    """The absolute module a ``from ... import`` in module ``name`` (at ``path``) imports from."""
+    if not node.level:
+        return node.module or ""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    base = package.split(".")[: len(package.split(".")) - (node.level - 1)]  # one dot: this package; more: up
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def imports_of(name: str, path: Path, known: Mapping[str, Path]) -> set[str]:
     """The audiolab modules that module ``name`` imports, at module level or inside functions."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             targets += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: one dot is this package, each further dot one package up
-                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                source = ".".join(base + ([node.module] if node.module else []))
-            else:
-                source = node.module or ""
+            source = import_source(name, path, node)
             for alias in node.names:  # `from x import y`: y is the submodule x.y when there is one, else a name in x
                 submodule = f"{source}.{alias.name}"
                 targets.append(submodule if submodule in known else source)
@@ -83,6 +90,50 @@ def find_cycle(graph: Mapping[str, set[str]]) -> Optional[list[str]]:
     return None
 
 
+def _trees(package: Path = PACKAGE):
+    for name, path in package_modules(package).items():
+        yield name, path, ast.parse(path.read_text(), filename=str(path))
+
+
+def underscore_imports(package: Path = PACKAGE) -> list[str]:
+    """``module: name`` for every underscore name (``__version__`` aside) a module imports from another package
+    module; a private module itself (``from . import _util``) and its public names are fine."""
+    known = package_modules(package)
+    found = []
+    for name, path, tree in _trees(package):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                source = import_source(name, path, node)
+                found += [f"{name}: {alias.name}" for alias in node.names
+                          if source.split(".")[0] == package.name and alias.name.startswith("_")
+                          and alias.name != "__version__" and f"{source}.{alias.name}" not in known]
+    return sorted(found)
+
+
+def package_lines(package: Path = PACKAGE) -> int:
+    return sum(len(p.read_bytes().splitlines()) for p in package.rglob("*.py"))
+
+
+def wandb_importers(package: Path = PACKAGE) -> list[str]:
+    """The modules that import ``wandb`` (anywhere in the module, functions included)."""
+    return sorted(name for name, _, tree in _trees(package) if any(
+        (isinstance(node, ast.Import) and any(a.name.split(".")[0] == "wandb" for a in node.names))
+        or (isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "wandb")
+        for node in ast.walk(tree)))
+
+
+def settings_parameters(package: Path = PACKAGE) -> list[str]:
+    """``module.function(parameter)`` for every parameter named like a process-wide setting."""
+    found = []
+    for name, _, tree in _trees(package):
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                a = node.args
+                params = [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]
+                found += [f"{name}.{getattr(node, 'name', 'lambda')}({p.arg})" for p in params if p.arg in SETTINGS]
+    return sorted(found)
+
+
 # --------------------------------------------------------------------------- the checks on audiolab
 
 
@@ -91,10 +142,20 @@ def test_no_import_cycles_in_audiolab():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
-def test_no_module_is_longer_than_400_lines():
-    long = {str(p.relative_to(REPO)): n for p in sorted(PACKAGE.rglob("*.py"))
-            if (n := len(p.read_text().splitlines())) > MAX_LINES}
-    assert not long, f"split these files (more than {MAX_LINES} lines): {long}"
+def test_no_module_imports_an_underscore_name_from_another():
+    assert underscore_imports() == []
+
+
+def test_the_package_is_at_most_4500_lines():
+    assert package_lines() <= MAX_LINES, f"audiolab/ has {package_lines()} lines, more than {MAX_LINES}: simplify"
+
+
+def test_wandb_is_imported_by_tracking_and_sweeps_only():
+    assert set(wandb_importers()) <= WANDB_MODULES, wandb_importers()
+
+
+def test_no_signature_takes_a_process_wide_setting():
+    assert settings_parameters() == []
 
 
 def test_the_graph_sees_the_package_it_checks():
@@ -165,3 +226,40 @@ def test_a_submodule_of_the_same_name_wins(tmp_path):
         (root / name).write_text(text)
     known = package_modules(root)
     assert imports_of("audiolab.sub.x", root / "sub" / "x.py", known) == {"audiolab.sub.configs"}
+
+
+def _package(tmp_path, files: dict) -> Path:
+    root = tmp_path / "audiolab"
+    for name, text in {"__init__.py": "", **files}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_underscore_imports_are_found_and_private_modules_public_names_are_not(tmp_path):
+    root = _package(tmp_path, {
+        "_util.py": "def plain(): pass\ndef _hidden(): pass\n", "sub/__init__.py": "", "sub/_x.py": "",
+        "a.py": "from ._util import plain\nfrom . import _util\nfrom .sub import _x\nfrom . import __version__\n",
+        "b.py": "from ._util import _hidden\n", "c.py": "def f():\n    from audiolab.a import _private\n",
+        "d.py": "from os import _exit\nfrom .sub._x import _thing\n",
+    })
+    assert underscore_imports(root) == ["audiolab.b: _hidden", "audiolab.c: _private", "audiolab.d: _thing"]
+
+
+def test_lines_are_counted_like_wc(tmp_path):
+    root = _package(tmp_path, {"a.py": "x = 1\n\ny = 2\n", "sub/b.py": "z = 3\n", "notes.txt": "not python\n"})
+    assert package_lines(root) == 4
+
+
+def test_wandb_importers_are_found_anywhere_in_a_module(tmp_path):
+    root = _package(tmp_path, {"tracking.py": "import wandb\n", "a.py": "def f():\n    from wandb import Api\n",
+                               "b.py": "import wandb.sdk as s\n", "c.py": "import wandbx\nfrom .wandb_names import x\n",
+                               "wandb_names.py": ""})
+    assert wandb_importers(root) == ["audiolab.a", "audiolab.b", "audiolab.tracking"]
+
+
+def test_settings_parameters_are_found_in_every_kind_of_signature(tmp_path):
+    root = _package(tmp_path, {"a.py": "def f(x, progress=True): pass\nclass C:\n    def m(self, *, workers=1): pass\n"
+                                       "g = lambda wandb_mode: 0\ndef workers(): pass\ndef h(**wandb_dir): pass\n"})
+    assert settings_parameters(root) == ["audiolab.a.f(progress)", "audiolab.a.h(wandb_dir)",
+                                         "audiolab.a.lambda(wandb_mode)", "audiolab.a.m(workers)"]

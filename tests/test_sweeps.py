@@ -12,7 +12,6 @@ from audiolab.cli import build_parser, experiment_from_args, main
 from audiolab.data import load_features, load_metadata
 from audiolab.evaluation import ResultsStore, search
 from audiolab.evaluation.search import TRIAL_ARTIFACT
-from audiolab.cli import _UserError, _nth_trial
 from audiolab.evaluation import search_trials
 from audiolab.sweeps import SWEEP_METRIC, SweepError, collect
 
@@ -51,14 +50,14 @@ def test_the_notebook_sweep_runs_exactly_the_notebooks_trials(name):
     swept = []
     for trial in config["parameters"]["trial"]["values"]:  # how W&B writes ${args}: --trial=3
         args = build_parser().parse_args(["train", *fixed, f"--trial={trial}"])
-        swept.append(_nth_trial(experiment_from_args(args), args))
+        swept.append(experiment_from_args(args))
     assert [exp.key() for exp in swept] == notebooks and {exp.name for exp in swept} == {name}
     args = build_parser().parse_args(["train", *fixed, f"--trial={len(notebooks)}"])
-    with pytest.raises(_UserError, match=f"trials 0-{len(notebooks) - 1}"):
-        _nth_trial(experiment_from_args(args), args)
+    with pytest.raises(ValueError, match=f"trials 0-{len(notebooks) - 1}"):
+        experiment_from_args(args)
     args = build_parser().parse_args(["train", *fixed, "--trial=1", "train.lr=0.1"])
-    with pytest.raises(_UserError, match="train.lr from the notebooks' search"):
-        _nth_trial(experiment_from_args(args), args)
+    with pytest.raises(ValueError, match="train.lr from the notebooks' search"):
+        experiment_from_args(args)
 
 
 def _command_args(config):
@@ -175,7 +174,7 @@ def test_a_trial_run_by_hand_is_collected_where_the_search_reuses_it(synthetic_e
         ["train", *_sweep_command(), "--epochs=2", *[f"{k}={v}" for k, v in TINY_TRIAL.items()]]))
     meta = load_metadata(synthetic_esc10, strict=False)
     fit = CountingFit(monkeypatch)
-    table = search(base, {"train.lr": [0.001]}, meta, load_features(meta, base.features, progress=False), reports)
+    table = search(base, {"train.lr": [0.001]}, meta, load_features(meta, base.features), reports)
     assert len(fit.calls) == 2 and all(c["config"].lr == base.train.lr != 0.001 for c in fit.calls)
     row = table.set_index("trial").loc[1]
     assert row["key"] == result["key"] and row["val_accuracy"] == result["val_accuracy"]

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -49,7 +51,7 @@ def test_same_seed_same_numbers():
     a = fit(small_model(), x, y, config=cfg)
     b = fit(small_model(), x, y, config=cfg)
     assert [r["train_loss"] for r in a.history] == [r["train_loss"] for r in b.history]
-    c = fit(small_model(), x, y, config=cfg.replace(seed=8))
+    c = fit(small_model(), x, y, config=dataclasses.replace(cfg, seed=8))
     assert [r["train_loss"] for r in a.history] != [r["train_loss"] for r in c.history]
 
 

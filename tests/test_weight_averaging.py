@@ -36,7 +36,8 @@ def test_summary_pairs_each_rule_with_the_last_epoch_seed_by_seed(wa):
     assert low < 0.5 < high
 
 
-def test_the_last_epoch_is_the_kits_development_score(wa, synthetic_esc10, tmp_path, capsys):
+def test_the_last_epoch_is_the_kits_development_score(wa, synthetic_esc10, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AUDIOLAB_WORKERS", "1")  # main sets it from --workers: restored after the test
     threads = torch.get_num_threads()
     try:
         rows = wa.main(["--seeds", "0", "--epochs", "2", "--workers", "1", "--root", str(synthetic_esc10)])

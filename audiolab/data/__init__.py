@@ -7,7 +7,7 @@
   (:func:`load_features`);
 * :mod:`~audiolab.data.folds` -- the test fold, the development folds and the cross-validations over them.
 
-Everything is re-exported here: ``from audiolab import data; data.load_metadata()``.
+Everything imported here is the package's API: ``from audiolab import data; data.load_metadata()``.
 """
 from audiolab.data.esc10 import (
     CACHE_ENV, DATA_ENV, ESC10_CLASSES, ESC10_COMMIT, ESC10_NUM_CLIPS, ESC10_URL, ESC50_TO_ESC10,
@@ -16,10 +16,3 @@ from audiolab.data.esc10 import (
 )
 from audiolab.data.audio import AudioDecodeError, load_audio, load_features
 from audiolab.data.folds import DEV_FOLDS, SEARCH_VAL_FOLDS, TEST_FOLD, cv_folds, development_folds, holdout_split
-
-__all__ = [
-    "ESC10_CLASSES", "ESC50_TO_ESC10", "ESC10_URL", "ESC10_COMMIT", "ESC10_NUM_CLIPS", "DATA_ENV", "CACHE_ENV",
-    "DatasetNotFoundError", "IncompleteDatasetError", "DownloadError", "AudioDecodeError", "default_cache_dir",
-    "resolve_root", "read_manifest", "download_esc10", "load_metadata", "summarize", "data_command", "load_audio",
-    "load_features", "cv_folds", "development_folds", "holdout_split", "TEST_FOLD", "DEV_FOLDS", "SEARCH_VAL_FOLDS",
-]

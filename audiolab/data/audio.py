@@ -18,11 +18,9 @@ import torch
 import torchaudio
 from tqdm.auto import tqdm
 
-from audiolab._util import PathLike, atomic_write
+from audiolab._util import PathLike, atomic_write, plain
 from audiolab.data.esc10 import CACHE_ENV, FIX_DOWNLOAD, default_cache_dir
 from audiolab.features import FeatureConfig, LogMel
-
-__all__ = ["AudioDecodeError", "load_audio", "resample", "load_features"]
 
 #: Sample rates a file may declare; outside them the header is broken or hostile.
 MIN_RATE, MAX_RATE = 100, 768_000
@@ -76,24 +74,20 @@ def resample(wave: torch.Tensor, rate: int, sample_rate: int) -> torch.Tensor:
     return torchaudio.functional.resample(wave, ratio.denominator, ratio.numerator)
 
 
-def load_audio(path: PathLike, sample_rate: int = 22050, duration: float = 5.0, offset: str = "center",
-               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def load_audio(path: PathLike, sample_rate: int = 22050, duration: float = 5.0, offset: str = "center") -> torch.Tensor:
     """Decode one clip: mono, resampled to ``sample_rate``, exactly ``round(sample_rate * duration)`` samples.
 
-    Longer clips are cropped and shorter ones zero-padded; ``offset`` says where: ``"center"`` (the
-    middle, padding split evenly), ``"random"`` (a random window or padding split; uses ``generator``)
-    or ``"start"``. Returns a 1-D float32 tensor; :class:`AudioDecodeError` for a file that cannot be
+    Longer clips are cropped and shorter ones zero-padded; ``offset`` says where: ``"center"`` (the middle, padding
+    split evenly) or ``"start"``. Returns a 1-D float32 tensor; :class:`AudioDecodeError` for a file that cannot be
     read, holds no samples or NaN/inf, declares an absurd rate or is longer than :data:`MAX_SECONDS`.
     """
-    if offset not in ("center", "random", "start"):
-        raise ValueError(f"offset must be one of center, random, start, got {offset!r}")
+    if offset not in ("center", "start"):
+        raise ValueError(f"offset must be center or start, got {offset!r}")
     data, rate = _decode(path)
     wave = resample(torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)), rate, sample_rate)
     length = int(round(sample_rate * duration))
     room = abs(wave.shape[0] - length)
-    start = {"center": room // 2, "start": 0}.get(offset)
-    if start is None:
-        start = int(torch.randint(0, room + 1, (1,), generator=generator))
+    start = room // 2 if offset == "center" else 0
     if wave.shape[0] >= length:
         return wave[start : start + length].contiguous()
     return torch.nn.functional.pad(wave, (start, room - start))
@@ -106,20 +100,18 @@ def _cache_key(meta: pd.DataFrame, config: FeatureConfig) -> str:
         info = os.stat(path)
         rel = os.path.relpath(path, root) if root else os.path.abspath(path)
         files.append([Path(rel).as_posix(), info.st_size, info.st_mtime_ns])
-    payload = {"version": FEATURE_CACHE_VERSION, "decode": "center", "config": config.to_dict(), "files": files}
+    payload = {"version": FEATURE_CACHE_VERSION, "decode": "center", "config": plain(config), "files": files}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(), cache_dir: Optional[PathLike] = None,
-                  progress: bool = True) -> torch.Tensor:
+def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(),
+                  cache_dir: Optional[PathLike] = None) -> torch.Tensor:
     """Log-mel features ``(clips, n_mels, frames)`` float32, in ``meta``'s row order, cached on disk.
 
     Each clip is decoded with :func:`load_audio` (centre window) into a :class:`~audiolab.features.LogMel`
-    spectrogram, in up to 4 threads. The stack is stored in ``cache_dir`` (default
-    ``default_cache_dir()/"features"``) under a key that changes with any file (path, size, mtime), the
-    config or the cache format, so nothing stale is read; a damaged cache file is recomputed, and a cache
-    that cannot be written (disk full) is a warning: the features are returned all the same.
-    """
+    spectrogram, in up to 4 threads, and the stack is stored in ``cache_dir`` (default
+    ``default_cache_dir()/"features"``) under a key of the files (path, size, mtime), the config and the cache
+    format: nothing stale is read, a damaged cache is recomputed, an unwritable one is a warning."""
     shape = (len(meta), config.n_mels, config.num_frames)
     if len(meta) == 0:
         return torch.zeros(shape)
@@ -142,8 +134,7 @@ def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(), c
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
             clips = pool.map(one, meta["path"])
-            features = torch.stack(list(tqdm(clips, total=len(meta), desc="Decoding clips", unit="clip",
-                                             disable=not progress))).float().contiguous()
+            features = torch.stack(list(tqdm(clips, total=len(meta), desc="Decoding clips", unit="clip")))
     finally:
         torch.set_num_threads(threads)
     try:

@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import re
@@ -30,18 +29,12 @@ import pandas as pd
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from audiolab._util import PathLike
+from audiolab._util import PathLike, file_sha256
 
 try:
     import fcntl
 except ImportError:  # Windows: no flock, but there a running download's open zip cannot be removed anyway
     fcntl = None
-
-__all__ = [
-    "ESC10_CLASSES", "ESC50_TO_ESC10", "ESC10_URL", "ESC10_COMMIT", "ESC10_NUM_CLIPS", "DATA_ENV", "CACHE_ENV",
-    "DatasetNotFoundError", "IncompleteDatasetError", "DownloadError", "default_cache_dir", "resolve_root",
-    "read_manifest", "download_esc10", "load_metadata", "summarize", "data_command",
-]
 
 ESC10_CLASSES: tuple[str, ...] = ("Dog bark", "Rain", "Sea waves", "Baby cry", "Clock tick", "Person sneeze",
                                   "Helicopter", "Chainsaw", "Rooster", "Fire crackling")
@@ -90,38 +83,30 @@ def default_cache_dir() -> Path:
 
 
 def resolve_root(root: Optional[PathLike] = None, download: bool = False, subset: str = "esc10") -> tuple[Path, str]:
-    """Find the dataset folder; return ``(root, where it came from)``.
-
-    Looks at ``root``, then ``$AUDIOLAB_DATA``, then the cache folder, and finally downloads ESC-10 into
-    the cache folder when ``download`` is true. A ``root`` or ``$AUDIOLAB_DATA`` that points nowhere is
-    an error, not skipped (with ``download``, a missing ``root`` is downloaded into).
-    """
+    """Find the dataset folder: ``root``, then ``$AUDIOLAB_DATA``, then the cache folder, then (with
+    ``download``) a download of ESC-10 into the cache folder or into a missing ``root``. Returns ``(root, where
+    it came from)``; a ``$AUDIOLAB_DATA`` that points nowhere is an error, not skipped."""
     if subset not in ("esc10", "esc50"):
         raise ValueError(f"unknown subset {subset!r}: choose one of esc10, esc50")
     cached = default_cache_dir() / ("ESC-50" if subset == "esc50" else "ESC-10")
-    if root is not None or os.environ.get(DATA_ENV):
-        path = Path(root if root is not None else os.environ[DATA_ENV]).expanduser()
-        if path.exists():
-            return path, f"root argument ({path})" if root is not None else f"${DATA_ENV} ({path})"
-        if root is None:
-            raise DatasetNotFoundError(f"${DATA_ENV} points to {path}, which does not exist: fix the path "
-                                       f"or unset {DATA_ENV} to use the cache folder {cached}")
-        if not download:
-            raise DatasetNotFoundError(f"dataset folder {path} (root argument) does not exist: check the path, "
-                                       f"or {FIX_DOWNLOAD} to download ESC-10 there")
-    elif cached.exists():
-        return cached, f"cache folder ({cached})"
-    elif not download:
-        if subset == "esc50":
-            raise DatasetNotFoundError(f"no ESC-50 dataset found (looked at root=, ${DATA_ENV}, and {cached}). Fix: "
-                                       f"download {ESC50_URL}, unzip it, and set {DATA_ENV}=/path/to/ESC-50-master.")
+    given = root if root is not None else os.environ.get(DATA_ENV)
+    path = Path(given).expanduser() if given else cached
+    where = "root argument" if root is not None else f"${DATA_ENV}" if given else "cache folder"
+    if path.exists():
+        return path, f"{where} ({path})"
+    if given and root is None:
+        raise DatasetNotFoundError(f"${DATA_ENV} points to {path}, which does not exist: fix the path "
+                                   f"or unset {DATA_ENV} to use the cache folder {cached}")
+    if subset == "esc50":
+        raise DatasetNotFoundError(f"no ESC-50 dataset at {path}; audiolab downloads ESC-10 only. Fix: download "
+                                   f"{ESC50_URL}, unzip it, and pass its folder as root= or set {DATA_ENV} to it.")
+    if not download and given:
+        raise DatasetNotFoundError(f"dataset folder {path} (root argument) does not exist: check the path, "
+                                   f"or {FIX_DOWNLOAD} to download ESC-10 there")
+    if not download:
         raise DatasetNotFoundError(f"no ESC-10 dataset found (looked at root=, ${DATA_ENV}, and {cached}). Fix: "
                                    f"{FIX_DOWNLOAD} to fetch it into {cached}, or {FIX_ENV} if you already have a copy.")
-    dest = path if root is not None else cached
-    if subset != "esc10":
-        raise DatasetNotFoundError(f"audiolab downloads ESC-10 only; ESC-50 (~600 MB) is at {ESC50_URL}: unzip it "
-                                   f"and pass its folder as root= or set {DATA_ENV}=/path/to/ESC-50-master")
-    return download_esc10(dest), f"downloaded from {ESC10_URL} into {dest}"
+    return download_esc10(path), f"downloaded from {ESC10_URL} into {path}"
 
 
 def read_manifest(manifest: Union[None, PathLike, Mapping[str, str]] = None) -> dict[str, str]:
@@ -136,14 +121,10 @@ def read_manifest(manifest: Union[None, PathLike, Mapping[str, str]] = None) -> 
     return {re.sub(r"^(\./)+", "", str(k).replace("\\", "/")): str(v).lower() for k, v in manifest.items()}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _manifest_problems(root: Path, manifest: dict[str, str]) -> str:
     """Missing, modified and unexpected clips of ``root`` against ``manifest``, in words ("" if none)."""
     missing = [rel for rel in sorted(manifest) if not (root / rel).is_file()]
-    modified = [rel for rel in sorted(manifest) if rel not in missing and _sha256(root / rel) != manifest[rel]]
+    modified = [rel for rel in sorted(manifest) if rel not in missing and file_sha256(root / rel) != manifest[rel]]
     clips = {p.relative_to(root).as_posix() for p in root.glob("*/*")  # junk (__MACOSX/, ._*) is no clip
              if CLASS_DIR.match(p.parent.name) and TREE_CLIP.match(p.name) and p.is_file()}
     groups = (("missing", missing), ("checksum mismatch", modified), ("not in manifest", sorted(clips - set(manifest))))
@@ -176,17 +157,14 @@ def _remove_leftovers(dest: Path) -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL, progress: bool = True,
+def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
                    manifest: Union[None, PathLike, Mapping[str, str]] = None) -> Path:
     """Download, verify and unpack ESC-10 into ``dest`` (default ``default_cache_dir()/"ESC-10"``).
 
-    The zip goes to a temporary file beside ``dest`` and is unpacked into a temporary folder (an
-    absolute path, ``..`` or a link refuses the whole archive); every clip is checked against the
-    sha256 manifest, and only then is the folder moved into place with one ``os.replace``: ``dest`` is
-    complete or absent. A ``dest`` that already holds every clip is returned as it is. Failures raise
-    :class:`DownloadError` and leave no temporary files; what a killed download left is removed at the
-    next start.
-    """
+    The zip goes to a temporary file beside ``dest``, is unpacked into a temporary folder (an absolute path,
+    ``..`` or a link refuses the whole archive), every clip is checked against the sha256 manifest, and one
+    ``os.replace`` moves it into place: ``dest`` is complete or absent, and a complete one is returned as it is.
+    Failures raise :class:`DownloadError`; what a killed download left is removed at the next start."""
     dest = Path(dest).expanduser() if dest is not None else default_cache_dir() / "ESC-10"
     entries = read_manifest(manifest)
     if dest.is_dir() and all((dest / rel).is_file() for rel in entries):
@@ -203,7 +181,7 @@ def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL, progre
             fcntl.flock(out, fcntl.LOCK_EX)
         work.mkdir()
         try:
-            _fetch(url, out, progress)
+            _fetch(url, out)
             _install(out, work, dest, entries, url)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -235,13 +213,13 @@ def _install(archive, work: Path, dest: Path, entries: dict[str, str], url: str)
             raise DownloadError(f"could not move the verified dataset into {dest}: {error}") from error
 
 
-def _fetch(url: str, out, progress: bool) -> None:
+def _fetch(url: str, out) -> None:
     """Copy ``url`` into the open file ``out`` with a progress bar; :class:`DownloadError` on any failure."""
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
-            with tqdm.wrapattr(response, "read", total=expected, desc="Downloading ESC-10", disable=not progress) as r:
+            with tqdm.wrapattr(response, "read", total=expected, desc="Downloading ESC-10") as r:
                 shutil.copyfileobj(r, out, 1 << 16)
     except urllib.error.HTTPError as error:
         raise DownloadError(f"could not download {url}: HTTP {error.code} {error.reason}. Check the URL; or fetch the "
@@ -322,14 +300,11 @@ def load_metadata(root: Optional[PathLike] = None, subset: str = "esc10", downlo
                   strict: bool = True) -> pd.DataFrame:
     """The clip table: one row per clip, sorted by ``(fold, target, filename)``.
 
-    Columns: ``path`` (absolute), ``filename``, ``fold`` (1..5), ``target``, ``category``, ``clip_id``
-    (freesound source id), ``take``; ``df.attrs`` holds ``root``, ``source``, ``layout`` and ``classes``
-    (index = target). ``subset="esc10"`` reads the ESC-10 tree or the ESC-10 rows of an ESC-50 release
-    with the same class ids; ``"esc50"`` all 50 ESC-50 classes with their own ids. ``strict`` (default)
-    requires the complete dataset (every clip of the sha256 manifest, or the official ESC-50 count);
-    ``strict=False`` accepts partial copies. Clips that ``meta/esc50.csv`` lists but ``audio/`` lacks,
-    or that lie outside ``audio/``, are always an error.
-    """
+    Columns: ``path`` (absolute), ``filename``, ``fold`` (1..5), ``target``, ``category``, ``clip_id`` (freesound
+    source id), ``take``; ``df.attrs`` holds ``root``, ``source``, ``layout`` and ``classes`` (index = target).
+    ``subset="esc10"`` reads the ESC-10 tree or the ESC-10 rows of an ESC-50 release (same class ids), ``"esc50"``
+    all 50 classes of the ESC-50 layout (your own data). ``strict`` (default) requires the complete dataset;
+    ``strict=False`` accepts partial copies. A clip the table names but ``audio/`` lacks is always an error."""
     path, source = resolve_root(root, download=download, subset=subset)
     layout = _layout(path)
     if layout is None:
@@ -355,16 +330,13 @@ def summarize(meta: pd.DataFrame) -> dict:
     """Counts and audio properties (from the file headers, nothing decoded) of a clip table."""
     infos = [sf.info(p) for p in meta["path"]]
     seconds = [i.frames / i.samplerate for i in infos]
-    return {
-        "clips": len(meta),
-        "classes": [c for c in meta.attrs.get("classes", ESC10_CLASSES) if c in set(meta["category"])],
-        "folds": sorted(int(f) for f in meta["fold"].unique()),
-        "sample_rates": sorted({int(i.samplerate) for i in infos}),
-        "channels": sorted({int(i.channels) for i in infos}),
-        "median_duration": float(np.median(seconds)) if infos else None,
-        "duration_range": (min(seconds), max(seconds)) if infos else None,
-        "size_bytes": int(sum(os.path.getsize(p) for p in meta["path"])),
-    }
+    return {"clips": len(meta),
+            "classes": [c for c in meta.attrs.get("classes", ESC10_CLASSES) if c in set(meta["category"])],
+            "folds": sorted(int(f) for f in meta["fold"].unique()),
+            "sample_rates": sorted({int(i.samplerate) for i in infos}), "channels": sorted({int(i.channels) for i in infos}),
+            "median_duration": float(np.median(seconds)) if infos else None,
+            "duration_range": (min(seconds), max(seconds)) if infos else None,
+            "size_bytes": int(sum(os.path.getsize(p) for p in meta["path"]))}
 
 
 def data_command(root: Optional[PathLike] = None, download: bool = False, strict: bool = True) -> int:

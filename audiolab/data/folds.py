@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["TEST_FOLD", "DEV_FOLDS", "SEARCH_VAL_FOLDS", "cv_folds", "development_folds", "holdout_split"]
-
 #: The fold kept for the final test: never trained on by a model whose score chooses anything.
 TEST_FOLD = 5
 #: The development folds: every choice of the kit is made on scores of these alone.
@@ -50,12 +48,8 @@ def development_folds(meta: pd.DataFrame, test_fold: int = TEST_FOLD) -> list[tu
 def holdout_split(meta: pd.DataFrame, test_fold: int = TEST_FOLD, val_fold: int = DEV_FOLDS[-1]) -> dict[str, np.ndarray]:
     """``{"train", "val", "test"}`` positional indices: one fold for test, one for validation, the rest to train."""
     folds, present = _present(meta)
-    if test_fold == val_fold:
-        raise ValueError(f"test_fold and val_fold must differ, both are {test_fold}")
-    absent = [f for f in (test_fold, val_fold) if f not in present]
-    if absent:
-        raise ValueError(f"fold(s) {absent} not in the table (folds present: {present}); choose among those")
+    if test_fold == val_fold or not {test_fold, val_fold} < set(present):
+        raise ValueError(f"test fold {test_fold} and validation fold {val_fold} must differ and leave a training fold "
+                         f"in the table (folds present: {present})")
     train = np.flatnonzero((folds != test_fold) & (folds != val_fold))
-    if train.size == 0:
-        raise ValueError(f"no training folds left after test fold {test_fold} and validation fold {val_fold}")
     return {"train": train, "val": np.flatnonzero(folds == val_fold), "test": np.flatnonzero(folds == test_fold)}

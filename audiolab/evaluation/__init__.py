@@ -8,15 +8,9 @@
   the recipe's ablation, result tables;
 * :mod:`~audiolab.evaluation.store` -- the results store (plumbing: paths, atomic writes, reuse, one writer).
 """
-from .compare import (ablation_table, average_members, compare_configurations, comparison_table, ensemble_table,
+from .compare import (ablation_table, average_members, compare_configurations, comparison_table,
                       held_out_score, per_class_counts, run_ablation, run_seed_ensemble, seed_fold_scores, seed_members)
 from .cv import cross_validate, train_and_score
 from .search import (TestFoldError, best_experiment, choose_by_development, chosen_trial, describe_choice, run_trial,
                      search, search_trials, validation_se)
 from .store import ExperimentBusy, ResultsStore
-
-__all__ = ["ResultsStore", "ExperimentBusy", "TestFoldError", "ablation_table", "average_members",
-           "choose_by_development", "compare_configurations", "held_out_score", "per_class_counts", "run_ablation",
-           "run_trial", "seed_fold_scores", "best_experiment", "chosen_trial", "comparison_table", "cross_validate",
-           "describe_choice", "ensemble_table", "run_seed_ensemble", "search", "search_trials", "seed_members",
-           "train_and_score", "validation_se"]

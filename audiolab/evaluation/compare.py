@@ -1,18 +1,17 @@
 """Comparing configurations honestly: seeds, seed ensembles, the recipe's ablation and the result tables.
 
-A single cross-validation run of a configuration moves by a point or more with its seed alone, so each
-configuration is run with several seeds (:func:`seed_members`) and compared by its **mean over seeds**, fold
-by fold. The difference gets a 95 % interval from the corrected resampled t-test
-(:func:`audiolab.stats.corrected_resampled_ttest`), and the kit's one rule decides the wording
-(:func:`audiolab.stats.describe_difference`): an interval that contains zero is "no evidence of a
-difference", never "equal".
+A single cross-validation run of a configuration moves by a point or more with its seed alone, so each configuration
+is run with several seeds (:func:`seed_members`) and compared by its **mean over seeds**, fold by fold. The difference
+gets a 95 % interval from the corrected resampled t-test (:func:`audiolab.stats.corrected_resampled_ttest`), and the
+kit's one rule decides the wording (:func:`audiolab.stats.describe_difference`): an interval that contains zero is "no
+evidence of a difference", never "equal".
 
 * :func:`run_seed_ensemble` -- one configuration cross-validated with several seeds, then its members'
   out-of-fold probabilities averaged and scored exactly as one model is scored;
 * :func:`run_ablation` -- what each ingredient of the recipe is worth: each variant switches one off (see
   :data:`audiolab.configs.ABLATIONS`) and is cross-validated over the development folds with the same seeds
   as the recipe, so each difference is *paired*; the test fold is never trained on nor scored;
-* :func:`comparison_table`, :func:`ensemble_table` -- result tables read back from the store.
+* :func:`comparison_table` -- the named experiments' results, one row each.
 """
 from __future__ import annotations
 
@@ -33,10 +32,6 @@ from ..stats import corrected_resampled_ttest, describe_difference, mcnemar_test
 from .cv import class_names, cross_validate, fold_row, fold_stats, prob_columns
 from .store import ResultsStore
 
-__all__ = ["seed_fold_scores", "compare_configurations", "per_class_counts", "held_out_score", "seed_members",
-           "run_seed_ensemble", "average_members", "ensemble_table", "run_ablation", "ablation_table",
-           "comparison_table", "COMPARISON_COLUMNS"]
-
 
 def seed_fold_scores(store: "ResultsStore | PathLike", names: Sequence[str], protocol: str = "official",
                      metric: str = "accuracy") -> pd.DataFrame:
@@ -44,12 +39,6 @@ def seed_fold_scores(store: "ResultsStore | PathLike", names: Sequence[str], pro
     store = ResultsStore.of(store)
     columns = {name: {r["fold"]: r[metric] for r in store.load_summary(name, protocol)["folds"]} for name in names}
     return pd.DataFrame(columns).sort_index().rename_axis("fold")
-
-
-def _fold_sizes(store: ResultsStore, name: str, protocol: str) -> tuple[int, int]:
-    """``(training clips, scored clips)`` of one fold of ``name``'s cross-validation."""
-    record = store.load_fold(name, store.load_summary(name, protocol)["folds"][0]["fold"], protocol)
-    return int(record["n_train"]), int(record["n_eval"])
 
 
 def compare_configurations(store: "ResultsStore | PathLike", a: Sequence[str], b: Sequence[str],
@@ -70,8 +59,8 @@ def compare_configurations(store: "ResultsStore | PathLike", a: Sequence[str], b
         raise ValueError(f"{labels[0]} and {labels[1]} share {len(folds)} scored fold(s); a comparison needs two")
     per_fold = pd.DataFrame({labels[0]: fa[folds], labels[1]: fb[folds]})
     per_fold["difference"] = per_fold[labels[0]] - per_fold[labels[1]]
-    n_train, n_test = _fold_sizes(store, a[0], protocol)
-    test = corrected_resampled_ttest(per_fold["difference"], n_train, n_test, alpha)
+    fold = store.load_fold(a[0], int(folds[0]), protocol)  # its training and scored clips
+    test = corrected_resampled_ttest(per_fold["difference"], int(fold["n_train"]), int(fold["n_eval"]), alpha)
     pairs = []
     for name_a, name_b in zip(a, b):
         oa, ob = store.load_oof(name_a, protocol), store.load_oof(name_b, protocol)
@@ -121,10 +110,9 @@ def run_seed_ensemble(
     store: "ResultsStore | PathLike",
     folds: Optional[Sequence[int]] = None,
 ) -> dict:
-    """Cross-validate ``exp`` once per seed in the official protocol on ``folds`` (every member is stored and
-    reused like any other experiment, and the members' missing folds train together), then
-    score the average of the members' probabilities per fold and pooled, exactly as one model is
-    scored. Written to ``<name>-ensemble/summary.json``."""
+    """Cross-validate ``exp`` once per seed in the official protocol on ``folds`` (each member an ordinary stored
+    experiment; their missing folds train together), then score the average of the members' probabilities per
+    fold and pooled, exactly as one model is scored. Written to ``<name>-ensemble/summary.json``."""
     store = ResultsStore.of(store)
     seeds = [int(s) for s in dict.fromkeys(seeds)]
     if len(seeds) < 2:
@@ -132,21 +120,11 @@ def run_seed_ensemble(
     members = seed_members(exp, seeds)
     cvs = cross_validate(members, meta, features, store, folds=folds)
     scores = average_members(store, [m.name for m in members], class_names(meta))
-    member_rows = [
-        {"name": c["name"], "seed": s, "accuracy_mean": c["accuracy_mean"], "accuracy_std": c["accuracy_std"],
-         "macro_f1_mean": c["macro_f1_mean"], "auc_mean": c["auc_mean"]}
-        for c, s in zip(cvs, seeds)
-    ]
-    summary = {
-        "name": f"{exp.name}-ensemble",
-        "experiment": exp.to_dict(),
-        "seeds": seeds,
-        "members": member_rows,
-        **scores,
-        "params": cvs[0]["params"],
-        "params_trainable_total": cvs[0]["params"]["trainable"] * len(members),
-        "train_seconds_total": float(sum(c["train_seconds_total"] for c in cvs)),
-    }
+    member_rows = [{"name": c["name"], "seed": s, **{k: c[k] for k in ("accuracy_mean", "accuracy_std", "macro_f1_mean",
+                                                                      "auc_mean")}} for c, s in zip(cvs, seeds)]
+    summary = {"name": f"{exp.name}-ensemble", "experiment": exp.to_dict(), "seeds": seeds, "members": member_rows,
+               **scores, "params": cvs[0]["params"], "params_trainable_total": cvs[0]["params"]["trainable"] * len(members),
+               "train_seconds_total": float(sum(c["train_seconds_total"] for c in cvs))}
     store.write_json(store.ensemble_path(exp.name), summary)
     return summary
 
@@ -173,44 +151,11 @@ def average_members(store: "ResultsStore | PathLike", names: Sequence[str], clas
     return {"folds": rows, **fold_stats(rows), "pooled": evaluate(targets, probs, list(classes))}
 
 
-_ENSEMBLE_COLUMNS = ["name", "seeds", "member_accuracy_mean", "member_accuracy_min", "member_accuracy_max",
-                     "ensemble_accuracy_mean", "ensemble_accuracy_std", "ensemble_macro_f1_mean", "ensemble_auc_mean",
-                     "params_trainable_total", "train_seconds_total"]
-
-
-def ensemble_table(store: "ResultsStore | PathLike") -> pd.DataFrame:
-    """One row per seed ensemble in the store: the members' CV accuracies next to the ensemble's.
-
-    Columns: ``name`` (the base experiment), ``seeds``, ``member_accuracy_mean`` (mean of the
-    members' CV accuracies), ``member_accuracy_min``/``_max``, ``ensemble_accuracy_mean``/``_std``,
-    ``ensemble_macro_f1_mean``, ``ensemble_auc_mean``, ``params_trainable_total`` (all members)
-    and ``train_seconds_total``.
-    """
-    rows = []
-    for e in ResultsStore.of(store).ensembles():
-        accs = [m["accuracy_mean"] for m in e["members"]]
-        rows.append({
-            "name": e["experiment"]["name"],
-            "seeds": len(e["seeds"]),
-            "member_accuracy_mean": float(np.mean(accs)),
-            "member_accuracy_min": float(min(accs)),
-            "member_accuracy_max": float(max(accs)),
-            "ensemble_accuracy_mean": e["accuracy_mean"],
-            "ensemble_accuracy_std": e["accuracy_std"],
-            "ensemble_macro_f1_mean": e["macro_f1_mean"],
-            "ensemble_auc_mean": e["auc_mean"],
-            "params_trainable_total": e["params_trainable_total"],
-            "train_seconds_total": e["train_seconds_total"],
-        })
-    return pd.DataFrame(rows, columns=_ENSEMBLE_COLUMNS)
-
-
 def run_ablation(base: Experiment, variants: Mapping[str, Mapping], seeds: Sequence[int], meta: pd.DataFrame,
                  features: Callable[[FeatureConfig], torch.Tensor], store: "ResultsStore | PathLike") -> pd.DataFrame:
-    """Development-fold cross-validation of ``base`` and of each variant, once per seed; returns
-    :func:`ablation_table`. ``features(config)`` gives the features of a front-end (a variant may change
-    it). Runs are ordinary stored results named ``<base.name>[-<variant>][-seed<s>]``, reused when present;
-    the missing ones train together."""
+    """Development-fold cross-validation of ``base`` and of each variant, once per seed (stored runs named
+    ``<base.name>[-<variant>][-seed<s>]``, the missing ones trained together); returns :func:`ablation_table`.
+    ``features(config)`` gives the features of a front-end (a variant may change it)."""
     members = {label: seed_members(base if label == "recipe" else base.replace(overrides, name=f"{base.name}-{label}"),
                                    seeds)
                for label, overrides in {"recipe": {}, **variants}.items()}
@@ -237,68 +182,28 @@ def ablation_table(runs: Mapping[str, Sequence[dict]], alpha: float = 0.05) -> p
     return pd.DataFrame(rows, columns=["variant", "seeds", "dev_accuracy", "difference", "se", "ci_low", "ci_high"])
 
 
-COMPARISON_COLUMNS = [
-    "name", "arch", "heads", "folds", "cv_accuracy_mean", "cv_accuracy_std", "cv_macro_f1_mean",
-    "cv_macro_f1_std", "cv_auc_mean", "cv_auc_std", "test_accuracy", "test_macro_f1", "test_auc",
-    "params_trainable", "params_non_trainable", "buffers", "train_seconds_total", "seconds_per_epoch",
-    "accuracy",
-]
+COMPARISON_COLUMNS = ["name", "arch", "heads", "folds", "cv_accuracy_mean", "cv_accuracy_std", "cv_macro_f1_mean",
+                      "cv_macro_f1_std", "cv_auc_mean", "cv_auc_std", "test_accuracy", "test_macro_f1", "test_auc",
+                      "params_trainable", "params_non_trainable", "buffers", "train_seconds_total",
+                      "seconds_per_epoch", "accuracy"]
 
 
-def _pm(mean, std) -> Optional[str]:
-    return None if mean is None else f"{mean * 100:.1f} ± {(std or 0.0) * 100:.1f} %"
-
-
-def _test_fold_metrics(store: ResultsStore, name: str, summary: dict) -> dict:
-    """The metrics of the official cross-validation's test fold (its model is the held-out model), if run."""
-    test_fold = summary.get("test_fold", TEST_FOLD)
-    if test_fold not in [row["fold"] for row in summary["folds"]]:
-        return {}
-    return store.load_fold(name, test_fold)["metrics"]
-
-
-def comparison_table(store: "ResultsStore | PathLike", names: Optional[Sequence[str]] = None) -> pd.DataFrame:
-    """One row per experiment with an official cross-validation: CV mean ± std, test fold, sizes, times.
-
-    Columns: :data:`COMPARISON_COLUMNS` (``heads`` for Architecture 2 only; ``test_*``: the scores of
-    the cross-validation's test fold, i.e. of the held-out model; ``accuracy`` as ``"91.2 ± 2.3 %"``). Also written to the
-    store's ``comparison.csv`` and ``comparison.json``. By default every experiment is listed except
-    the extra seeds of a seed ensemble (``<name>-seed<s>``, see
-    :func:`~audiolab.evaluation.ensemble_table`).
-    """
+def comparison_table(store: "ResultsStore | PathLike", names: Sequence[str]) -> pd.DataFrame:
+    """One row per experiment of ``names`` (each with an official cross-validation): CV mean ± std, test fold, sizes,
+    times. Columns: :data:`COMPARISON_COLUMNS` (``heads`` for Architecture 2 only; ``test_*``: the scores of the
+    cross-validation's test fold, i.e. of the held-out model, when it was run; ``accuracy`` as ``"91.2 ± 2.3 %"``)."""
     store = ResultsStore.of(store)
-    if names is None:
-        extra_seeds = {m["name"] for e in store.ensembles() for m in e["members"] if m["name"] != e["experiment"]["name"]}
-        names = [n for n in store.summaries() if n not in extra_seeds]
     rows = []
     for name in names:
         s = store.load_summary(name)
-        test = _test_fold_metrics(store, name, s)
+        test = store.load_fold(name, TEST_FOLD)["metrics"] if TEST_FOLD in [r["fold"] for r in s["folds"]] else {}
         params = s.get("params", {})
-        rows.append({
-            "name": name,
-            "arch": s["experiment"]["arch"],
-            "heads": s["experiment"]["model"].get("heads"),
-            "folds": len(s["folds"]),
-            "cv_accuracy_mean": s["accuracy_mean"],
-            "cv_accuracy_std": s["accuracy_std"],
-            "cv_macro_f1_mean": s["macro_f1_mean"],
-            "cv_macro_f1_std": s["macro_f1_std"],
-            "cv_auc_mean": s["auc_mean"],
-            "cv_auc_std": s["auc_std"],
-            "test_accuracy": test.get("accuracy"),
-            "test_macro_f1": test.get("macro_f1"),
-            "test_auc": test.get("auc_macro_ovr"),
-            "params_trainable": params.get("trainable"),
-            "params_non_trainable": params.get("non_trainable"),
-            "buffers": params.get("buffers"),
-            "train_seconds_total": s.get("train_seconds_total"),
-            "seconds_per_epoch": s.get("seconds_per_epoch"),
-            "accuracy": _pm(s["accuracy_mean"], s["accuracy_std"]),
-        })
-    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS).astype({"heads": "Int64", "folds": "Int64"})
-    if store.root.is_dir():
-        store.write_csv(store.root / "comparison.csv", table)
-        store.write_json(store.root / "comparison.json",
-                         table.astype(object).where(table.notna(), None).to_dict("records"))
-    return table
+        rows.append({"name": name, "arch": s["experiment"]["arch"], "heads": s["experiment"]["model"].get("heads"),
+                     "folds": len(s["folds"]),
+                     **{f"cv_{m}_{stat}": s[f"{m}_{stat}"] for m in ("accuracy", "macro_f1", "auc") for stat in ("mean", "std")},
+                     "test_accuracy": test.get("accuracy"), "test_macro_f1": test.get("macro_f1"),
+                     "test_auc": test.get("auc_macro_ovr"), "params_trainable": params.get("trainable"),
+                     "params_non_trainable": params.get("non_trainable"), "buffers": params.get("buffers"),
+                     "train_seconds_total": s.get("train_seconds_total"), "seconds_per_epoch": s.get("seconds_per_epoch"),
+                     "accuracy": f"{s['accuracy_mean'] * 100:.1f} ± {s['accuracy_std'] * 100:.1f} %"})
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS).astype({"heads": "Int64", "folds": "Int64"})

@@ -1,19 +1,18 @@
 """Cross-validation in the kit's two protocols, and the one step every protocol repeats (read this first).
 
-* ``protocol="official"`` -- the literature's k-fold cross-validation on all five folds, for
-  configurations fixed before it runs. Each fold is the test set once (scored as ``test``); the model
-  trained for the test fold (:data:`audiolab.data.TEST_FOLD`) *is* the held-out model, kept with
-  ``keep_test_model`` for ``audiolab predict``.
-* ``protocol="development"`` -- cross-validation over the development folds (1-4): each is scored (as
-  ``val``) by a model trained on the other three. The test fold is never trained on nor scored, so these
-  scores may choose (heads, recipe, the shipped model).
+* ``protocol="official"`` -- the literature's k-fold cross-validation on all five folds, for configurations fixed
+  before it runs. Each fold is the test set once (scored as ``test``); the model trained for the test fold
+  (:data:`audiolab.data.TEST_FOLD`) *is* the held-out model, kept with ``keep_test_model`` for ``audiolab predict``.
+* ``protocol="development"`` -- cross-validation over the development folds (1-4): each is scored (as ``val``) by a
+  model trained on the other three. The test fold is never trained on nor scored, so these scores may choose (heads,
+  recipe, the shipped model).
 
-:func:`cross_validate` -> :func:`train_and_score` -> :func:`audiolab.train.fit`: a fresh model trains for
-each fold, the scored fold is watched after every epoch for the history only, and the **last-epoch**
-model is evaluated. Each finished fold is stored at once (:mod:`~audiolab.evaluation.store`), and a fold
-already stored with the same configuration and clips is loaded instead of retrained. Folds train
-``$AUDIOLAB_WORKERS`` at a time (``2``, or ``auto`` for one per core; default 1), each worker a process of
-one torch thread (joblib), so the numbers do not depend on the number of workers.
+:func:`cross_validate` -> :func:`train_and_score` -> :func:`audiolab.train.fit`: a fresh model trains for each fold,
+the scored fold is watched after every epoch for the history only, and the **last-epoch** model is evaluated. Each
+finished fold is stored at once (:mod:`~audiolab.evaluation.store`), and a fold already stored with the same
+configuration and clips is loaded instead of retrained. Folds train ``$AUDIOLAB_WORKERS`` at a time (``2``, or
+``auto`` for one per core; default 1), each worker a process of one torch thread (joblib), so the numbers do not
+depend on the number of workers.
 """
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ import torch
 from joblib import Parallel, cpu_count, delayed, parallel_config
 
 from .. import tracking
-from .._util import PathLike
+from .._util import PathLike, file_sha256, plain, read_json
 from ..checkpoint import save_checkpoint
 from ..data import ESC10_CLASSES, TEST_FOLD, cv_folds, development_folds
 from ..experiment import Experiment
@@ -35,10 +34,7 @@ from ..metrics import count_parameters, evaluate
 from ..models import build_model
 from ..stats import summarize_folds
 from ..train import fit, predict_proba, seed_everything
-from .store import FOLDERS, ResultsStore, data_fingerprint, file_sha256
-
-__all__ = ["cross_validate", "train_and_score", "workers", "check_inputs", "class_names", "probs_table",
-           "prob_columns", "fold_row", "fold_stats", "PROTOCOLS", "WORKERS_ENV"]
+from .store import FOLDERS, ResultsStore, data_fingerprint
 
 #: protocol -> what its scored folds are
 PROTOCOLS = {"official": "test", "development": "val"}
@@ -68,23 +64,19 @@ def check_inputs(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor) ->
     if len(features) != len(meta):
         raise ValueError(f"features has {len(features)} clips but meta has {len(meta)} rows: compute them with "
                          "audiolab.data.load_features(meta, exp.features) from the same table")
-    if features.ndim != 3 or features.shape[1] != exp.features.n_mels:
-        raise ValueError(f"features of shape {tuple(features.shape)} do not fit experiment {exp.name!r} "
-                         f"(n_mels={exp.features.n_mels}): compute them with load_features(meta, exp.features)")
-    if features.shape[2] != exp.features.num_frames:
-        raise ValueError(f"features have {features.shape[2]} frames but experiment {exp.name!r} expects "
-                         f"{exp.features.num_frames} (hop {exp.features.hop_length}, {exp.features.duration:g} s): "
-                         "they come from another front-end; compute them with load_features(meta, exp.features)")
+    expected = (len(meta), exp.features.n_mels, exp.features.num_frames)
+    if tuple(features.shape) != expected:
+        raise ValueError(f"features of shape {tuple(features.shape)} (clips, n_mels, frames) but experiment {exp.name!r} "
+                         f"expects {expected}: they come from another front-end; compute them with "
+                         "load_features(meta, exp.features)")
     return meta["target"].to_numpy().astype(np.int64)
 
 
 def probs_table(meta: pd.DataFrame, idx: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
     """Per-clip probabilities: filename, fold, target, prob_0, prob_1, ..."""
     rows = meta.iloc[idx]
-    table = pd.DataFrame({c: rows[c].to_numpy() for c in ("filename", "fold", "target")})
-    for c in range(probs.shape[1]):
-        table[f"prob_{c}"] = probs[:, c]
-    return table
+    return pd.DataFrame({**{c: rows[c].to_numpy() for c in ("filename", "fold", "target")},
+                         **{f"prob_{c}": probs[:, c] for c in range(probs.shape[1])}})
 
 
 def prob_columns(table: pd.DataFrame) -> list[str]:
@@ -151,8 +143,8 @@ def _store_fold(store: ResultsStore, exp, meta, protocol, scored, fold, train_id
     record = {"fold": fold, "scored_as": scored, **record, "experiment": exp.to_dict(), "key": exp.key(),
               "data": data_fingerprint(meta, train_idx, scored_idx), "csv_sha256": file_sha256(csv_path)}
     if result is not None:
-        info = {"arch": exp.arch, "params": exp.model.to_dict(), "n_mels": exp.features.n_mels,
-                "classes": list(class_names(meta)), "features": exp.features.to_dict(), "experiment": exp.name,
+        info = {"arch": exp.arch, "params": plain(exp.model), "n_mels": exp.features.n_mels,
+                "classes": list(class_names(meta)), "features": plain(exp.features), "experiment": exp.name,
                 "key": exp.key(), "tta_shifts": exp.train.tta_shifts,
                 "trained_on_folds": sorted(int(f) for f in meta["fold"].iloc[train_idx].unique())}
         save_checkpoint(store.fold_model(exp.name, fold, protocol), result.model.cpu(), result.normalizer.cpu(),
@@ -167,7 +159,7 @@ def _is_stored(store: ResultsStore, exp: Experiment, meta, protocol: str, fold: 
                keep_model: bool) -> bool:
     json_path, csv_path = store.fold_paths(exp.name, fold, protocol)
     needs = [csv_path] + ([store.fold_model(exp.name, fold, protocol)] if keep_model else [])
-    stored = store.read(json_path)
+    stored = read_json(json_path)
     return (store.reusable(stored, exp.key(), data_fingerprint(meta, train_idx, scored_idx), json_path, needs)
             and store.fold_files_match(stored, csv_path, meta["filename"].iloc[scored_idx]))
 
@@ -177,15 +169,13 @@ def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame,
                    keep_test_model: bool = False):
     """Cross-validate ``exp`` in ``protocol`` (``"official"`` or ``"development"``); returns its summary.
 
-    Stored under ``<name>/cv/`` (official) or ``<name>/dev-cv/``: ``fold<k>.json`` + ``fold<k>.csv`` per fold,
-    then ``summary.json`` (mean ± std over folds, pooled out-of-fold metrics, parameters, seconds) and
-    ``oof.csv``. The summary returned also holds ``"per_fold"``, the fold records. ``folds``: the official
-    protocol's test folds to run (default all). ``keep_test_model`` keeps the model trained for the test fold
-    (:meth:`ResultsStore.test_model`). ``exp`` may be a list of experiments (seeds, variants): their missing
-    folds then train together, and a list of summaries comes back. ``features`` is a tensor, or a function of
-    a :class:`~audiolab.features.FeatureConfig` for experiments whose front-ends differ.
-    One process at a time trains an experiment: another gets :class:`~audiolab.evaluation.store.ExperimentBusy`.
-    """
+    Stored under ``<name>/cv/`` (official) or ``<name>/dev-cv/``: ``fold<k>.json`` + ``fold<k>.csv`` per fold, then
+    ``summary.json`` (mean ± std over folds, pooled out-of-fold metrics, parameters, seconds; returned with
+    ``"per_fold"``, the fold records) and ``oof.csv``. ``folds``: the official protocol's test folds to run
+    (default all); ``keep_test_model`` keeps the test fold's model (:meth:`ResultsStore.test_model`). A list of
+    experiments (seeds, variants) trains its missing folds together and returns a list of summaries; ``features``
+    is then a tensor or a function of a :class:`~audiolab.features.FeatureConfig`. One process at a time trains
+    an experiment: another gets :class:`~audiolab.evaluation.store.ExperimentBusy`."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be 'official' or 'development', got {protocol!r}")
     scored = PROTOCOLS[protocol]
@@ -215,7 +205,7 @@ def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame,
 
 def _summary(store: ResultsStore, exp: Experiment, meta, protocol: str, wanted: list, complete: bool) -> dict:
     """Read the stored folds back (as a rerun will), write the summary and out-of-fold table, return both."""
-    per_fold = [store.read(store.fold_paths(exp.name, k, protocol)[0]) for k in wanted]
+    per_fold = [read_json(store.fold_paths(exp.name, k, protocol)[0]) for k in wanted]
     rows = [{**fold_row(r["fold"], r["metrics"]), "train_seconds": r["train_seconds"], "epochs": r["epochs"]}
             for r in per_fold]
     oof = pd.concat([pd.read_csv(store.fold_paths(exp.name, k, protocol)[1]) for k in wanted], ignore_index=True)

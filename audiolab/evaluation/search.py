@@ -15,10 +15,10 @@ Both choices refuse scores of the test fold with :class:`TestFoldError`.
 from __future__ import annotations
 
 import ast
-import json
+import itertools
 import math
 import random
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,20 +27,15 @@ from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
 
 from .. import tracking
-from .._util import PathLike, plain, tupled
-from ..data import SEARCH_VAL_FOLDS, TEST_FOLD
+from .._util import PathLike, plain, read_json, tupled
+from ..data import SEARCH_VAL_FOLDS, TEST_FOLD, development_folds
 from ..experiment import Experiment
 from ..metrics import evaluate
 from .cv import check_inputs, class_names, train_and_score, workers
-from .store import DEV_CV, ResultsStore, data_fingerprint
-
-__all__ = ["search", "search_trials", "search_splits", "run_trial", "TRIAL_ARTIFACT", "RULES", "TRIAL_RESULT_COLUMNS",
-           "TestFoldError", "ranked", "validation_se", "chosen_trial", "describe_choice", "best_experiment",
-           "choose_by_development"]
+from .store import FOLDERS, ResultsStore, data_fingerprint
 
 #: W&B artifact type of a search trial's result file (what :func:`audiolab.sweeps.collect` downloads).
 TRIAL_ARTIFACT = "search-trial"
-RULES = ("one_se", "best")
 
 
 #: The columns of a search's trials table after the trial number and its searched values.
@@ -69,10 +64,9 @@ def _check_trials(trials: pd.DataFrame) -> None:
 def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[Any, pd.DataFrame]:
     """The candidate with the highest mean development-fold accuracy over its seeds, and the table behind it.
 
-    ``candidates`` maps a label (a number of heads, an experiment name) to the development
-    cross-validation summaries of its seeds. Ties go to the
-    first candidate. Any summary that is not a development cross-validation, or that scored the test
-    fold, raises :class:`TestFoldError`: the choice would have looked at the test fold.
+    ``candidates`` maps a label (a number of heads, an experiment name) to the development cross-validation summaries
+    of its seeds. Ties go to the first candidate. Any summary that is not a development cross-validation, or that
+    scored the test fold, raises :class:`TestFoldError`: the choice would have looked at the test fold.
     """
     rows = {}
     for label, summaries in candidates.items():
@@ -80,7 +74,7 @@ def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[
             raise ValueError(f"candidate {label!r} has no results")
         for summary in summaries:
             scored = [int(r["fold"]) for r in summary["folds"]]
-            if summary.get("protocol") != DEV_CV or TEST_FOLD in scored:
+            if summary.get("protocol") != FOLDERS["development"] or TEST_FOLD in scored:
                 raise TestFoldError(
                     f"{summary.get('name')!r}: its scores cover folds {scored} of a {summary.get('protocol', 'cv')!r} "
                     f"run; choices use development-fold cross-validation (protocol='development'), which never trains on or "
@@ -106,82 +100,66 @@ def validation_se(trials: pd.DataFrame) -> float:
     top = ranked(trials).iloc[0]
     if "val_clips" not in trials.columns or pd.isna(top["val_clips"]):
         raise ValueError("the trials table has no 'val_clips' column (written by an older audiolab): "
-                         "rerun search() to add it, or choose with rule='best'")
+                         "rerun search() to add it")
     p, n = float(top["val_accuracy"]), int(top["val_clips"])
     return math.sqrt(p * (1.0 - p) / n)
 
 
-def chosen_trial(trials: pd.DataFrame, rule: str = "one_se") -> pd.Series:
-    """The row of the trial a search picks: ``"best"`` (highest validation accuracy, then macro F1)
-    or ``"one_se"`` (default: the fewest trainable parameters among the trials within one standard
-    error of the best; ties: higher accuracy)."""
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; choose one of {RULES}")
+def chosen_trial(trials: pd.DataFrame) -> pd.Series:
+    """The row of the trial a search picks by the one-standard-error rule: the fewest trainable parameters
+    among the trials within one standard error of the best (ties: higher accuracy, then macro F1)."""
     _check_trials(trials)
     table = ranked(trials)
-    if rule == "best":
-        return table.iloc[0]
     floor = table.iloc[0]["val_accuracy"] - validation_se(table)
     within = table[table["val_accuracy"] >= floor - 1e-12]
     return within.sort_values(["params_trainable", "val_accuracy", "val_macro_f1", "trial"],
                               ascending=[True, False, False, True], kind="stable").iloc[0]
 
 
-def _from_cell(value: Any) -> Any:
-    """A table cell back to a Python value (``"(32, 64)"`` read from CSV becomes a tuple)."""
+def _typed(value: Any, like: Any) -> Any:
+    """A table cell as a value of the field ``like`` is (read from CSV, ``"(32, 64)"`` is a tuple, ``32.0`` an int)."""
     if isinstance(value, str) and value[:1] in "([":
         try:
-            return tupled(ast.literal_eval(value))
+            value = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             return value
-    if isinstance(value, float) and value.is_integer():
-        return value  # keep floats floats (lr=1.0 stays 1.0)
+    if isinstance(like, int) and not isinstance(like, bool) and isinstance(value, float) and value.is_integer():
+        return int(value)
     return tupled(value)
 
 
-def chosen_values(base: Experiment, trials: pd.DataFrame, rule: str = "one_se") -> dict:
+def chosen_values(base: Experiment, trials: pd.DataFrame) -> dict:
     """The searched values of the chosen trial, typed like ``base``'s fields."""
-    best = chosen_trial(trials, rule)
-    skip = {"trial", "name", *TRIAL_RESULT_COLUMNS}
-    values = {k: _from_cell(best[k]) for k in best.index if k not in skip}
-    for k, v in values.items():  # integers stored as floats by pandas
-        current = base.get(k)
-        if isinstance(current, int) and not isinstance(current, bool) and isinstance(v, float) and v.is_integer():
-            values[k] = int(v)
-    return values
+    best = chosen_trial(trials)
+    return {k: _typed(best[k], base.get(k)) for k in best.index if k not in {"trial", "name", *TRIAL_RESULT_COLUMNS}}
 
 
-def describe_choice(base: Experiment, trials: pd.DataFrame, space: Mapping[str, Sequence],
-                    rule: str = "one_se") -> str:
+def describe_choice(base: Experiment, trials: pd.DataFrame, space: Mapping[str, Sequence]) -> str:
     """A Markdown paragraph: which trial the search picked, by which rule, and what it changes from ``base``."""
     table = ranked(trials)
-    top, pick = table.iloc[0], chosen_trial(table, rule)
+    top, pick = table.iloc[0], chosen_trial(table)
 
     def trial(row) -> str:
         return (f"**trial {int(row['trial'])}** (validation accuracy {row['val_accuracy']:.3f}, "
                 f"macro F1 {row['val_macro_f1']:.3f}, {int(row['params_trainable']):,} parameters)")
 
-    if rule == "best":
-        text = f"The best trial is {trial(pick)}."
-    else:
-        se = validation_se(table)
-        text = (f"The highest validation accuracy is {trial(top)}. On {int(top['val_clips'])} validation clips "
-                f"its standard error is {100 * se:.1f} points, so every trial above "
-                f"{top['val_accuracy'] - se:.3f} cannot be told apart from the best by this search. Of those we take the one with "
-                f"the fewest parameters (the *one-standard-error rule*): ")
-        text += "the same trial." if int(pick["trial"]) == int(top["trial"]) else f"{trial(pick)}."
-    changes = {k: (base.get(k), _from_cell(pick[k])) for k in space}
+    se = validation_se(table)
+    text = (f"The highest validation accuracy is {trial(top)}. On {int(top['val_clips'])} validation clips "
+            f"its standard error is {100 * se:.1f} points, so every trial above {top['val_accuracy'] - se:.3f} cannot be "
+            f"told apart from the best by this search. Of those we take the one with the fewest parameters (the "
+            f"*one-standard-error rule*): ")
+    text += "the same trial." if int(pick["trial"]) == int(top["trial"]) else f"{trial(pick)}."
+    changes = {k: (base.get(k), _typed(pick[k], base.get(k))) for k in space}
     changed = [f"`{k}` {a} → {b}" for k, (a, b) in changes.items() if str(plain(a)) != str(plain(b))]
     return text + (f" Compared with the starting configuration it changes {', '.join(changed)}." if changed
                    else " It is the starting configuration itself.")
 
 
-def best_experiment(base: Experiment, trials: pd.DataFrame, name: Optional[str] = None,
-                    rule: str = "one_se") -> Experiment:
+def best_experiment(base: Experiment, trials: pd.DataFrame, name: Optional[str] = None) -> Experiment:
     """``base`` with the values of the trial :func:`chosen_trial` picks, named ``name``
     (default ``"<base.name>-best"``). Works on :func:`~audiolab.evaluation.search`'s table and
     on ``trials.csv`` read back with pandas."""
-    return base.replace(chosen_values(base, trials, rule), name=name or f"{base.name}-best")
+    return base.replace(chosen_values(base, trials), name=name or f"{base.name}-best")
 
 
 def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int = 8, seed: int = 0) -> list[dict]:
@@ -195,56 +173,29 @@ def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int
         raise ValueError("the search space is empty: pass {key: [values, ...]}")
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
-    keys = list(space)
-    values = []
-    for k in keys:
-        options = [tupled(v) for v in space[k]]
-        if not options:
-            raise ValueError(f"search key {k!r} has no values")
-        values.append(options)
-    base.replace({k: values[i][0] for i, k in enumerate(keys)})  # unknown keys and bad values fail here
-
-    base_point = {k: base.get(k) for k in keys}
-    sizes = [len(v) for v in values]
-    size = math.prod(sizes)
-
-    def point(i: int) -> dict:
-        out = {}
-        for k, options, n in zip(reversed(keys), reversed(values), reversed(sizes)):
-            i, r = divmod(i, n)
-            out[k] = options[r]
-        return {k: out[k] for k in keys}
-
-    def ident(p: dict) -> str:
-        return json.dumps(plain(p), sort_keys=True)
-
-    base_in_grid = all(base_point[k] in options for k, options in zip(keys, values))
-    exhaustive = size + (0 if base_in_grid else 1) <= n_trials
-    if exhaustive:
-        order: Iterable[int] = range(size)
-    else:  # n_trials draws: if the base is among them, the others still fill n_trials - 1 slots
-        order = random.Random(seed).sample(range(size), min(size, n_trials))
-    seen = {ident(base_point)}
-    trials = [base_point]
+    values = [[tupled(v) for v in options] for options in space.values()]
+    if not all(values):
+        raise ValueError(f"search key {[k for k, v in zip(space, values) if not v][0]!r} has no values")
+    base.replace({k: v[0] for k, v in zip(space, values)})  # unknown keys and bad values fail here
+    grid = [dict(zip(space, point)) for point in itertools.product(*values)]
+    start = {k: base.get(k) for k in space}
+    exhaustive = len(grid) + (start not in grid) <= n_trials
+    # n_trials draws: if the base is among them, the others still fill n_trials - 1 slots
+    order = range(len(grid)) if exhaustive else random.Random(seed).sample(range(len(grid)), min(len(grid), n_trials))
+    trials = [start]
     for i in order:
-        if not exhaustive and len(trials) >= n_trials:
-            break
-        p = point(i)
-        if ident(p) not in seen:
-            seen.add(ident(p))
-            trials.append(p)
+        if grid[i] not in trials and (exhaustive or len(trials) < n_trials):
+            trials.append(grid[i])
     return trials
 
 
 def search_splits(meta: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """``(val fold, train idx, val idx)`` per validation fold: train on the development folds but that one."""
-    folds = meta["fold"].to_numpy()
-    present = set(int(f) for f in np.unique(folds))
-    if TEST_FOLD in SEARCH_VAL_FOLDS or not set(SEARCH_VAL_FOLDS) | {TEST_FOLD} <= present:
+    splits = [split for split in development_folds(meta) if split[0] in SEARCH_VAL_FOLDS]
+    if TEST_FOLD in SEARCH_VAL_FOLDS or len(splits) != len(SEARCH_VAL_FOLDS):
         raise ValueError(f"the search needs validation folds {sorted(SEARCH_VAL_FOLDS)} and a different test fold "
-                         f"{TEST_FOLD}; the table has {sorted(present)}")
-    return [(v, np.flatnonzero((folds != v) & (folds != TEST_FOLD)), np.flatnonzero(folds == v))
-            for v in SEARCH_VAL_FOLDS]
+                         f"{TEST_FOLD}; the table has {sorted(set(meta['fold']))}")
+    return splits
 
 
 def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, features: torch.Tensor,
@@ -288,20 +239,17 @@ def _trial_stored(base, values, meta, store: ResultsStore, index):
     key = _trial(base, values, index).key()
     data = data_fingerprint(meta, *[idx for _, train, val in search_splits(meta) for idx in (train, val)])
     path = store.trial_path(base.name, key)
-    return store.read(path), key, data, path
+    return read_json(path), key, data, path
 
 
 def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame, features: torch.Tensor,
               store: "ResultsStore | PathLike", index: Optional[int] = None, log_reused: bool = False) -> dict:
     """One trial of ``base``'s search: ``base`` with ``values`` (dotted keys), trained once per validation fold
-    and scored on them pooled; stored as ``<base.name>/search/trial-<key>.json``, where :func:`search` finds it
-    (a W&B sweep agent runs exactly this, see :mod:`audiolab.sweeps`). A trial already stored for the same
-    configuration and clips is loaded. Returns the stored record.
-
-    W&B: one run per trial (job type ``search``, group ``<base.name>-search``; under a sweep agent, the agent's
-    run): every epoch of its validation folds one after the other, the pooled ``val/*`` scores, and the trial's
-    file as an artifact of type :data:`TRIAL_ARTIFACT`. A reused trial makes no run, unless ``log_reused`` (a
-    sweep agent's run must report its metric even for a trial it finds stored)."""
+    and scored on them pooled; stored as ``<base.name>/search/trial-<key>.json`` (reused when stored for the same
+    configuration and clips), where :func:`search` finds it; a W&B sweep agent runs exactly this. Returns the
+    record. W&B: one run per trial (group ``<base.name>-search``; under a sweep agent, the agent's run) with every
+    epoch, the pooled ``val/*`` scores and the trial's file as an artifact of type :data:`TRIAL_ARTIFACT`; a
+    reused trial makes no run, unless ``log_reused`` (a sweep agent's run must report its metric)."""
     store = ResultsStore.of(store)
     y, classes = check_inputs(base, meta, features), class_names(meta)
     exp, splits = _trial(base, values, index), search_splits(meta)
@@ -332,4 +280,4 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
         tracking.log_files(run, f"{base.name}-trial-{key}", TRIAL_ARTIFACT, store.root, [path],
                            metadata={"experiment": base.name, "key": key, "values": plain(values),
                                      "val_accuracy": stored["metrics"]["accuracy"]})
-    return store.read(path)
+    return read_json(path)

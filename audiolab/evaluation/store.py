@@ -17,9 +17,8 @@ Layout under ``root`` (``reports/results`` for the full profile)::
 A stored result is reused only when its ``key`` (:meth:`audiolab.experiment.Experiment.key`)
 and its ``data`` fingerprint (the clips of its train and test sets) match, and a fold's CSV is the one
 its record was written with (``csv_sha256``; records older than that field: the CSV's clips). One
-process at a time trains into an experiment's folder (:meth:`ResultsStore.writing`). Each reuse marks the
-files as used (their modification time becomes "now"), so :meth:`ResultsStore.prune_unused`
-can remove what no notebook uses any more.
+process at a time trains into an experiment's folder (:meth:`ResultsStore.writing`). Nothing is ever
+pruned: every table is made from the experiments its caller names.
 """
 from __future__ import annotations
 
@@ -35,16 +34,13 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .._util import PathLike, atomic_write, plain, read_json, repo_root, write_csv, write_json
+from .._util import PathLike, atomic_write, file_sha256, plain, read_json, repo_root, write_csv, write_json
 from ..data import TEST_FOLD
 
 try:
     import fcntl
 except ImportError:  # Windows: no lock
     fcntl = None
-
-__all__ = ["FOLDERS", "ResultsStore", "ExperimentBusy", "data_fingerprint", "file_sha256", "BEST_MODEL",
-           "RESULTS_ENV", "OFFICIAL_CV", "DEV_CV"]
 
 logger = logging.getLogger("audiolab")
 
@@ -54,24 +50,17 @@ BEST_MODEL = "best_model.pt"
 RESULTS_ENV = "AUDIOLAB_RESULTS"
 #: The folders (and summaries' ``protocol``) of the two cross-validation protocols: official (all folds),
 #: development (all but the test fold).
-OFFICIAL_CV, DEV_CV = "cv", "dev-cv"
-FOLDERS = {"official": OFFICIAL_CV, "development": DEV_CV}
+FOLDERS = {"official": "cv", "development": "dev-cv"}
 
 
 class ExperimentBusy(RuntimeError):
     """Another process is training into the same experiment folder."""
 
 
-def file_sha256(path: PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def data_fingerprint(meta: pd.DataFrame, *index_sets: np.ndarray) -> str:
     """Hash of the clips (fold, target, filename) of each index set, in order."""
-    parts = [
-        sorted(f"{r.fold}/{r.target}/{r.filename}" for r in meta.iloc[np.asarray(idx)].itertuples())
-        for idx in index_sets
-    ]
+    parts = [sorted(f"{r.fold}/{r.target}/{r.filename}" for r in meta.iloc[np.asarray(idx)].itertuples())
+             for idx in index_sets]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
 
 
@@ -93,13 +82,9 @@ class ResultsStore:
     def for_profile(cls, profile_name: str = "full", root: Optional[PathLike] = None) -> "ResultsStore":
         """``root`` if given, else ``$AUDIOLAB_RESULTS``, else ``reports/results`` of this checkout for the
         full profile and a scratch folder for the others (a smoke run never overwrites the reports)."""
-        if root is not None:
-            return cls(root)
-        if os.environ.get(RESULTS_ENV):
-            return cls(os.environ[RESULTS_ENV])
-        if profile_name == "full":
-            return cls(repo_root() / "reports" / "results")
-        return cls(Path(tempfile.gettempdir()) / f"audiolab-{profile_name}" / "results")
+        default = (repo_root() / "reports" if profile_name == "full"
+                   else Path(tempfile.gettempdir()) / f"audiolab-{profile_name}") / "results"
+        return cls(root if root is not None else os.environ.get(RESULTS_ENV) or default)
 
     # -- where things are ------------------------------------------------------------
     def cv_dir(self, name: str, protocol: str = "official") -> Path:
@@ -134,10 +119,6 @@ class ResultsStore:
         """The model ``audiolab predict`` uses (written by the comparison notebook)."""
         return self.root / BEST_MODEL
 
-    def best_model_info(self) -> Optional[dict]:
-        """What the comparison notebook wrote beside :attr:`best_model` (``experiment``, scores, ...), or ``None``."""
-        return read_json(self.best_model.with_suffix(".json"))
-
     def keep_best_model(self, name: str, about: dict) -> Path:
         """Copy ``name``'s test-fold model to :attr:`best_model`, with ``about`` beside it as JSON."""
         source = self.test_model(name)
@@ -150,52 +131,23 @@ class ResultsStore:
         return self.best_model
 
     # -- reading -----------------------------------------------------------------------
-    def read(self, path: PathLike) -> Optional[dict]:
-        """The JSON at ``path`` (``None`` when missing or damaged)."""
-        return read_json(path)
+    def _load(self, path: Path, name: str, protocol: str, what: str):
+        found = (pd.read_csv(path) if path.is_file() else None) if path.suffix == ".csv" else read_json(path)
+        if found is None:
+            raise FileNotFoundError(f"no {what} at {path}: run cross_validate(..., protocol={protocol!r}) for {name!r} first")
+        return found
 
     def load_summary(self, name: str, protocol: str = "official") -> dict:
         """The cross-validation summary of experiment ``name`` in ``protocol``."""
-        path = self.cv_dir(name, protocol) / "summary.json"
-        summary = read_json(path)
-        if summary is None:
-            raise FileNotFoundError(f"no {protocol} summary at {path}: run cross_validate(..., protocol={protocol!r}) "
-                                    f"for {name!r} first")
-        return summary
+        return self._load(self.cv_dir(name, protocol) / "summary.json", name, protocol, f"{protocol} summary")
 
     def load_oof(self, name: str, protocol: str = "official") -> pd.DataFrame:
         """The out-of-fold probabilities of ``name``: filename, fold, target, prob_0.., pred."""
-        path = self.cv_dir(name, protocol) / "oof.csv"
-        if not path.is_file():
-            raise FileNotFoundError(f"no out-of-fold predictions at {path}: run the cross-validation of {name!r} first")
-        return pd.read_csv(path)
+        return self._load(self.cv_dir(name, protocol) / "oof.csv", name, protocol, "out-of-fold predictions")
 
     def load_fold(self, name: str, fold: int, protocol: str = "official") -> dict:
         """The stored record of one cross-validation fold (the test fold's is the held-out result)."""
-        path = self.fold_paths(name, fold, protocol)[0]
-        record = read_json(path)
-        if record is None:
-            raise FileNotFoundError(f"no result at {path}: run the cross-validation of {name!r} first")
-        return record
-
-    def summaries(self, protocol: str = "official") -> list[str]:
-        """Names of the experiments with a cross-validation summary in ``protocol``, sorted."""
-        return sorted(p.parent.parent.name for p in self.root.glob(f"*/{FOLDERS[protocol]}/summary.json"))
-
-    def training_seconds(self) -> dict:
-        """Seconds of training behind the store, by kind: official ``cv`` folds, ``dev_cv`` folds and
-        ``search`` trials (seed-ensemble members are runs of their own), plus ``total``. Unlike the wall
-        time of one ``audiolab reports`` run, this does not shrink when finished results are reused."""
-        patterns = {"cv": f"*/{OFFICIAL_CV}/fold*.json", "dev_cv": f"*/{DEV_CV}/fold*.json",
-                    "search": "*/search/trial-*.json"}
-        sums = {kind: sum(float((read_json(p) or {}).get("train_seconds") or 0.0) for p in self.root.glob(pattern))
-                for kind, pattern in patterns.items()}
-        sums["total"] = sum(sums.values())
-        return sums
-
-    def ensembles(self) -> list[dict]:
-        """Every seed-ensemble summary in the store."""
-        return [s for s in map(read_json, sorted(self.root.glob("*-ensemble/summary.json"))) if s]
+        return self._load(self.fold_paths(name, fold, protocol)[0], name, protocol, "result")
 
     # -- writing -----------------------------------------------------------------------
     def write_json(self, path: PathLike, obj) -> Path:
@@ -230,7 +182,7 @@ class ResultsStore:
     # -- reuse -------------------------------------------------------------------------
     def reusable(self, stored: Optional[dict], key: str, data: str, path: Path, needs: Sequence[Path] = ()) -> bool:
         """Whether ``stored`` (read from ``path``) was computed by this configuration on these clips,
-        with the files ``needs`` beside it; a reused result is marked as used. Says why when not."""
+        with the files ``needs`` beside it. Says why when not."""
         if stored is None:
             return False
         if stored.get("key") != key:
@@ -250,7 +202,6 @@ class ResultsStore:
                 for m in ("accuracy", "macro_f1", "n")):
             logger.warning("%s holds no valid scores: retraining", path)
             return False
-        self.mark_used(path, *needs)
         return True
 
     @staticmethod
@@ -266,30 +217,3 @@ class ResultsStore:
         if not same:
             logger.warning("%s does not belong to %s (another run wrote it): retraining", csv_path, record.get("key"))
         return same
-
-    @staticmethod
-    def mark_used(*paths: PathLike) -> None:
-        """Set the files' modification time to now: they belong to the current report."""
-        for path in paths:
-            try:
-                os.utime(path)
-            except OSError:
-                pass
-
-    def prune_unused(self, since: float) -> list[Path]:
-        """Delete the files of experiments (``<root>/<name>/...``) neither written nor reused since
-        ``since`` (a :func:`time.time`), and the folders left empty; returns the deleted files.
-
-        Files directly in the root (the comparison notebook's tables and kept model) are left to
-        the notebook that rewrites them. Once every training notebook has run, an older file
-        belongs to a configuration they no longer define (a search trial of a changed start, the
-        ensemble of a head count no longer chosen); left in place, it would show up in the tables.
-        """
-        removed = [p for p in self.root.glob("*/**/*") if p.is_file() and p.stat().st_mtime < since]
-        for path in removed:
-            path.unlink()
-        for folder in sorted((p for p in self.root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
-                             reverse=True):
-            if not any(folder.iterdir()):
-                folder.rmdir()
-        return removed

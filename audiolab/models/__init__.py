@@ -11,7 +11,7 @@ defaults are the kit's two architectures) and built with :func:`build_model`.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Union
+from typing import Union
 
 from torch import nn
 
@@ -19,40 +19,10 @@ from .attention import MultiHeadSelfAttention
 from .conv1d import Conv1dClassifier, ConvBase, ConvBaseConfig, ConvConfig
 from .transformer import ConvTransformer, TransformerConfig
 
-__all__ = [
-    "ARCHITECTURES",
-    "Conv1dClassifier",
-    "ConvBase",
-    "ConvBaseConfig",
-    "ConvConfig",
-    "ConvTransformer",
-    "ModelConfig",
-    "MultiHeadSelfAttention",
-    "TransformerConfig",
-    "build_model",
-    "model_config",
-]
-
 ModelConfig = Union[ConvConfig, TransformerConfig]
 
 #: architecture name -> (its config, its module)
 ARCHITECTURES = {"conv1d": (ConvConfig, Conv1dClassifier), "transformer": (TransformerConfig, ConvTransformer)}
-
-
-def model_config(arch: str, params: Mapping[str, Any] | None = None) -> ModelConfig:
-    """The config of architecture ``arch`` (``"conv1d"`` or ``"transformer"``) with ``params`` changed.
-
-    Unknown keys raise with the list of valid ones, so a typo cannot pass silently.
-    """
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
-    cls = ARCHITECTURES[arch][0]
-    params = dict(params or {})
-    valid = list(cls.__dataclass_fields__)
-    unknown = sorted(k for k in params if k not in valid)
-    if unknown:
-        raise ValueError(f"unknown model parameter(s) for {arch!r}: {unknown}; valid: {valid}")
-    return cls(**params)
 
 
 def build_model(config: ModelConfig, n_mels: int = 64, n_classes: int = 10) -> nn.Module:

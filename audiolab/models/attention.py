@@ -10,12 +10,10 @@ For a sequence ``x`` of ``T`` vectors of size ``d_model``:
        weights = softmax(scores, over j)          # each row sums to 1
        out     = weights @ V                      # a weighted average of the values
 
-3. The heads are concatenated back to ``d_model`` features and mixed by the
-   *output projection*.
+3. The heads are concatenated back to ``d_model`` features and mixed by the *output projection*.
 
-Several heads let the layer attend to several things at once (one head may
-follow the onset of a dog bark while another tracks background rain). The
-result matches ``torch.nn.MultiheadAttention`` to floating-point precision when
+Several heads let the layer attend to several things at once (one head may follow the onset of a dog bark while
+another tracks background rain). The result matches ``torch.nn.MultiheadAttention`` to floating-point precision when
 the weights are copied over (see ``tests/test_attention.py``).
 """
 from __future__ import annotations
@@ -26,8 +24,6 @@ from typing import Optional
 import torch
 from torch import nn
 
-__all__ = ["MultiHeadSelfAttention"]
-
 
 class MultiHeadSelfAttention(nn.Module):
     """Self-attention over ``(batch, tokens, d_model)`` with ``heads`` heads."""
@@ -35,10 +31,8 @@ class MultiHeadSelfAttention(nn.Module):
     def __init__(self, d_model: int, heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
         if heads < 1 or d_model % heads != 0:
-            raise ValueError(
-                f"d_model={d_model} must be divisible by heads={heads}: each head gets d_model // heads "
-                f"features. Choose heads from the divisors of {d_model} (e.g. 1, 2, 4) or change d_model."
-            )
+            raise ValueError(f"d_model={d_model} must be divisible by heads={heads}: each head gets d_model // heads "
+                             f"features. Choose heads from the divisors of {d_model} (e.g. 1, 2, 4) or change d_model.")
         self.d_model = d_model
         self.heads = heads
         self.d_head = d_model // heads
@@ -53,9 +47,7 @@ class MultiHeadSelfAttention(nn.Module):
         batch, tokens, _ = x.shape
         return x.view(batch, tokens, self.heads, self.d_head).transpose(1, 2)
 
-    def forward(
-        self, x: torch.Tensor, need_weights: bool = False
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Returns ``(output, weights)``; ``weights`` is ``(B, heads, T, T)`` or ``None``."""
         batch, tokens, _ = x.shape
         q = self._split_heads(self.query(x))

@@ -1,31 +1,21 @@
 """Architecture 1: a 1D-convolutional feature extractor and a fully connected classifier.
 
-The input is a log-mel spectrogram ``(batch, n_mels, frames)``. A 1D convolution
-treats the ``n_mels`` bands as input *channels* and slides along time, so each
-layer learns detectors of short spectro-temporal patterns ("a rising whistle",
-"a broadband click") and the stack of layers combines them over ever longer
-stretches of time.
+The input is a log-mel spectrogram ``(batch, n_mels, frames)``. A 1D convolution treats the ``n_mels`` bands as input
+*channels* and slides along time, so each layer learns detectors of short spectro-temporal patterns ("a rising
+whistle", "a broadband click") and the stack of layers combines them over ever longer stretches of time.
 
-Every block is ``conv -> batch norm -> activation -> pooling -> dropout``.
-Depth, channels, kernel size, stride, activation and pooling are all set in
-:class:`ConvConfig`, whose defaults are the kit's Architecture 1.
+Every block is ``conv -> batch norm -> activation -> pooling -> dropout``. Depth, channels, kernel size, stride,
+activation and pooling are all set in :class:`ConvConfig`, whose defaults are the kit's Architecture 1.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar, Optional, Sequence, Union
 
 import torch
 from torch import nn
 
-__all__ = ["ConvBaseConfig", "ConvConfig", "ConvBlock", "ConvBase", "Conv1dClassifier", "ACTIVATIONS", "make_activation"]
-
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "gelu": nn.GELU,
-    "elu": nn.ELU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.1),
-}
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "leaky_relu": lambda: nn.LeakyReLU(0.1)}
 
 
 def make_activation(name: str) -> nn.Module:
@@ -47,10 +37,9 @@ def _ints(values, name: str, example: str) -> tuple:
 class ConvBaseConfig:
     """The 1D-conv feature extractor shared by both architectures (see :class:`ConvBase`).
 
-    ``channels`` has one entry per block, so ``len(channels)`` is the number of blocks.
-    ``stride`` is one number for every block or one per block (e.g. ``(2, 1, 1)``
-    halves the frames in the first block only). ``pool`` (``"max"``, ``"avg"`` or
-    ``"none"``, window ``pool_size``) follows every block.
+    ``channels`` has one entry per block, so ``len(channels)`` is the number of blocks. ``stride`` is one number for
+    every block or one per block (e.g. ``(2, 1, 1)`` halves the frames in the first block only). ``pool`` (``"max"``,
+    ``"avg"`` or ``"none"``, window ``pool_size``) follows every block.
     """
 
     channels: Sequence[int] = (64, 128, 128, 256)
@@ -68,10 +57,8 @@ class ConvBaseConfig:
         if not isinstance(self.stride, int):
             object.__setattr__(self, "stride", _ints(self.stride, "stride", "2 for every block or (2, 1, 1)"))
             if len(self.stride) != len(self.channels):
-                raise ValueError(
-                    f"stride lists {len(self.stride)} values for {len(self.channels)} conv blocks; "
-                    "give one stride per entry of channels, or a single number for all"
-                )
+                raise ValueError(f"stride lists {len(self.stride)} values for {len(self.channels)} conv blocks; "
+                                 "give one stride per entry of channels, or a single number for all")
         if self.kernel_size < 1 or min(self.strides) < 1:
             raise ValueError(f"kernel_size and stride must be >= 1, got {self.kernel_size} and {self.stride}")
         make_activation(self.activation)
@@ -81,20 +68,9 @@ class ConvBaseConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
     @property
-    def num_blocks(self) -> int:
-        return len(self.channels)
-
-    @property
     def strides(self) -> tuple:
         """The stride of every block."""
-        return (self.stride,) * self.num_blocks if isinstance(self.stride, int) else self.stride
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        if not isinstance(self.stride, int):
-            d["stride"] = list(self.stride)
-        return d
+        return (self.stride,) * len(self.channels) if isinstance(self.stride, int) else self.stride
 
 
 @dataclass(frozen=True)
@@ -124,18 +100,9 @@ class ConvBlock(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, config: ConvBaseConfig, stride: Optional[int] = None):
         stride = config.strides[0] if stride is None else stride
-        layers = [
-            nn.Conv1d(
-                in_channels,
-                out_channels,
-                kernel_size=config.kernel_size,
-                stride=stride,
-                padding=config.kernel_size // 2,
-                bias=False,  # batch norm adds the bias
-            ),
-            nn.BatchNorm1d(out_channels),
-            make_activation(config.activation),
-        ]
+        layers = [nn.Conv1d(in_channels, out_channels, kernel_size=config.kernel_size, stride=stride,
+                            padding=config.kernel_size // 2, bias=False),  # batch norm adds the bias
+                  nn.BatchNorm1d(out_channels), make_activation(config.activation)]
         if config.pool == "max":
             layers.append(nn.MaxPool1d(config.pool_size, ceil_mode=True))
         elif config.pool == "avg":
@@ -152,9 +119,8 @@ class ConvBase(nn.Module):
         super().__init__()
         self.config = config
         widths = (in_channels,) + tuple(config.channels)
-        self.blocks = nn.Sequential(
-            *(ConvBlock(a, b, config, stride) for a, b, stride in zip(widths[:-1], widths[1:], config.strides))
-        )
+        self.blocks = nn.Sequential(*(ConvBlock(a, b, config, stride)
+                                      for a, b, stride in zip(widths[:-1], widths[1:], config.strides)))
         self.out_channels = widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,15 +1,14 @@
 """Architecture 2: a 1D-conv base, then a transformer encoder and an MLP head.
 
-1. The conv base (the same :class:`~audiolab.models.conv1d.ConvBase` as
-   Architecture 1) turns the log-mel spectrogram into a shorter sequence of
-   feature vectors, one per time step.
+1. The conv base (the same :class:`~audiolab.models.conv1d.ConvBase` as Architecture 1) turns the log-mel spectrogram
+   into a shorter sequence of feature vectors, one per time step.
 2. A linear projection maps each vector to ``d_model`` features.
-3. A learnable ``<cls>`` token is put in front of the sequence and learnable
-   positional embeddings are added, so attention knows *when* each step is.
-4. ``depth`` pre-norm transformer blocks let every time step look at every other
-   through :class:`~audiolab.models.attention.MultiHeadSelfAttention`.
-5. The ``<cls>`` token, which has gathered information from the whole clip,
-   goes through an MLP head to the class logits.
+3. A learnable ``<cls>`` token is put in front of the sequence and learnable positional embeddings are added, so
+   attention knows *when* each step is.
+4. ``depth`` pre-norm transformer blocks let every time step look at every other through
+   :class:`~audiolab.models.attention.MultiHeadSelfAttention`.
+5. The ``<cls>`` token, which has gathered information from the whole clip, goes through an MLP head to the class
+   logits.
 """
 from __future__ import annotations
 
@@ -21,8 +20,6 @@ from torch import nn
 
 from .attention import MultiHeadSelfAttention
 from .conv1d import ConvBase, ConvBaseConfig, make_activation
-
-__all__ = ["TransformerConfig", "TransformerBlock", "ConvTransformer"]
 
 
 @dataclass(frozen=True)
@@ -50,10 +47,8 @@ class TransformerConfig(ConvBaseConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.d_model < 1 or self.heads < 1 or self.d_model % self.heads != 0:
-            raise ValueError(
-                f"d_model={self.d_model} must be divisible by heads={self.heads}; "
-                f"pick heads from the divisors of {self.d_model} (e.g. 1, 2, 4) or change d_model"
-            )
+            raise ValueError(f"d_model={self.d_model} must be divisible by heads={self.heads}; "
+                             f"pick heads from the divisors of {self.d_model} (e.g. 1, 2, 4) or change d_model")
         if self.depth < 1:
             raise ValueError(f"depth must be >= 1, got {self.depth}")
         make_activation(self.mlp_activation)
@@ -110,10 +105,8 @@ class ConvTransformer(nn.Module):
         """Log-mel ``(B, n_mels, frames)`` -> token sequence ``(B, 1 + steps, d_model)``, ``<cls>`` first."""
         steps = self.features(x).transpose(1, 2)  # (B, steps, channels)
         if steps.shape[1] + 1 > self.positions.shape[1]:
-            raise ValueError(
-                f"the conv base produced {steps.shape[1]} time steps but max_tokens={self.config.max_tokens}; "
-                "raise TransformerConfig.max_tokens or downsample more (stride/pooling)"
-            )
+            raise ValueError(f"the conv base produced {steps.shape[1]} time steps but max_tokens="
+                             f"{self.config.max_tokens}; raise TransformerConfig.max_tokens or downsample more")
         h = self.project(steps)
         cls = self.cls_token.expand(h.shape[0], -1, -1)
         h = torch.cat([cls, h], dim=1)
