@@ -40,10 +40,16 @@ def test_the_w_and_b_cell_reads_back_the_epochs_summary_and_key_of_a_run(offline
         for row in rows:
             tracking.log_epoch(run, row, "test")
         run.summary["test/accuracy"] = 0.75
+        folder = Path(run.dir).parent
     with tracking.start_run(name="other", config={"key": "another"}) as run:
         tracking.log_epoch(run, rows[0], "test")
+    (offline_wandb / "wandb" / "offline-run-20000101_000000-never").mkdir()   # a run that never wrote a record
+    latest = offline_wandb / "wandb" / "latest-run"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(folder)                        # W&B's own link to a run: not a second run
     ns = cell_functions({"demo": Demo, "runs_folder": offline_wandb / "wandb", "pd": pd})
-    [found] = ns["demo_runs"]()                      # only the run whose config holds the demo's key
+    [found] = ns["demo_runs"]()                      # only the run whose config holds the demo's key, once
+    assert found == folder
     kinds = [(r.WhichOneof("record_type"), r) for r in ns["records"](found)]
     history = pd.DataFrame([ns["values"](r.history.item) for kind, r in kinds if kind == "history"])
     assert history["epoch"].tolist() == list(range(1, 41))
