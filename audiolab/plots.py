@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from ._util import to_numpy
 
 __all__ = ["confusion_matrix", "roc_curves", "fold_curves", "attention_map", "fold_metrics", "differences",
-           "experiment_color", "save"]
+           "architecture", "experiment_color", "save"]
 
 # One colour per experiment in every figure of the course: Architecture 1 blue, Architecture 2 orange
 # (its head counts in shades around it), the 2024 baselines grey. Seeds share their experiment's colour.
@@ -229,4 +229,57 @@ def differences(comparisons: Mapping[str, Mapping], xlabel: str = "difference in
     ax.set(ylim=(-0.6, len(rows) - 0.4), xlabel=xlabel, title=title or "")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+# --------------------------------------------------------------------------- a model's architecture
+
+
+def _stages(model) -> list:
+    """The stages a diagram shows: each block of a ``blocks`` container (the conv base's, the transformer's)
+    and every other top-level layer, dropout left out (it changes no shape)."""
+    stages = []
+    for name, module in model.named_children():
+        inner = getattr(module, "blocks", module)
+        if type(inner).__name__ in ("Sequential", "ModuleList") and name != "head":
+            path = name if inner is module else f"{name}.blocks"
+            stages += [(f"{path}[{i}]: {type(m).__name__}", m) for i, m in enumerate(inner)]
+        elif "Dropout" not in type(module).__name__:
+            stages.append((f"{name}: {type(module).__name__}", module))
+    return stages
+
+
+def architecture(model, n_mels: int, num_frames: int, title: str | None = None) -> Figure:
+    """A model's stages top to bottom, each with the tensor shape it outputs (``B`` is the batch), measured by
+    hooks on a forward pass of one dummy clip ``(1, n_mels, num_frames)`` in eval mode. Shape changes made in
+    ``forward`` itself (pooling, the ``<cls>`` token) get a box of their own; ``fig.shapes`` lists every row."""
+    import torch
+
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o, name=name: seen.append(
+        (name, tuple(i[0].shape), tuple((o[0] if isinstance(o, tuple) else o).shape)))) for name, m in _stages(model)]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            out = tuple(model.eval()(torch.zeros(1, n_mels, num_frames)).shape)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    rows, last = [("input: log-mel spectrogram", (1, n_mels, num_frames))], (1, n_mels, num_frames)
+    for name, before, after in seen:
+        if before != last:
+            rows.append(("in forward() itself (pooling, transposing, a token)", before))
+        rows.append((name, last := after))
+    fig = Figure(figsize=(5.2, 0.62 * len(rows) + 0.4), layout="constrained")
+    ax = fig.subplots()
+    ax.set(xlim=(0, 1), ylim=(len(rows) - 0.5, -0.6), title=title or f"{type(model).__name__}: {out[-1]} outputs")
+    ax.axis("off")
+    for y, (name, shape) in enumerate(rows):
+        text = f"{name}\n" + " × ".join(["B", *map(str, shape[1:])])
+        ax.text(0.5, y, text, ha="center", va="center", fontsize=8, bbox={"boxstyle": "round", "fc": "#f0f0f0"
+                if name.startswith("in forward") else "#deebf7", "ec": "0.5"})
+        if y:
+            ax.annotate("", (0.5, y - 0.32), (0.5, y - 0.68), arrowprops={"arrowstyle": "->", "color": "0.4"})
+    fig.shapes = rows
     return fig

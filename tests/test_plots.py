@@ -136,3 +136,33 @@ def test_differences_one_row_per_comparison_with_its_interval():
     assert low <= -5 and high >= 6  # the intervals, in points, fit on the axis
     with pytest.raises(ValueError, match="empty"):
         plots.differences({})
+
+
+@pytest.mark.parametrize("arch", ["conv1d", "transformer"])
+def test_architecture_shows_the_shapes_of_the_real_forward(arch):
+    """Every box's shape is the one the model's own layers produce, stage by stage, and the last is its output."""
+    from audiolab import configs
+    from audiolab.models import build_model
+
+    exp = configs.arch1() if arch == "conv1d" else configs.arch2(heads=2)
+    n_mels, frames = exp.features.n_mels, 50
+    model = build_model(exp.model, n_mels, 10).train()
+    fig = plots.architecture(model, n_mels, frames)
+    assert model.training  # the caller's mode is given back
+    shown = [shape for _, shape in fig.shapes]
+    x = torch.randn(1, n_mels, frames)
+    with torch.no_grad():
+        model.eval()
+        h, expected = x, [tuple(x.shape)]
+        for block in model.features.blocks:
+            h = block(h)
+            expected.append(tuple(h.shape))
+        out = tuple(model(x).shape)
+    assert shown[:len(expected)] == expected and shown[-1] == out == (1, 10)
+    labels = [t for t in texts(fig.axes[0]) if t]  # the arrows are empty annotations
+    assert len(labels) == len(fig.shapes) and labels[-1].endswith("B × 10")
+    if arch == "conv1d":  # conv blocks, the pooling in forward(), the classifier
+        assert shown[-2] == (1, 2 * exp.model.channels[-1])
+    else:  # the tokens, with the <cls> token in front of the transformer blocks
+        steps = expected[-1][-1]
+        assert (1, steps + 1, exp.model.d_model) in shown and sum("TransformerBlock" in t for t in labels) == exp.model.depth
