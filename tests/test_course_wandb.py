@@ -1,4 +1,4 @@
-"""Notebook 01's W&B cell reads a run back from W&B's own record file: its readers, on a real offline run.
+"""Notebook 01's W&B cell reads a run back with W&B's own reader (`wandb leet inspect --json`), on a real offline run.
 
 nbval runs the notebooks with W&B switched off, so the reading part of that cell is tested here: the
 functions of the cell are taken from the notebook itself and given a run written by ``tracking``."""
@@ -50,10 +50,11 @@ def test_the_w_and_b_cell_reads_back_the_epochs_summary_and_key_of_a_run(offline
     ns = cell_functions({"demo": Demo, "runs_folder": offline_wandb / "wandb", "pd": pd})
     [found] = ns["demo_runs"]()                      # only the run whose config holds the demo's key, once
     assert found == folder
-    kinds = [(r.WhichOneof("record_type"), r) for r in ns["records"](found)]
-    history = pd.DataFrame([ns["values"](r.history.item) for kind, r in kinds if kind == "history"])
+    recorded = ns["records"](found)
+    history = pd.DataFrame([r["history"]["item"] for r in recorded if r["type"] == "history"])
     assert history["epoch"].tolist() == list(range(1, 41))
     assert history["train/accuracy"].tolist() == [r["train_acc"] for r in rows]
     assert history["test/loss"].tolist() == [r["test_loss"] for r in rows]
-    summary = {k: v for kind, r in kinds if kind == "summary" for k, v in ns["values"](r.summary.update).items()}
+    summary = {k: v for r in recorded if r["type"] == "summary" for k, v in r["summary"]["update"].items()}
     assert summary["test/accuracy"] == 0.75
+    assert ns["records"](offline_wandb / "wandb" / "offline-run-20000101_000000-never") == []
