@@ -124,6 +124,33 @@ def test_a_fold_csv_of_another_run_under_the_same_name_is_retrained(meta, featur
     assert again["pooled"] == first["pooled"]
 
 
+@pytest.mark.parametrize("damage", ["extra prob column", "rows cut", "edited"])
+@pytest.mark.parametrize("older_record", [False, True])
+def test_a_damaged_fold_csv_is_retrained_with_a_warning(meta, features, tmp_path, monkeypatch, caplog, damage,
+                                                        older_record):
+    """#20: an extra prob_* column was a ValueError traceback, a CSV cut short was reused silently. Records
+    written before ``csv_sha256`` existed (the committed ones) are checked by their clips and columns."""
+    cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    json_path, csv_path = tmp_path / "arch1" / "cv" / "fold1.json", tmp_path / "arch1" / "cv" / "fold1.csv"
+    if older_record:
+        record = json.loads(json_path.read_text())
+        json_path.write_text(json.dumps({k: v for k, v in record.items() if k != "csv_sha256"}))
+    table = pd.read_csv(csv_path)
+    if damage == "extra prob column":
+        table[f"prob_{len(table.columns) - 3}"] = 0.0
+    elif damage == "rows cut":
+        table = table.iloc[:3]
+    elif older_record:  # an edit the clips and columns cannot see: only the hash can
+        pytest.skip("an older record cannot tell an edited probability")
+    else:
+        table.loc[0, "prob_0"] = 0.5
+    table.to_csv(csv_path, index=False)
+    fit = CountingFit(monkeypatch)
+    with caplog.at_level("WARNING", logger="audiolab"):
+        cv(ARCH1, meta, features, tmp_path, folds=(1,))
+    assert len(fit.calls) == 1 and "fold1.csv does not belong" in caplog.text
+
+
 def test_a_stored_fold_with_scores_that_are_not_numbers_is_retrained(meta, features, tmp_path, monkeypatch, caplog):
     cv(ARCH1, meta, features, tmp_path, folds=(1,))
     path = tmp_path / "arch1" / "cv" / "fold1.json"

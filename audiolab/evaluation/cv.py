@@ -161,7 +161,7 @@ def _is_stored(store: ResultsStore, exp: Experiment, meta, protocol: str, fold: 
     needs = [csv_path] + ([store.fold_model(exp.name, fold, protocol)] if keep_model else [])
     stored = read_json(json_path)
     return (store.reusable(stored, exp.key(), data_fingerprint(meta, train_idx, scored_idx), json_path, needs)
-            and store.fold_files_match(stored, csv_path, meta["filename"].iloc[scored_idx]))
+            and store.fold_files_match(stored, csv_path, meta["filename"].iloc[scored_idx], len(class_names(meta))))
 
 
 def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame, features,

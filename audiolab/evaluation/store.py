@@ -205,13 +205,18 @@ class ResultsStore:
         return True
 
     @staticmethod
-    def fold_files_match(record: dict, csv_path: Path, filenames: Sequence[str]) -> bool:
+    def fold_files_match(record: dict, csv_path: Path, filenames: Sequence[str], n_classes: int) -> bool:
         """Whether the probabilities at ``csv_path`` are those of ``record`` (its ``csv_sha256``; a record
-        without it: the CSV holds exactly the scored clips ``filenames``). Warns naming the file when not."""
+        without it: the CSV holds exactly the scored clips ``filenames`` and one column per class). Warns naming
+        the file when not."""
         expected = record.get("csv_sha256")
         try:
-            same = (file_sha256(csv_path) == expected if expected else
-                    sorted(pd.read_csv(csv_path)["filename"]) == sorted(filenames))
+            if expected:
+                same = file_sha256(csv_path) == expected
+            else:
+                table = pd.read_csv(csv_path)
+                columns = ["filename", "fold", "target", *(f"prob_{c}" for c in range(n_classes))]
+                same = list(table.columns) == columns and sorted(table["filename"]) == sorted(filenames)
         except (OSError, ValueError, KeyError, pd.errors.ParserError):
             same = False
         if not same:
