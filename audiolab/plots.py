@@ -36,14 +36,10 @@ def _array(x: Any) -> np.ndarray:
 def save(fig: Figure, path) -> Path:
     """Write ``fig`` as a PNG (dpi 120, tight bounding box; another suffix, e.g. ``.pdf``, picks that format),
     creating parent folders; returns the path written."""
-    path = Path(path)
-    path = path if path.suffix else path.with_suffix(".png")
+    path = Path(path).with_suffix(Path(path).suffix or ".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     return path
-
-
-# --------------------------------------------------------------------------- one model
 
 
 def confusion_matrix(cm, class_names: Sequence[str], normalize: bool = False, title: str | None = None) -> Figure:
@@ -155,9 +151,6 @@ def attention_map(weights, tokens: Sequence[str] | None = None, title: str | Non
     return fig
 
 
-# --------------------------------------------------------------------------- several experiments
-
-
 def experiment_color(name: str) -> str:
     """The colour of experiment ``name`` in every figure (``"arch1-seed2"`` and ``"arch1-ensemble"`` are
     ``"arch1"``'s); a name the kit does not know gets one from a fixed list, the same one every time."""
@@ -169,18 +162,15 @@ def experiment_color(name: str) -> str:
 def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
     """One dot per fold for each configuration, joined by a line, with its mean dashed.
 
-    ``per_fold`` is ``{config_name: [fold dicts with "fold" and metric]}`` (a plain list is one
-    configuration); missing values are skipped. Dots, not bars: a bar must start at 0, and then the 1-3 point
+    ``per_fold`` is ``{config_name: [fold dicts with "fold" and metric]}``; missing values are skipped. Dots, not bars: a bar must start at 0, and then the 1-3 point
     gaps between good models vanish. The legend reads ``"<config> (mean ± std)"`` (sample std over folds).
     """
-    if not isinstance(per_fold, Mapping):
-        per_fold = {"model": list(per_fold)}
     if not per_fold:
         raise ValueError("per_fold is empty; pass {config_name: [fold dicts]}.")
     series = {str(config): {fold.get("fold", i + 1): float(fold[metric]) for i, fold in enumerate(folds)
                             if fold.get(metric) is not None and math.isfinite(float(fold[metric]))}
               for config, folds in per_fold.items()}
-    fold_ids = sorted({k for values in series.values() for k in values}, key=lambda k: (str(type(k)), k))
+    fold_ids = sorted({k for values in series.values() for k in values})
     if not fold_ids:
         raise ValueError(f"No fold has a value for {metric!r}; available keys are the fold dicts' keys.")
     x = np.arange(len(fold_ids), dtype=np.float64)
@@ -230,9 +220,6 @@ def differences(comparisons: Mapping[str, Mapping], xlabel: str = "difference in
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
-
-
-# --------------------------------------------------------------------------- a model's architecture
 
 
 def _stages(model) -> list:
