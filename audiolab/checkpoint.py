@@ -110,9 +110,7 @@ def load_checkpoint(path, map_location="cpu"):
             {k: tuple(v.shape) if isinstance(v, torch.Tensor) else v for k, v in stored.items()}:
         raise ValueError(f"checkpoint {path}: its weights do not have the shapes its info describes "
                          f"({info['arch']}, {n_mels} mel bands, {n_classes} classes); it was changed since it was written")
-    model = build_model(config, n_mels, n_classes)
+    model, normalizer = build_model(config, n_mels, n_classes), Normalizer(n_mels)
     model.load_state_dict(payload["model"])
-    model.eval()
-    normalizer = Normalizer(n_mels)
     normalizer.load_state_dict(payload["normalizer"])
-    return model, normalizer, info
+    return model.eval(), normalizer, info

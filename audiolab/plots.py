@@ -58,11 +58,10 @@ def confusion_matrix(cm, class_names: Sequence[str], normalize: bool = False, ti
                 cmap="Blues", vmin=0, vmax=1 if normalize else None, square=True, xticklabels=list(class_names),
                 yticklabels=list(class_names), annot_kws={"fontsize": 8 if n > 8 else 10},
                 cbar_kws={"label": "fraction of true class" if normalize else "count"})
-    ax.set_xlabel("Predicted")
-    ax.set_ylabel("True")
+    ax.set(xlabel="Predicted", ylabel="True",
+           title=title or ("Confusion matrix (row-normalised)" if normalize else "Confusion matrix"))
     ax.tick_params(axis="y", labelrotation=0)
     ax.set_xticklabels(ax.get_xticklabels(), rotation=45, ha="right")
-    ax.set_title(title or ("Confusion matrix (row-normalised)" if normalize else "Confusion matrix"))
     return fig
 
 
@@ -78,8 +77,7 @@ def roc_curves(roc: Mapping[str, Mapping], title: str | None = None) -> Figure:
             auc = curve.get("auc")
             auc = f"{auc:.2f}" if auc is not None and math.isfinite(auc) else "n/a"
             ax.plot(curve["fpr"], curve["tpr"], color=color, linewidth=1.5, label=f"{name} (AUC {auc})")
-        ax.set_xlabel("False positive rate")
-        ax.set_ylabel("True positive rate")
+        ax.set(xlabel="False positive rate", ylabel="True positive rate")
         ax.grid(alpha=0.3)
     full.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal", title="all thresholds")
     zoom.set(xlim=(0.0, 0.2), ylim=(0.6, 1.005), title="zoom: the top-left corner")

@@ -186,14 +186,13 @@ def predict_proba(model: nn.Module, x: torch.Tensor, normalizer: Optional[Normal
     ``shifts > 1`` averages the probabilities of that many evenly spaced circular
     time shifts of every clip (test-time augmentation matching ``time_shift``).
     """
-    device = next(model.parameters()).device
+    device, shifts = next(model.parameters()).device, max(1, shifts)
     if normalizer is not None:
         x = normalizer.to(x.device)(x)
     model.eval()
-    frames = x.shape[-1]
     total = 0.0
-    for s in range(max(1, shifts)):
-        xs = torch.roll(x, shifts=s * frames // max(1, shifts), dims=-1) if s else x
+    for s in range(shifts):
+        xs = torch.roll(x, shifts=s * x.shape[-1] // shifts, dims=-1)
         total = total + torch.cat([model(xs[i : i + batch_size].to(device)).float().softmax(1).cpu()
                                    for i in range(0, len(xs), batch_size)])
-    return (total / max(1, shifts)).numpy()
+    return (total / shifts).numpy()
