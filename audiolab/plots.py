@@ -117,11 +117,11 @@ def fold_curves(records: Sequence[Mapping], title: str | None = None) -> Figure:
 def attention_map(weights, tokens: Sequence[str] | None = None, title: str | None = None) -> Figure:
     """One heatmap per attention head (rows: queries, columns: keys), on one shared colour scale.
 
-    ``weights`` is ``(heads, T, T)`` (``(T, T)`` is one head, ``(1, heads, T, T)`` a batch of one);
+    ``weights`` is ``(heads, T, T)`` (``(T, T)`` is one head);
     ``tokens`` are ``T`` labels, usually ``"<cls>"`` first (beyond 32 only every k-th is printed).
     """
     w = _array(weights)
-    w = w[0] if w.ndim == 4 and w.shape[0] == 1 else w[None] if w.ndim == 2 else w
+    w = w[None] if w.ndim == 2 else w
     if w.ndim != 3 or w.shape[1] != w.shape[2]:
         raise ValueError(f"weights must have shape (heads, T, T); got {tuple(np.shape(weights))}. "
                          "For a batch, pick one example first, e.g. weights[0].")

@@ -193,7 +193,7 @@ def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: 
     """Run :data:`NOTEBOOKS` with papermill into the report folder (default :func:`default_output`), with
     ``parameters`` for every notebook. :class:`ReportError` when a notebook fails (the output is left as it was,
     the staging folder kept for the next run), :class:`OutputRefused` when the output holds files not the kit's."""
-    configs.get_profile(profile)  # an unknown profile fails here, before anything runs
+    settings = plain(configs.get_profile(profile))  # an unknown profile fails here, before anything runs
     output = Path(output or default_output(profile)).expanduser().absolute()
     staging = output.with_name(output.name + ".partial")
     recorded = check_output(output, staging)
@@ -217,7 +217,7 @@ def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: 
             raise ReportError(f"notebook {notebook.name} failed ({reason}); the executed notebook with the error: "
                               f"{executed}; {output} was left untouched, and the next run resumes from {staging}") from error
         export_html(executed, staging / "html" / f"{notebook.stem}.html")
-    run = {"profile": profile, "profile_settings": plain(configs.get_profile(profile)),
+    run = {"profile": profile, "profile_settings": settings,
            "parameters": {k: v for k, v in params.items() if k not in ("results_dir", "figures_dir")},
            "notebooks": [Path(n).name for n in NOTEBOOKS],
            "machine": {"python": platform.python_version(), "torch": version("torch"), "cores": os.cpu_count()}}

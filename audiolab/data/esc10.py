@@ -252,7 +252,7 @@ def _tree_table(root: Path, strict: bool) -> pd.DataFrame:
                 fold, clip_id, take = match.groups()
                 rows.append([str(clip.resolve()), clip.name, int(fold), ESC10_CLASSES.index(name), name, clip_id, take])
     missing = [rel for rel in sorted(read_manifest()) if not (root / rel).is_file()] if strict else []
-    if missing or (strict and len(rows) < ESC10_NUM_CLIPS):
+    if missing:
         raise IncompleteDatasetError(
             f"ESC-10 at {root} is incomplete: found {len(rows)} of {ESC10_NUM_CLIPS} clips, {len(missing)} missing: "
             f"{_first_few(missing)}. Restore them (e.g. delete the folder and {FIX_DOWNLOAD}), or pass strict=False "
