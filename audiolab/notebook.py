@@ -54,10 +54,8 @@ def shown_path(path: PathLike) -> str:
     """``path`` relative to the repository, or to ``~``, or just its name: never the machine's absolute path."""
     path = Path(path).absolute()
     for base, prefix in ((repo_root(), ""), (Path.home(), "~/")):
-        try:
+        if path.is_relative_to(base):
             return prefix + path.relative_to(base).as_posix()
-        except ValueError:
-            continue
     return f"…/{path.name}"
 
 

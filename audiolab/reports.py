@@ -130,10 +130,8 @@ def swap_into_place(staging: Path, output: Path, recorded: set) -> None:
 
 def _relative(path: Path) -> str:
     """``path`` relative to the repository (where the notebooks run) when inside it: outputs name no machine."""
-    try:
-        return path.absolute().relative_to(repo_root()).as_posix()
-    except ValueError:
-        return str(path.absolute())
+    path = path.absolute()
+    return path.relative_to(repo_root()).as_posix() if path.is_relative_to(repo_root()) else str(path)
 
 
 def execute(notebook: Path, executed: Path, parameters: dict) -> None:

@@ -50,12 +50,10 @@ class TrainConfig:
     eval_batch_size: int = 256
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if self.tta_shifts < 1:
-            raise ValueError(f"tta_shifts must be >= 1 (1 = no test-time shifts), got {self.tta_shifts}")
+        if min(self.epochs, self.batch_size, self.tta_shifts) < 1 or not self.lr > 0:
+            raise ValueError(f"epochs and batch_size must be >= 1, tta_shifts >= 1 (1 = no test-time shifts) and lr "
+                             f"positive; got epochs={self.epochs}, batch_size={self.batch_size}, "
+                             f"tta_shifts={self.tta_shifts}, lr={self.lr}")
 
 
 @dataclass
