@@ -221,12 +221,10 @@ def _fetch(url: str, out) -> None:
             expected = int(length) if length and length.isdigit() else None
             with tqdm.wrapattr(response, "read", total=expected, desc="Downloading ESC-10") as r:
                 shutil.copyfileobj(r, out, 1 << 16)
-    except urllib.error.HTTPError as error:
-        raise DownloadError(f"could not download {url}: HTTP {error.code} {error.reason}. Check the URL; or fetch the "
-                            f"zip by hand, unzip it, and {FIX_ENV}") from error
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-        raise DownloadError(f"download of {url} failed ({error!r}). Check your internet connection and run it again, "
-                            f"or fetch the zip by hand, unzip it, and {FIX_ENV}") from error
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:  # HTTPError is a URLError
+        why = f"HTTP {error.code} {error.reason}" if isinstance(error, urllib.error.HTTPError) else repr(error)
+        raise DownloadError(f"download of {url} failed ({why}). Check the URL and your internet connection and run "
+                            f"it again, or fetch the zip by hand, unzip it, and {FIX_ENV}") from error
     if expected is not None and out.tell() != expected:
         raise DownloadError(f"download of {url} was interrupted: got {out.tell()} of {expected} bytes. Run it again.")
 
