@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -145,13 +146,10 @@ def _remove_leftovers(dest: Path) -> None:
     """Remove what killed downloads into ``dest`` left beside it: partial zips no download holds any more, and
     unpack folders without their zip (the kit's own names only; a running download's files stay)."""
     for part in dest.parent.glob(f".{dest.name}-*.zip.part"):
-        try:
-            with open(part, "rb") as handle:
-                if fcntl is not None:  # fails while its download runs
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                part.unlink()
-        except OSError:
-            pass
+        with contextlib.suppress(OSError), open(part, "rb") as handle:
+            if fcntl is not None:  # fails while its download runs
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            part.unlink()
     for work in dest.parent.glob(f".{dest.name}-unpack-*"):
         if not (dest.parent / f".{dest.name}-{work.name.split('-unpack-')[-1]}.zip.part").exists():
             shutil.rmtree(work, ignore_errors=True)
