@@ -9,7 +9,6 @@ before anything is built from it, and the weights must have the shapes the descr
 """
 from __future__ import annotations
 
-import os
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,7 +41,7 @@ def save_checkpoint(path, model: nn.Module, normalizer: Normalizer, epoch: int, 
 
 
 def _check_info(info, path: Path):
-    """``(model config, features or None)`` of a checkpoint's ``info``, after checking types and :data:`LIMITS`."""
+    """The model config of a checkpoint's ``info``, after checking its types and :data:`LIMITS`."""
     if not isinstance(info, Mapping) or any(k not in info for k in REQUIRED_INFO):
         raise ValueError(f"checkpoint {path} lacks {[k for k in REQUIRED_INFO if k not in (info or {})]} in its "
                          "info; it was not written by audiolab")
@@ -72,10 +71,18 @@ def _check_info(info, path: Path):
     if bad:
         raise ValueError(f"checkpoint {path} describes an impossible model: {', '.join(bad)} out of type or bounds "
                          f"({LIMITS}); it was not written by audiolab, or was changed since")
-    return config, features
+    return config
 
 
-def _load_payload(path: Path, map_location) -> dict:
+def load_checkpoint(path, map_location="cpu"):
+    """``(model, normalizer, info)`` from a checkpoint written by :func:`save_checkpoint`.
+
+    Raises :class:`UnsafeCheckpointError` (running nothing of the file) when it holds more than plain data,
+    ``FileNotFoundError`` when there is none, and ``ValueError`` naming the file when its description is out of
+    type or bounds or its weights do not have the shapes it describes."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; train one first (`audiolab train` or `make reports`)")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:  # torch's own message offers ways to load it anyway: none is given here
@@ -89,21 +96,8 @@ def _load_payload(path: Path, map_location) -> dict:
                          "is it a file written by audiolab?") from None
     if not isinstance(payload, dict) or not all(isinstance(payload.get(k), dict) for k in ("model", "normalizer")):
         raise ValueError(f"checkpoint {path} has no 'model' and 'normalizer' entries; it was not written by audiolab")
-    return payload
-
-
-def load_checkpoint(path, map_location="cpu"):
-    """``(model, normalizer, info)`` from a checkpoint written by :func:`save_checkpoint`.
-
-    Raises :class:`UnsafeCheckpointError` (running nothing of the file) when it holds more than plain data,
-    ``FileNotFoundError`` when there is none, and ``ValueError`` naming the file when its description is out of
-    type or bounds or its weights do not have the shapes it describes."""
-    path = Path(os.fspath(path))
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; train one first (`audiolab train` or `make reports`)")
-    payload = _load_payload(path, map_location)
     info = payload.get("info")
-    config, _ = _check_info(info, path)
+    config = _check_info(info, path)
     n_mels, n_classes = info["n_mels"], len(info["classes"])
     try:
         with torch.device("meta"):  # shapes only: nothing is allocated until the weights are known to fit
@@ -116,9 +110,7 @@ def load_checkpoint(path, map_location="cpu"):
             {k: tuple(v.shape) if isinstance(v, torch.Tensor) else v for k, v in stored.items()}:
         raise ValueError(f"checkpoint {path}: its weights do not have the shapes its info describes "
                          f"({info['arch']}, {n_mels} mel bands, {n_classes} classes); it was changed since it was written")
-    model = build_model(config, n_mels, n_classes)
+    model, normalizer = build_model(config, n_mels, n_classes), Normalizer(n_mels)
     model.load_state_dict(payload["model"])
-    model.eval()
-    normalizer = Normalizer(n_mels)
     normalizer.load_state_dict(payload["normalizer"])
-    return model, normalizer, info
+    return model.eval(), normalizer, info

@@ -54,10 +54,8 @@ def shown_path(path: PathLike) -> str:
     """``path`` relative to the repository, or to ``~``, or just its name: never the machine's absolute path."""
     path = Path(path).absolute()
     for base, prefix in ((repo_root(), ""), (Path.home(), "~/")):
-        try:
+        if path.is_relative_to(base):
             return prefix + path.relative_to(base).as_posix()
-        except ValueError:
-            continue
     return f"…/{path.name}"
 
 
@@ -126,18 +124,16 @@ class Workspace:
 
 def setup(profile: str = "full", data_root: Optional[PathLike] = None, results_dir: Optional[PathLike] = None,
           figures_dir: Optional[PathLike] = None, epochs: Optional[int] = None, folds=None,
-          search_trials: Optional[int] = None, seed: int = 0, check_claims: Union[str, bool] = "note") -> Workspace:
+          search_trials: Optional[int] = None, seed: int = 0, check_claims: str = "note") -> Workspace:
     """Load the data and features of ``profile`` (with its fields overridden where given) and open its results.
 
     ``check_claims`` is how :meth:`Workspace.claim` reports a sentence these results contradict: ``"note"``,
-    ``"strict"`` or ``"off"`` (``True`` is ``"strict"``, ``False`` is ``"off"``); the smoke profile is always
-    ``"off"``."""
-    mode = {True: "strict", False: "off"}[check_claims] if isinstance(check_claims, bool) else check_claims
-    if mode not in CLAIM_MODES:
+    ``"strict"`` or ``"off"``; the smoke profile is always ``"off"``."""
+    if check_claims not in CLAIM_MODES:
         raise ValueError(f"check_claims={check_claims!r}: choose one of {', '.join(map(repr, CLAIM_MODES))}")
     P = configs.get_profile(profile, epochs=epochs, folds=folds, search_trials=search_trials)
     store = ResultsStore.for_profile(P.name, results_dir)
     figures = Path(figures_dir) if figures_dir else store.root.parent / "figures"
     meta, X = configs.load_dataset(P, root=data_root)
     return Workspace(P, store, figures, meta, X, seed, list(meta.attrs["classes"]),
-                     check_claims=mode if P.name == "full" else "off")
+                     check_claims=check_claims if P.name == "full" else "off")

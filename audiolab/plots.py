@@ -36,14 +36,10 @@ def _array(x: Any) -> np.ndarray:
 def save(fig: Figure, path) -> Path:
     """Write ``fig`` as a PNG (dpi 120, tight bounding box; another suffix, e.g. ``.pdf``, picks that format),
     creating parent folders; returns the path written."""
-    path = Path(path)
-    path = path if path.suffix else path.with_suffix(".png")
+    path = Path(path).with_suffix(Path(path).suffix or ".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     return path
-
-
-# --------------------------------------------------------------------------- one model
 
 
 def confusion_matrix(cm, class_names: Sequence[str], normalize: bool = False, title: str | None = None) -> Figure:
@@ -62,11 +58,10 @@ def confusion_matrix(cm, class_names: Sequence[str], normalize: bool = False, ti
                 cmap="Blues", vmin=0, vmax=1 if normalize else None, square=True, xticklabels=list(class_names),
                 yticklabels=list(class_names), annot_kws={"fontsize": 8 if n > 8 else 10},
                 cbar_kws={"label": "fraction of true class" if normalize else "count"})
-    ax.set_xlabel("Predicted")
-    ax.set_ylabel("True")
+    ax.set(xlabel="Predicted", ylabel="True",
+           title=title or ("Confusion matrix (row-normalised)" if normalize else "Confusion matrix"))
     ax.tick_params(axis="y", labelrotation=0)
     ax.set_xticklabels(ax.get_xticklabels(), rotation=45, ha="right")
-    ax.set_title(title or ("Confusion matrix (row-normalised)" if normalize else "Confusion matrix"))
     return fig
 
 
@@ -82,8 +77,7 @@ def roc_curves(roc: Mapping[str, Mapping], title: str | None = None) -> Figure:
             auc = curve.get("auc")
             auc = f"{auc:.2f}" if auc is not None and math.isfinite(auc) else "n/a"
             ax.plot(curve["fpr"], curve["tpr"], color=color, linewidth=1.5, label=f"{name} (AUC {auc})")
-        ax.set_xlabel("False positive rate")
-        ax.set_ylabel("True positive rate")
+        ax.set(xlabel="False positive rate", ylabel="True positive rate")
         ax.grid(alpha=0.3)
     full.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal", title="all thresholds")
     zoom.set(xlim=(0.0, 0.2), ylim=(0.6, 1.005), title="zoom: the top-left corner")
@@ -123,11 +117,11 @@ def fold_curves(records: Sequence[Mapping], title: str | None = None) -> Figure:
 def attention_map(weights, tokens: Sequence[str] | None = None, title: str | None = None) -> Figure:
     """One heatmap per attention head (rows: queries, columns: keys), on one shared colour scale.
 
-    ``weights`` is ``(heads, T, T)`` (``(T, T)`` is one head, ``(1, heads, T, T)`` a batch of one);
+    ``weights`` is ``(heads, T, T)`` (``(T, T)`` is one head);
     ``tokens`` are ``T`` labels, usually ``"<cls>"`` first (beyond 32 only every k-th is printed).
     """
     w = _array(weights)
-    w = w[0] if w.ndim == 4 and w.shape[0] == 1 else w[None] if w.ndim == 2 else w
+    w = w[None] if w.ndim == 2 else w
     if w.ndim != 3 or w.shape[1] != w.shape[2]:
         raise ValueError(f"weights must have shape (heads, T, T); got {tuple(np.shape(weights))}. "
                          "For a batch, pick one example first, e.g. weights[0].")
@@ -155,9 +149,6 @@ def attention_map(weights, tokens: Sequence[str] | None = None, title: str | Non
     return fig
 
 
-# --------------------------------------------------------------------------- several experiments
-
-
 def experiment_color(name: str) -> str:
     """The colour of experiment ``name`` in every figure (``"arch1-seed2"`` and ``"arch1-ensemble"`` are
     ``"arch1"``'s); a name the kit does not know gets one from a fixed list, the same one every time."""
@@ -169,18 +160,15 @@ def experiment_color(name: str) -> str:
 def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
     """One dot per fold for each configuration, joined by a line, with its mean dashed.
 
-    ``per_fold`` is ``{config_name: [fold dicts with "fold" and metric]}`` (a plain list is one
-    configuration); missing values are skipped. Dots, not bars: a bar must start at 0, and then the 1-3 point
+    ``per_fold`` is ``{config_name: [fold dicts with "fold" and metric]}``; missing values are skipped. Dots, not bars: a bar must start at 0, and then the 1-3 point
     gaps between good models vanish. The legend reads ``"<config> (mean ± std)"`` (sample std over folds).
     """
-    if not isinstance(per_fold, Mapping):
-        per_fold = {"model": list(per_fold)}
     if not per_fold:
         raise ValueError("per_fold is empty; pass {config_name: [fold dicts]}.")
     series = {str(config): {fold.get("fold", i + 1): float(fold[metric]) for i, fold in enumerate(folds)
                             if fold.get(metric) is not None and math.isfinite(float(fold[metric]))}
               for config, folds in per_fold.items()}
-    fold_ids = sorted({k for values in series.values() for k in values}, key=lambda k: (str(type(k)), k))
+    fold_ids = sorted({k for values in series.values() for k in values})
     if not fold_ids:
         raise ValueError(f"No fold has a value for {metric!r}; available keys are the fold dicts' keys.")
     x = np.arange(len(fold_ids), dtype=np.float64)
@@ -230,9 +218,6 @@ def differences(comparisons: Mapping[str, Mapping], xlabel: str = "difference in
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
-
-
-# --------------------------------------------------------------------------- a model's architecture
 
 
 def _stages(model) -> list:

@@ -5,8 +5,8 @@
 They run in order into ``reports.partial/``, which replaces the output only when all succeeded. Results are
 reused by key: staging starts with the output's results and keeps an interrupted run's, so a rerun resumes;
 a failing notebook leaves the output untouched and is named. ``run.json`` lists every file a run wrote: a
-non-empty output without that list is refused (a report of an older kit: the files git tracks there), and
-a rerun carries over every other file. Only folders the kit made are deleted. Outputs name no machine
+non-empty output without that list is refused (a foreign folder, or a report of an older kit), and a rerun
+carries over every other file. Only folders the kit made are deleted. Outputs name no machine
 path and hold no timings or random cell ids. The ``smoke`` profile writes to ``reports-smoke/``.
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 from importlib.metadata import version
@@ -68,36 +67,25 @@ def files_of(folder: Path) -> list:
     return sorted(p.relative_to(folder).as_posix() + ("/" if p.is_dir() and not p.is_symlink() else "") for p in paths)
 
 
-def recorded_files(output: Path) -> Optional[set]:
-    """The files of ``output`` the kit wrote: the ``files`` of its ``run.json``; for a report of an older kit
-    (no such list), the files git tracks there. ``None``: ``output`` is not a report folder of the kit."""
-    run = read_json(output / "run.json")
-    if not isinstance(run, dict) or not isinstance(run.get("notebooks"), list):
-        return None
-    if "files" in run:
-        ok = isinstance(run["files"], list) and all(isinstance(f, str) for f in run["files"])
-        return set(run["files"]) if ok else None
-    try:
-        listed = subprocess.run(["git", "ls-files", "-z", "."], cwd=output, capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    files = set(filter(None, listed.decode("utf-8", "replace").split("\0")))
-    return files if "run.json" in files else None
-
-
 def check_output(output: Path, staging: Path) -> set:
-    """The kit's files in ``output``; refuses an output or staging folder that is not the kit's."""
+    """The files of ``output`` the kit wrote (the ``files`` its ``run.json`` lists); refuses an output or
+    staging folder that is not the kit's, and a report of an older kit (its ``run.json`` lists no files)."""
     if staging.exists() and not (staging / STAGING_MARK).is_file():
         raise OutputRefused(f"{staging} exists and was not made by audiolab reports: move or rename it, then run again")
     if output.exists() and not output.is_dir():
         raise OutputRefused(f"{output} is a file: choose a folder with --output")
     if not output.is_dir() or not any(output.iterdir()):
         return set()
-    recorded = recorded_files(output)
-    if recorded is None:
+    run = read_json(output / "run.json")
+    run = run if isinstance(run, dict) and isinstance(run.get("notebooks"), list) else {}
+    if run and "files" not in run:
+        raise OutputRefused(f"{output} was made by an older audiolab (its run.json lists no files): move it aside "
+                            "or give --output a new folder")
+    files = run.get("files")
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise OutputRefused(f"{output} holds files audiolab reports did not write (it has no run.json of the kit "
                             "listing its files): choose a new or empty folder with --output, or move those files out")
-    return recorded
+    return set(files)
 
 
 def prepare_staging(output: Path, staging: Path, recorded: set) -> None:
@@ -142,10 +130,8 @@ def swap_into_place(staging: Path, output: Path, recorded: set) -> None:
 
 def _relative(path: Path) -> str:
     """``path`` relative to the repository (where the notebooks run) when inside it: outputs name no machine."""
-    try:
-        return path.absolute().relative_to(repo_root()).as_posix()
-    except ValueError:
-        return str(path.absolute())
+    path = path.absolute()
+    return path.relative_to(repo_root()).as_posix() if path.is_relative_to(repo_root()) else str(path)
 
 
 def execute(notebook: Path, executed: Path, parameters: dict) -> None:
@@ -205,7 +191,7 @@ def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: 
     """Run :data:`NOTEBOOKS` with papermill into the report folder (default :func:`default_output`), with
     ``parameters`` for every notebook. :class:`ReportError` when a notebook fails (the output is left as it was,
     the staging folder kept for the next run), :class:`OutputRefused` when the output holds files not the kit's."""
-    configs.get_profile(profile)  # an unknown profile fails here, before anything runs
+    settings = plain(configs.get_profile(profile))  # an unknown profile fails here, before anything runs
     output = Path(output or default_output(profile)).expanduser().absolute()
     staging = output.with_name(output.name + ".partial")
     recorded = check_output(output, staging)
@@ -229,7 +215,7 @@ def run_reports(profile: str = "full", output: Optional[PathLike] = None, root: 
             raise ReportError(f"notebook {notebook.name} failed ({reason}); the executed notebook with the error: "
                               f"{executed}; {output} was left untouched, and the next run resumes from {staging}") from error
         export_html(executed, staging / "html" / f"{notebook.stem}.html")
-    run = {"profile": profile, "profile_settings": plain(configs.get_profile(profile)),
+    run = {"profile": profile, "profile_settings": settings,
            "parameters": {k: v for k, v in params.items() if k not in ("results_dir", "figures_dir")},
            "notebooks": [Path(n).name for n in NOTEBOOKS],
            "machine": {"python": platform.python_version(), "torch": version("torch"), "cores": os.cpu_count()}}

@@ -50,12 +50,10 @@ class TrainConfig:
     eval_batch_size: int = 256
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if self.tta_shifts < 1:
-            raise ValueError(f"tta_shifts must be >= 1 (1 = no test-time shifts), got {self.tta_shifts}")
+        if min(self.epochs, self.batch_size, self.tta_shifts) < 1 or not self.lr > 0:
+            raise ValueError(f"epochs and batch_size must be >= 1, tta_shifts >= 1 (1 = no test-time shifts) and lr "
+                             f"positive; got epochs={self.epochs}, batch_size={self.batch_size}, "
+                             f"tta_shifts={self.tta_shifts}, lr={self.lr}")
 
 
 @dataclass
@@ -78,13 +76,9 @@ def seed_everything(seed: int) -> None:
 
 def select_device(device: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA, then Apple's MPS, then the CPU."""
-    if device != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    return torch.device(device)
 
 
 def _lr_factor(step: int, total: int, warmup: int) -> float:
@@ -95,19 +89,12 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _soft_targets(y: torch.Tensor, n_classes: int, smoothing: float) -> torch.Tensor:
-    one_hot = F.one_hot(y, n_classes).float()
-    return one_hot * (1.0 - smoothing) + smoothing / n_classes
-
-
 @torch.no_grad()
-def _evaluate(model, x, y, batch_size, device) -> tuple[float, float, torch.Tensor]:
-    """Mean cross-entropy, accuracy and probabilities of (already normalised) ``x``."""
+def _evaluate(model, x, y, batch_size, device) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of (already normalised) ``x``."""
     model.eval()
     logits = torch.cat([model(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)])
-    loss = F.cross_entropy(logits, y).item()
-    acc = (logits.argmax(1) == y).float().mean().item()
-    return loss, acc, logits.softmax(1)
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
 def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch.Tensor] = None, y_eval=None,
@@ -141,16 +128,14 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch
     fused = device.type in ("cpu", "cuda")
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused)
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    total_steps = config.epochs * steps_per_epoch
-    warmup = config.warmup_epochs * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, total_steps, warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(
+        s, config.epochs * steps_per_epoch, config.warmup_epochs * steps_per_epoch))
     use_amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
     history = []
     start = time.perf_counter()
-    bar = tqdm(range(1, config.epochs + 1), desc=description, leave=False, unit="epoch")
-    for epoch in bar:
+    for epoch in (bar := tqdm(range(1, config.epochs + 1), desc=description, leave=False, unit="epoch")):
         t0 = time.perf_counter()
         model.train()
         order = torch.randperm(len(x_train), generator=generator)
@@ -160,7 +145,8 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch
             if len(idx) < 2 and len(order) > 1:  # a batch of one breaks batch norm
                 continue
             xb, yb = x_train[idx], y_train[idx]
-            xb, soft = augment_batch(xb, _soft_targets(yb, n_classes, config.label_smoothing), augment, generator)
+            soft = F.one_hot(yb, n_classes).float() * (1.0 - config.label_smoothing) + config.label_smoothing / n_classes
+            xb, soft = augment_batch(xb, soft, augment, generator)
             xb, soft, yb = xb.to(device), soft.to(device), yb.to(device)
             with torch.autocast(device.type, enabled=use_amp):
                 logits = model(xb)
@@ -178,8 +164,8 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": loss_sum / len(order),
                "train_acc": correct / len(order)}
         if has_eval:
-            row[f"{eval_name}_loss"], row[f"{eval_name}_acc"], _ = _evaluate(
-                model, x_eval, y_eval, config.eval_batch_size, device)
+            row[f"{eval_name}_loss"], row[f"{eval_name}_acc"] = _evaluate(model, x_eval, y_eval,
+                                                                          config.eval_batch_size, device)
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
         if on_epoch is not None:
@@ -198,14 +184,13 @@ def predict_proba(model: nn.Module, x: torch.Tensor, normalizer: Optional[Normal
     ``shifts > 1`` averages the probabilities of that many evenly spaced circular
     time shifts of every clip (test-time augmentation matching ``time_shift``).
     """
-    device = next(model.parameters()).device
+    device, shifts = next(model.parameters()).device, max(1, shifts)
     if normalizer is not None:
         x = normalizer.to(x.device)(x)
     model.eval()
-    frames = x.shape[-1]
     total = 0.0
-    for s in range(max(1, shifts)):
-        xs = torch.roll(x, shifts=s * frames // max(1, shifts), dims=-1) if s else x
+    for s in range(shifts):
+        xs = torch.roll(x, shifts=s * x.shape[-1] // shifts, dims=-1)
         total = total + torch.cat([model(xs[i : i + batch_size].to(device)).float().softmax(1).cpu()
                                    for i in range(0, len(xs), batch_size)])
-    return (total / max(1, shifts)).numpy()
+    return (total / shifts).numpy()

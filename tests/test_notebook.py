@@ -58,7 +58,6 @@ def test_off_never_evaluates(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("profile, given, mode", [("full", "note", "note"), ("full", "strict", "strict"),
-                                                  ("full", True, "strict"), ("full", False, "off"),
                                                   ("smoke", "strict", "off"), ("smoke", "note", "off")])
 def test_setup_resolves_the_mode_and_smoke_never_checks(monkeypatch, tmp_path, profile, given, mode):
     meta = pd.DataFrame({"fold": [1]})

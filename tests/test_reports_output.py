@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -138,22 +137,17 @@ def test_folders_named_like_the_kits_own_are_never_deleted(tmp_path, notebooks, 
     assert (tmp_path / "thesis" / "results" / "thesis.tex").is_file()
 
 
-def test_a_report_of_an_older_kit_owns_the_files_git_tracks(tmp_path, notebooks):
-    """``reports/`` committed before run.json listed its files: the tracked files are the kit's."""
-    output = tmp_path / "repo" / "reports"
+def test_a_report_of_an_older_kit_is_refused_and_left_as_it_was(tmp_path, notebooks, capsys):
+    """A report made before run.json listed its files: which of them are the kit's is unknown."""
+    output = tmp_path / "reports"
     (output / "results" / "old").mkdir(parents=True)
     (output / "run.json").write_text(json.dumps({"profile": "full", "notebooks": []}))
     (output / "results" / "old" / "stale.json").write_text("{}")
-    (output / "README.md").write_text("old report")
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run(git + ["init", "-q"], cwd=output.parent, check=True)
-    subprocess.run(git + ["add", "."], cwd=output.parent, check=True)
-    subprocess.run(git + ["commit", "-qm", "reports"], cwd=output.parent, check=True)
-    (output / "results" / "untracked.txt").write_text("mine")
-    assert run(output) == 0
-    assert (output / "results" / "untracked.txt").read_text() == "mine"
-    assert (output / "README.md").read_text() != "old report" and (output / "results" / "a" / "done.json").is_file()
-    assert (output / "results" / "old" / "stale.json").is_file()  # a finished result of the kit is kept for reuse
+    before = snapshot(output)
+    assert run(output) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "older audiolab" in err and "move it aside" in err
+    assert snapshot(output) == before and not (tmp_path / "reports.partial").exists()
 
 
 def test_a_run_json_not_the_kits_makes_no_report_folder(tmp_path, notebooks):

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -145,13 +146,10 @@ def _remove_leftovers(dest: Path) -> None:
     """Remove what killed downloads into ``dest`` left beside it: partial zips no download holds any more, and
     unpack folders without their zip (the kit's own names only; a running download's files stay)."""
     for part in dest.parent.glob(f".{dest.name}-*.zip.part"):
-        try:
-            with open(part, "rb") as handle:
-                if fcntl is not None:  # fails while its download runs
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                part.unlink()
-        except OSError:
-            pass
+        with contextlib.suppress(OSError), open(part, "rb") as handle:
+            if fcntl is not None:  # fails while its download runs
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            part.unlink()
     for work in dest.parent.glob(f".{dest.name}-unpack-*"):
         if not (dest.parent / f".{dest.name}-{work.name.split('-unpack-')[-1]}.zip.part").exists():
             shutil.rmtree(work, ignore_errors=True)
@@ -221,12 +219,10 @@ def _fetch(url: str, out) -> None:
             expected = int(length) if length and length.isdigit() else None
             with tqdm.wrapattr(response, "read", total=expected, desc="Downloading ESC-10") as r:
                 shutil.copyfileobj(r, out, 1 << 16)
-    except urllib.error.HTTPError as error:
-        raise DownloadError(f"could not download {url}: HTTP {error.code} {error.reason}. Check the URL; or fetch the "
-                            f"zip by hand, unzip it, and {FIX_ENV}") from error
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-        raise DownloadError(f"download of {url} failed ({error!r}). Check your internet connection and run it again, "
-                            f"or fetch the zip by hand, unzip it, and {FIX_ENV}") from error
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:  # HTTPError is a URLError
+        why = f"HTTP {error.code} {error.reason}" if isinstance(error, urllib.error.HTTPError) else repr(error)
+        raise DownloadError(f"download of {url} failed ({why}). Check the URL and your internet connection and run "
+                            f"it again, or fetch the zip by hand, unzip it, and {FIX_ENV}") from error
     if expected is not None and out.tell() != expected:
         raise DownloadError(f"download of {url} was interrupted: got {out.tell()} of {expected} bytes. Run it again.")
 
@@ -252,7 +248,7 @@ def _tree_table(root: Path, strict: bool) -> pd.DataFrame:
                 fold, clip_id, take = match.groups()
                 rows.append([str(clip.resolve()), clip.name, int(fold), ESC10_CLASSES.index(name), name, clip_id, take])
     missing = [rel for rel in sorted(read_manifest()) if not (root / rel).is_file()] if strict else []
-    if missing or (strict and len(rows) < ESC10_NUM_CLIPS):
+    if missing:
         raise IncompleteDatasetError(
             f"ESC-10 at {root} is incomplete: found {len(rows)} of {ESC10_NUM_CLIPS} clips, {len(missing)} missing: "
             f"{_first_few(missing)}. Restore them (e.g. delete the folder and {FIX_DOWNLOAD}), or pass strict=False "
