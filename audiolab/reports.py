@@ -136,7 +136,8 @@ def _relative(path: Path) -> str:
 
 def execute(notebook: Path, executed: Path, parameters: dict) -> None:
     """Run ``notebook`` into ``executed`` with papermill (its cell bar on the console), in a kernel of this
-    interpreter; then make the copy stable: cell ids by position, no timings, paths relative to the repository."""
+    interpreter; then make the copy stable: cell ids by position, no timings, no progress-bar widgets (their
+    ids are random), paths relative to the repository."""
     import nbformat
     import papermill as pm
 
@@ -148,10 +149,13 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> None:
     for key in ("start_time", "end_time", "duration"):
         info.pop(key, None)
     info.update(input_path=_relative(notebook), output_path=_relative(executed))
+    nb.metadata.pop("widgets", None)
     for number, cell in enumerate(nb.cells):
         cell.id = f"cell-{number}"
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
+        if "outputs" in cell:  # tqdm's notebook bars ignore TQDM_DISABLE
+            cell.outputs = [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
     nbformat.write(nb, str(executed))
 
 
