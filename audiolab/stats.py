@@ -23,10 +23,7 @@ from ._util import to_numpy
 
 
 def _float_or_none(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
+    return float(x) if x is not None and math.isfinite(float(x)) else None
 
 
 def summarize_folds(per_fold: Sequence[Mapping], keys: Sequence[str] = ("accuracy", "macro_f1", "auc_macro_ovr")) -> dict:

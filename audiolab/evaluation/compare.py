@@ -102,14 +102,8 @@ def seed_members(exp: Experiment, seeds: Sequence[int]) -> list[Experiment]:
     return [exp if s == exp.train.seed else exp.replace({"train.seed": s}, name=f"{exp.name}-seed{s}") for s in seeds]
 
 
-def run_seed_ensemble(
-    exp: Experiment,
-    seeds: Sequence[int],
-    meta: pd.DataFrame,
-    features: torch.Tensor,
-    store: "ResultsStore | PathLike",
-    folds: Optional[Sequence[int]] = None,
-) -> dict:
+def run_seed_ensemble(exp: Experiment, seeds: Sequence[int], meta: pd.DataFrame, features: torch.Tensor,
+                      store: "ResultsStore | PathLike", folds: Optional[Sequence[int]] = None) -> dict:
     """Cross-validate ``exp`` once per seed in the official protocol on ``folds`` (each member an ordinary stored
     experiment; their missing folds train together), then score the average of the members' probabilities per
     fold and pooled, exactly as one model is scored. Written to ``<name>-ensemble/summary.json``."""

@@ -128,12 +128,6 @@ def _typed(value: Any, like: Any) -> Any:
     return tupled(value)
 
 
-def chosen_values(base: Experiment, trials: pd.DataFrame) -> dict:
-    """The searched values of the chosen trial, typed like ``base``'s fields."""
-    best = chosen_trial(trials)
-    return {k: _typed(best[k], base.get(k)) for k in best.index if k not in {"trial", "name", *TRIAL_RESULT_COLUMNS}}
-
-
 def describe_choice(base: Experiment, trials: pd.DataFrame, space: Mapping[str, Sequence]) -> str:
     """A Markdown paragraph: which trial the search picked, by which rule, and what it changes from ``base``."""
     table = ranked(trials)
@@ -159,7 +153,9 @@ def best_experiment(base: Experiment, trials: pd.DataFrame, name: Optional[str] 
     """``base`` with the values of the trial :func:`chosen_trial` picks, named ``name``
     (default ``"<base.name>-best"``). Works on :func:`~audiolab.evaluation.search`'s table and
     on ``trials.csv`` read back with pandas."""
-    return base.replace(chosen_values(base, trials), name=name or f"{base.name}-best")
+    best = chosen_trial(trials)  # its searched values, typed like base's fields
+    values = {k: _typed(best[k], base.get(k)) for k in best.index if k not in {"trial", "name", *TRIAL_RESULT_COLUMNS}}
+    return base.replace(values, name=name or f"{base.name}-best")
 
 
 def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int = 8, seed: int = 0) -> list[dict]:
