@@ -12,6 +12,7 @@ Everything returned here is plain Python (``float``, ``int``, ``list``, ``dict``
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from typing import Any, Mapping, Sequence
@@ -63,10 +64,8 @@ def paired_fold_test(a: Sequence[float], b: Sequence[float]) -> dict:
             res = scipy_stats.ttest_rel(x, y)
             result["t"], result["p_ttest"] = _float_or_none(res.statistic), _float_or_none(res.pvalue)
             if np.any(diff != 0):
-                try:
+                with contextlib.suppress(ValueError):
                     result["p_wilcoxon"] = _float_or_none(scipy_stats.wilcoxon(x, y).pvalue)
-                except ValueError:
-                    pass
     return result
 
 

@@ -49,8 +49,10 @@ class TestFoldError(ValueError):
     __test__ = False  # not a test class, whatever pytest thinks of its name
 
 
-def _check_trials(trials: pd.DataFrame) -> None:
-    """Raise :class:`TestFoldError` if any trial was scored on (or did not say it kept out) the test fold."""
+def chosen_trial(trials: pd.DataFrame) -> pd.Series:
+    """The row of the trial a search picks by the one-standard-error rule: the fewest trainable parameters
+    among the trials within one standard error of the best (ties: higher accuracy, then macro F1). A trial
+    scored on the test fold (or a table that does not say) raises :class:`TestFoldError`."""
     if "val_folds" not in trials.columns or "test_fold" not in trials.columns:
         raise TestFoldError("the trials table does not say which folds scored it ('val_folds', 'test_fold'): "
                             "choose only from a table written by audiolab.evaluation.search")
@@ -59,6 +61,11 @@ def _check_trials(trials: pd.DataFrame) -> None:
         if int(test) in scored:
             raise TestFoldError(f"a trial was scored on the test fold {int(test)} (validation folds {sorted(scored)}): "
                                 "a search scores validation folds inside the development folds, never the test fold")
+    table = ranked(trials)
+    floor = table.iloc[0]["val_accuracy"] - validation_se(table)
+    within = table[table["val_accuracy"] >= floor - 1e-12]
+    return within.sort_values(["params_trainable", "val_accuracy", "val_macro_f1", "trial"],
+                              ascending=[True, False, False, True], kind="stable").iloc[0]
 
 
 def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[Any, pd.DataFrame]:
@@ -103,17 +110,6 @@ def validation_se(trials: pd.DataFrame) -> float:
                          "rerun search() to add it")
     p, n = float(top["val_accuracy"]), int(top["val_clips"])
     return math.sqrt(p * (1.0 - p) / n)
-
-
-def chosen_trial(trials: pd.DataFrame) -> pd.Series:
-    """The row of the trial a search picks by the one-standard-error rule: the fewest trainable parameters
-    among the trials within one standard error of the best (ties: higher accuracy, then macro F1)."""
-    _check_trials(trials)
-    table = ranked(trials)
-    floor = table.iloc[0]["val_accuracy"] - validation_se(table)
-    within = table[table["val_accuracy"] >= floor - 1e-12]
-    return within.sort_values(["params_trainable", "val_accuracy", "val_macro_f1", "trial"],
-                              ascending=[True, False, False, True], kind="stable").iloc[0]
 
 
 def _typed(value: Any, like: Any) -> Any:
@@ -257,6 +253,7 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
                             group=f"{base.name}-search", job_type="search", tags=[exp.arch, "search"],
                             config={**exp.to_dict(), "trial": index, "key": key, "val_folds": list(SEARCH_VAL_FOLDS),
                                     **plain(values)}) as run:
+        scored = ()  # a reused trial logs its scores only; a trained one its clips too
         if not reused:
             per_fold, probs = [], []
             for v, train_idx, val_idx in splits:
@@ -269,10 +266,8 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
                       "train_seconds": float(sum(r["train_seconds"] for r in per_fold)), "per_fold": per_fold,
                       "test_fold": TEST_FOLD, "experiment": exp.to_dict(), "key": key, "data": data}
             store.write_json(path, stored)
-            tracking.log_result(run, "val", stored["metrics"], stored["params"], y[val_idx], probs, classes,
-                                meta.iloc[val_idx], exp.features)
-        else:
-            tracking.log_result(run, "val", stored["metrics"], stored["params"])
+            scored = (y[val_idx], probs, classes, meta.iloc[val_idx], exp.features)
+        tracking.log_result(run, "val", stored["metrics"], stored["params"], *scored)
         tracking.log_files(run, f"{base.name}-trial-{key}", TRIAL_ARTIFACT, store.root, [path],
                            metadata={"experiment": base.name, "key": key, "values": plain(values),
                                      "val_accuracy": stored["metrics"]["accuracy"]})

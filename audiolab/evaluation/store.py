@@ -123,8 +123,7 @@ class ResultsStore:
             raise FileNotFoundError(f"no test-fold model at {source}: run cross_validate(..., keep_test_model=True) "
                                     f"for {name!r} first")
         atomic_write(self.best_model, lambda handle: handle.write(source.read_bytes()), binary=True)
-        text = json.dumps(plain(about), indent=1) + "\n"
-        atomic_write(self.best_model.with_suffix(".json"), lambda handle: handle.write(text))
+        atomic_write(self.best_model.with_suffix(".json"), lambda h: h.write(json.dumps(plain(about), indent=1) + "\n"))
         return self.best_model
 
     # -- reading -----------------------------------------------------------------------
