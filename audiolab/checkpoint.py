@@ -51,22 +51,18 @@ def _check_info(info, path: Path):
     features = config_from(FeatureConfig, info["features"], f"checkpoint {path}: features") \
         if info.get("features") is not None else None
     classes, shifts = info["classes"], info.get("tta_shifts", 1)
-    problems = {
-        "n_mels": not is_a(info["n_mels"], int) or not 1 <= info["n_mels"] <= LIMITS["n_mels"],
-        "classes": not isinstance(classes, list) or not 1 <= len(classes) <= LIMITS["classes"]
-        or not all(isinstance(c, str) for c in classes),
-        "params (conv blocks)": len(config.channels) > LIMITS["blocks"],
-        "params.depth": getattr(config, "depth", 1) > LIMITS["blocks"],
-        "tta_shifts": not is_a(shifts, int) or not 1 <= shifts <= LIMITS["tta_shifts"],
-    }
+    problems = {"n_mels": not is_a(info["n_mels"], int) or not 1 <= info["n_mels"] <= LIMITS["n_mels"],
+                "classes": not isinstance(classes, list) or not 1 <= len(classes) <= LIMITS["classes"]
+                or not all(isinstance(c, str) for c in classes),
+                "params (conv blocks)": len(config.channels) > LIMITS["blocks"],
+                "params.depth": getattr(config, "depth", 1) > LIMITS["blocks"],
+                "tta_shifts": not is_a(shifts, int) or not 1 <= shifts <= LIMITS["tta_shifts"]}
     if features is not None:
-        problems.update({
-            "features.sample_rate": features.sample_rate > LIMITS["sample_rate"],
-            "features.duration": features.duration > LIMITS["seconds"],
-            "features.n_fft": features.n_fft > LIMITS["n_fft"],
-            "features (frames)": features.num_frames > LIMITS["frames"],
-            "features.n_mels (differs from n_mels)": features.n_mels != info["n_mels"],
-        })
+        problems.update({"features.sample_rate": features.sample_rate > LIMITS["sample_rate"],
+                         "features.duration": features.duration > LIMITS["seconds"],
+                         "features.n_fft": features.n_fft > LIMITS["n_fft"],
+                         "features (frames)": features.num_frames > LIMITS["frames"],
+                         "features.n_mels (differs from n_mels)": features.n_mels != info["n_mels"]})
     bad = [name for name, wrong in problems.items() if wrong]
     if bad:
         raise ValueError(f"checkpoint {path} describes an impossible model: {', '.join(bad)} out of type or bounds "

@@ -126,6 +126,8 @@ def train_command(args) -> int:
     the sweep's), and write the results as JSON. Results go to a results store (``--results``), so a rerun
     resumes and a search trial lands where :func:`audiolab.evaluation.search` finds it. Returns 0, or 2 after
     one line on stderr for a user error (all found before any training)."""
+    import pandas as pd
+
     from . import data
     from ._util import write_json
     from .evaluation import ExperimentBusy, ResultsStore, cross_validate, run_trial
@@ -174,7 +176,14 @@ def train_command(args) -> int:
                   pooled={k: summary["pooled"][k] for k in ("accuracy", "macro_f1", "auc_macro_ovr")},
                   results_dir=str(store / exp.name / summary["protocol"]), clips=len(meta), dataset=meta.attrs.get("root"))
     write_json(out, result)
-    _print_table(summary, out)
+    rows = summary["folds"] + [{"fold": stat, **{m: summary[f"{m}_{stat}"] for m in ("accuracy", "macro_f1", "auc")}}
+                               for stat in ("mean", "std")]
+    table = pd.DataFrame(rows).set_index("fold")[["accuracy", "macro_f1", "auc", "train_seconds"]]
+    p = summary["params"]
+    print(f"\n{summary['name']}  ({summary['experiment']['arch']}, key {summary['key']})",
+          table.to_string(float_format="{:.3f}".format, na_rep=""),
+          f"parameters: {p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable, {p['buffers']:,} in buffers",
+          f"training: {summary['train_seconds_total']:.1f} s; results: {out}", sep="\n")
     return 0
 
 
@@ -195,19 +204,6 @@ def sweep_command(args) -> int:
     copied = sum(run["status"] == "collected" for run in runs)
     print(f"{copied} trial(s) collected into {results}; {len(runs) - copied} run(s) left as they were")
     return 0
-
-
-def _print_table(summary: dict, out: Path) -> None:
-    import pandas as pd
-
-    rows = summary["folds"] + [{"fold": stat, **{m: summary[f"{m}_{stat}"] for m in ("accuracy", "macro_f1", "auc")}}
-                               for stat in ("mean", "std")]
-    table = pd.DataFrame(rows).set_index("fold")[["accuracy", "macro_f1", "auc", "train_seconds"]]
-    p = summary["params"]
-    print(f"\n{summary['name']}  ({summary['experiment']['arch']}, key {summary['key']})",
-          table.to_string(float_format="{:.3f}".format, na_rep=""),
-          f"parameters: {p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable, {p['buffers']:,} in buffers",
-          f"training: {summary['train_seconds_total']:.1f} s; results: {out}", sep="\n")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -111,20 +111,14 @@ def baseline_experiments() -> dict[str, Experiment]:
                          grad_clip=None, per_clip_norm=False, tta_shifts=1)
     features = FeatureConfig(n_fft=1024, hop_length=512, floor_db=None)
     conv = dict(channels=(32, 64, 128), kernel_size=3, stride=1, activation="relu", pool="max", pool_size=2)
-    arch1_2024 = Experiment(
-        name="arch1-baseline-2024",
-        model=ConvConfig(**conv, dropout=0.0, global_pool="avg", head_dropout=0.0),
-        features=features, train=recipe, augment=AugmentConfig.none(),
-        description="Architecture 1 as in the 2024 report: 3 conv layers (32, 64, 128 guessed), kernel 3, "
-        "stride 1, ReLU, max-pool 2, one FC layer; lr 1e-3, batch 64, 100 epochs, no augmentation.",
-    )
-    arch2_2024 = Experiment(
-        name="arch2-baseline-2024",
-        model=TransformerConfig(**conv, dropout=0.1, d_model=128, heads=4, depth=2),
-        features=features, train=recipe, augment=AugmentConfig.none(),
-        description="Architecture 2 as in the 2024 report: conv (32, 64, 128), kernel 3, ReLU, max-pool 2, "
-        "transformer d_model 128, 4 heads, 2 blocks; lr 1e-3, batch 64, 100 epochs, no augmentation.",
-    )
+    arch1_2024 = Experiment(name="arch1-baseline-2024", features=features, train=recipe, augment=AugmentConfig.none(),
+                            model=ConvConfig(**conv, dropout=0.0, global_pool="avg", head_dropout=0.0),
+                            description="Architecture 1 as in the 2024 report: 3 conv layers (32, 64, 128 guessed), "
+                            "kernel 3, stride 1, ReLU, max-pool 2, one FC layer; lr 1e-3, batch 64, 100 epochs, no augmentation.")
+    arch2_2024 = Experiment(name="arch2-baseline-2024", features=features, train=recipe, augment=AugmentConfig.none(),
+                            model=TransformerConfig(**conv, dropout=0.1, d_model=128, heads=4, depth=2),
+                            description="Architecture 2 as in the 2024 report: conv (32, 64, 128), kernel 3, ReLU, max-pool "
+                            "2, transformer d_model 128, 4 heads, 2 blocks; lr 1e-3, batch 64, 100 epochs, no augmentation.")
     return {arch1_2024.name: arch1_2024, arch2_2024.name: arch2_2024}
 
 

@@ -103,9 +103,7 @@ class Experiment:
         Two experiments with the same key train identically, so stored results are reused;
         any change of architecture, model, features, recipe or augmentation changes it.
         """
-        d = self.to_dict()
-        d.pop("name")
-        d.pop("description")
+        d = {k: v for k, v in self.to_dict().items() if k not in ("name", "description")}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     # -- variations ---------------------------------------------------------------
@@ -193,6 +191,4 @@ def _number(text: str) -> Any:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    return text
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else text

@@ -101,9 +101,7 @@ class Normalizer(nn.Module):
         self.register_buffer("std", torch.ones(n_mels, 1))
 
     def _level(self, features: torch.Tensor) -> torch.Tensor:
-        if bool(self.per_clip):
-            return features - features.mean(dim=(-2, -1), keepdim=True)
-        return features
+        return features - features.mean(dim=(-2, -1), keepdim=True) if bool(self.per_clip) else features
 
     @torch.no_grad()
     def fit(self, features: torch.Tensor) -> "Normalizer":

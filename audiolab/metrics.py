@@ -140,6 +140,5 @@ def top_confusions(confusion_matrix, class_names: Sequence[str], n: int = 3) -> 
         raise ValueError(f"expected a square confusion matrix with one row per class ({len(class_names)}), "
                          f"got shape {cm.shape}")
     cells = [(int(cm[i, j]), i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j] > 0]
-    cells.sort(key=lambda c: -c[0])
     return pd.DataFrame([{"true": class_names[i], "predicted": class_names[j], "clips": count}
-                         for count, i, j in cells[:n]], columns=["true", "predicted", "clips"])
+                         for count, i, j in sorted(cells, key=lambda c: -c[0])[:n]], columns=["true", "predicted", "clips"])

@@ -87,9 +87,8 @@ class Predictor:
 def predict_command(args) -> int:
     """``audiolab predict FILE... [--checkpoint PATH] [--top K]``: 0 if every file was classified, 2 otherwise
     (each refusal one line on stderr)."""
-    top = args.top
     try:
-        if top < 1:
+        if args.top < 1:
             raise ValueError("--top must be at least 1")
         predictor = Predictor(args.checkpoint)
     except (FileNotFoundError, ValueError) as error:
@@ -99,7 +98,7 @@ def predict_command(args) -> int:
     status = 0
     for path in args.files:
         try:
-            result = predictor.predict(path, top)
+            result = predictor.predict(path, args.top)
             width = max(len(name) for name, _ in result["top"])
             print(f"{result['path']}  ({result['duration']:.1f} s, {result['windows']} window(s))",
                   *(f"  {rank}. {name:<{width}}  {p:6.1%}" for rank, (name, p) in enumerate(result["top"], 1)), sep="\n")

@@ -12,6 +12,7 @@ Everything returned here is plain Python (``float``, ``int``, ``list``, ``dict``
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from typing import Any, Mapping, Sequence
@@ -23,10 +24,7 @@ from ._util import to_numpy
 
 
 def _float_or_none(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
+    return float(x) if x is not None and math.isfinite(float(x)) else None
 
 
 def summarize_folds(per_fold: Sequence[Mapping], keys: Sequence[str] = ("accuracy", "macro_f1", "auc_macro_ovr")) -> dict:
@@ -66,10 +64,8 @@ def paired_fold_test(a: Sequence[float], b: Sequence[float]) -> dict:
             res = scipy_stats.ttest_rel(x, y)
             result["t"], result["p_ttest"] = _float_or_none(res.statistic), _float_or_none(res.pvalue)
             if np.any(diff != 0):
-                try:
+                with contextlib.suppress(ValueError):
                     result["p_wilcoxon"] = _float_or_none(scipy_stats.wilcoxon(x, y).pvalue)
-                except ValueError:
-                    pass
     return result
 
 

@@ -170,8 +170,7 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch
         history.append(row)
         if on_epoch is not None:
             on_epoch(row)
-        shown = ("train_loss", "train_acc", f"{eval_name}_acc")
-        bar.set_postfix({k: f"{row[k]:.3f}" for k in shown if k in row})
+        bar.set_postfix({k: f"{row[k]:.3f}" for k in ("train_loss", "train_acc", f"{eval_name}_acc") if k in row})
     bar.close()
     return TrainResult(model, normalizer, history, time.perf_counter() - start, str(device))
 

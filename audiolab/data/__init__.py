@@ -9,10 +9,8 @@
 
 Everything imported here is the package's API: ``from audiolab import data; data.load_metadata()``.
 """
-from audiolab.data.esc10 import (
-    CACHE_ENV, DATA_ENV, ESC10_CLASSES, ESC10_COMMIT, ESC10_NUM_CLIPS, ESC10_URL, ESC50_TO_ESC10,
-    DatasetNotFoundError, DownloadError, IncompleteDatasetError, data_command, default_cache_dir, download_esc10,
-    load_metadata, read_manifest, resolve_root, summarize,
-)
+from audiolab.data.esc10 import (CACHE_ENV, DATA_ENV, ESC10_CLASSES, ESC10_COMMIT, ESC10_NUM_CLIPS, ESC10_URL,
+                                 ESC50_TO_ESC10, DatasetNotFoundError, DownloadError, IncompleteDatasetError, data_command,
+                                 default_cache_dir, download_esc10, load_metadata, read_manifest, resolve_root, summarize)
 from audiolab.data.audio import AudioDecodeError, load_audio, load_features
 from audiolab.data.folds import DEV_FOLDS, SEARCH_VAL_FOLDS, TEST_FOLD, cv_folds, development_folds, holdout_split

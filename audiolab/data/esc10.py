@@ -101,11 +101,10 @@ def resolve_root(root: Optional[PathLike] = None, download: bool = False, subset
     if subset == "esc50":
         raise DatasetNotFoundError(f"no ESC-50 dataset at {path}; audiolab downloads ESC-10 only. Fix: download "
                                    f"{ESC50_URL}, unzip it, and pass its folder as root= or set {DATA_ENV} to it.")
-    if not download and given:
-        raise DatasetNotFoundError(f"dataset folder {path} (root argument) does not exist: check the path, "
-                                   f"or {FIX_DOWNLOAD} to download ESC-10 there")
     if not download:
-        raise DatasetNotFoundError(f"no ESC-10 dataset found (looked at root=, ${DATA_ENV}, and {cached}). Fix: "
+        raise DatasetNotFoundError(f"dataset folder {path} (root argument) does not exist: check the path, or "
+                                   f"{FIX_DOWNLOAD} to download ESC-10 there" if given else
+                                   f"no ESC-10 dataset found (looked at root=, ${DATA_ENV}, and {cached}). Fix: "
                                    f"{FIX_DOWNLOAD} to fetch it into {cached}, or {FIX_ENV} if you already have a copy.")
     return download_esc10(path), f"downloaded from {ESC10_URL} into {path}"
 

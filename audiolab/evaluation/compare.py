@@ -33,22 +33,20 @@ from .cv import class_names, cross_validate, fold_row, fold_stats, prob_columns
 from .store import ResultsStore
 
 
-def seed_fold_scores(store: "ResultsStore | PathLike", names: Sequence[str], protocol: str = "official",
-                     metric: str = "accuracy") -> pd.DataFrame:
-    """One row per scored fold, one column per run in ``names`` (the seeds of one configuration)."""
+def seed_fold_scores(store: "ResultsStore | PathLike", names: Sequence[str], protocol: str = "official") -> pd.DataFrame:
+    """One row per scored fold, one column per run in ``names`` (the seeds of one configuration): its accuracy."""
     store = ResultsStore.of(store)
-    columns = {name: {r["fold"]: r[metric] for r in store.load_summary(name, protocol)["folds"]} for name in names}
+    columns = {name: {r["fold"]: r["accuracy"] for r in store.load_summary(name, protocol)["folds"]} for name in names}
     return pd.DataFrame(columns).sort_index().rename_axis("fold")
 
 
 def compare_configurations(store: "ResultsStore | PathLike", a: Sequence[str], b: Sequence[str],
-                           protocol: str = "official", labels: Optional[tuple[str, str]] = None,
-                           alpha: float = 0.05) -> dict:
+                           protocol: str = "official", labels: Optional[tuple[str, str]] = None) -> dict:
     """Configuration A (its seeds' runs ``a``) against B (``b``) on the folds both were scored on.
 
     Returns ``per_fold`` (a DataFrame: each fold's seed-mean accuracy of A and B and their
     difference), ``mean_a``/``mean_b`` (seed and fold means), ``test`` (the corrected t-test of the
-    fold differences, with ``ci_low``/``ci_high``), ``mcnemar`` (one exact test per seed pair on the
+    fold differences, with a 95 % ``ci_low``/``ci_high``), ``mcnemar`` (one exact test per seed pair on the
     pooled predictions of all scored folds), ``text`` (the result in words) and ``labels``.
     """
     store = ResultsStore.of(store)
@@ -60,7 +58,7 @@ def compare_configurations(store: "ResultsStore | PathLike", a: Sequence[str], b
     per_fold = pd.DataFrame({labels[0]: fa[folds], labels[1]: fb[folds]})
     per_fold["difference"] = per_fold[labels[0]] - per_fold[labels[1]]
     fold = store.load_fold(a[0], int(folds[0]), protocol)  # its training and scored clips
-    test = corrected_resampled_ttest(per_fold["difference"], int(fold["n_train"]), int(fold["n_eval"]), alpha)
+    test = corrected_resampled_ttest(per_fold["difference"], int(fold["n_train"]), int(fold["n_eval"]))
     pairs = []
     for name_a, name_b in zip(a, b):
         oa, ob = store.load_oof(name_a, protocol), store.load_oof(name_b, protocol)
@@ -76,11 +74,9 @@ def per_class_counts(store: "ResultsStore | PathLike", names: Sequence[str], cla
                      protocol: str = "official") -> pd.DataFrame:
     """Per class: its clips and how many the runs ``names`` (seeds) classify correctly, as a mean over seeds."""
     store = ResultsStore.of(store)
-    correct = []
-    for name in names:
-        oof = store.load_oof(name, protocol)
-        correct.append((oof["pred"] == oof["target"]).groupby(oof["target"]).sum())
-    clips = store.load_oof(names[0], protocol)["target"].value_counts().sort_index()
+    oofs = [store.load_oof(name, protocol) for name in names]
+    correct = [(oof["pred"] == oof["target"]).groupby(oof["target"]).sum() for oof in oofs]
+    clips = oofs[0]["target"].value_counts().sort_index()
     table = pd.DataFrame({"clips": clips, "correct": pd.concat(correct, axis=1).mean(axis=1)})
     table.index = [classes[int(i)] for i in table.index]
     return table
@@ -102,14 +98,8 @@ def seed_members(exp: Experiment, seeds: Sequence[int]) -> list[Experiment]:
     return [exp if s == exp.train.seed else exp.replace({"train.seed": s}, name=f"{exp.name}-seed{s}") for s in seeds]
 
 
-def run_seed_ensemble(
-    exp: Experiment,
-    seeds: Sequence[int],
-    meta: pd.DataFrame,
-    features: torch.Tensor,
-    store: "ResultsStore | PathLike",
-    folds: Optional[Sequence[int]] = None,
-) -> dict:
+def run_seed_ensemble(exp: Experiment, seeds: Sequence[int], meta: pd.DataFrame, features: torch.Tensor,
+                      store: "ResultsStore | PathLike", folds: Optional[Sequence[int]] = None) -> dict:
     """Cross-validate ``exp`` once per seed in the official protocol on ``folds`` (each member an ordinary stored
     experiment; their missing folds train together), then score the average of the members' probabilities per
     fold and pooled, exactly as one model is scored. Written to ``<name>-ensemble/summary.json``."""

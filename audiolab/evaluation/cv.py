@@ -72,13 +72,6 @@ def check_inputs(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor) ->
     return meta["target"].to_numpy().astype(np.int64)
 
 
-def probs_table(meta: pd.DataFrame, idx: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
-    """Per-clip probabilities: filename, fold, target, prob_0, prob_1, ..."""
-    rows = meta.iloc[idx]
-    return pd.DataFrame({**{c: rows[c].to_numpy() for c in ("filename", "fold", "target")},
-                         **{f"prob_{c}": probs[:, c] for c in range(probs.shape[1])}})
-
-
 def prob_columns(table: pd.DataFrame) -> list[str]:
     return sorted((c for c in table.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
 
@@ -139,7 +132,9 @@ def _store_fold(store: ResultsStore, exp, meta, protocol, scored, fold, train_id
                 run) -> dict:
     """Write one fold's files (the record last: it marks the fold complete), and log them as an artifact."""
     json_path, csv_path, kind = *store.fold_paths(exp.name, fold, protocol), FOLDERS[protocol]
-    store.write_csv(csv_path, probs_table(meta, scored_idx, probs))
+    rows = meta.iloc[scored_idx]  # per clip: filename, fold, target, prob_0, prob_1, ...
+    store.write_csv(csv_path, pd.DataFrame({**{c: rows[c].to_numpy() for c in ("filename", "fold", "target")},
+                                            **{f"prob_{c}": probs[:, c] for c in range(probs.shape[1])}}))
     record = {"fold": fold, "scored_as": scored, **record, "experiment": exp.to_dict(), "key": exp.key(),
               "data": data_fingerprint(meta, train_idx, scored_idx), "csv_sha256": file_sha256(csv_path)}
     if result is not None:

@@ -49,8 +49,10 @@ class TestFoldError(ValueError):
     __test__ = False  # not a test class, whatever pytest thinks of its name
 
 
-def _check_trials(trials: pd.DataFrame) -> None:
-    """Raise :class:`TestFoldError` if any trial was scored on (or did not say it kept out) the test fold."""
+def chosen_trial(trials: pd.DataFrame) -> pd.Series:
+    """The row of the trial a search picks by the one-standard-error rule: the fewest trainable parameters
+    among the trials within one standard error of the best (ties: higher accuracy, then macro F1). A trial
+    scored on the test fold (or a table that does not say) raises :class:`TestFoldError`."""
     if "val_folds" not in trials.columns or "test_fold" not in trials.columns:
         raise TestFoldError("the trials table does not say which folds scored it ('val_folds', 'test_fold'): "
                             "choose only from a table written by audiolab.evaluation.search")
@@ -59,6 +61,11 @@ def _check_trials(trials: pd.DataFrame) -> None:
         if int(test) in scored:
             raise TestFoldError(f"a trial was scored on the test fold {int(test)} (validation folds {sorted(scored)}): "
                                 "a search scores validation folds inside the development folds, never the test fold")
+    table = ranked(trials)
+    floor = table.iloc[0]["val_accuracy"] - validation_se(table)
+    within = table[table["val_accuracy"] >= floor - 1e-12]
+    return within.sort_values(["params_trainable", "val_accuracy", "val_macro_f1", "trial"],
+                              ascending=[True, False, False, True], kind="stable").iloc[0]
 
 
 def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[Any, pd.DataFrame]:
@@ -105,17 +112,6 @@ def validation_se(trials: pd.DataFrame) -> float:
     return math.sqrt(p * (1.0 - p) / n)
 
 
-def chosen_trial(trials: pd.DataFrame) -> pd.Series:
-    """The row of the trial a search picks by the one-standard-error rule: the fewest trainable parameters
-    among the trials within one standard error of the best (ties: higher accuracy, then macro F1)."""
-    _check_trials(trials)
-    table = ranked(trials)
-    floor = table.iloc[0]["val_accuracy"] - validation_se(table)
-    within = table[table["val_accuracy"] >= floor - 1e-12]
-    return within.sort_values(["params_trainable", "val_accuracy", "val_macro_f1", "trial"],
-                              ascending=[True, False, False, True], kind="stable").iloc[0]
-
-
 def _typed(value: Any, like: Any) -> Any:
     """A table cell as a value of the field ``like`` is (read from CSV, ``"(32, 64)"`` is a tuple, ``32.0`` an int)."""
     if isinstance(value, str) and value[:1] in "([":
@@ -126,12 +122,6 @@ def _typed(value: Any, like: Any) -> Any:
     if isinstance(like, int) and not isinstance(like, bool) and isinstance(value, float) and value.is_integer():
         return int(value)
     return tupled(value)
-
-
-def chosen_values(base: Experiment, trials: pd.DataFrame) -> dict:
-    """The searched values of the chosen trial, typed like ``base``'s fields."""
-    best = chosen_trial(trials)
-    return {k: _typed(best[k], base.get(k)) for k in best.index if k not in {"trial", "name", *TRIAL_RESULT_COLUMNS}}
 
 
 def describe_choice(base: Experiment, trials: pd.DataFrame, space: Mapping[str, Sequence]) -> str:
@@ -159,7 +149,9 @@ def best_experiment(base: Experiment, trials: pd.DataFrame, name: Optional[str] 
     """``base`` with the values of the trial :func:`chosen_trial` picks, named ``name``
     (default ``"<base.name>-best"``). Works on :func:`~audiolab.evaluation.search`'s table and
     on ``trials.csv`` read back with pandas."""
-    return base.replace(chosen_values(base, trials), name=name or f"{base.name}-best")
+    best = chosen_trial(trials)  # its searched values, typed like base's fields
+    values = {k: _typed(best[k], base.get(k)) for k in best.index if k not in {"trial", "name", *TRIAL_RESULT_COLUMNS}}
+    return base.replace(values, name=name or f"{base.name}-best")
 
 
 def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int = 8, seed: int = 0) -> list[dict]:
@@ -261,6 +253,7 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
                             group=f"{base.name}-search", job_type="search", tags=[exp.arch, "search"],
                             config={**exp.to_dict(), "trial": index, "key": key, "val_folds": list(SEARCH_VAL_FOLDS),
                                     **plain(values)}) as run:
+        scored = ()  # a reused trial logs its scores only; a trained one its clips too
         if not reused:
             per_fold, probs = [], []
             for v, train_idx, val_idx in splits:
@@ -273,10 +266,8 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
                       "train_seconds": float(sum(r["train_seconds"] for r in per_fold)), "per_fold": per_fold,
                       "test_fold": TEST_FOLD, "experiment": exp.to_dict(), "key": key, "data": data}
             store.write_json(path, stored)
-            tracking.log_result(run, "val", stored["metrics"], stored["params"], y[val_idx], probs, classes,
-                                meta.iloc[val_idx], exp.features)
-        else:
-            tracking.log_result(run, "val", stored["metrics"], stored["params"])
+            scored = (y[val_idx], probs, classes, meta.iloc[val_idx], exp.features)
+        tracking.log_result(run, "val", stored["metrics"], stored["params"], *scored)
         tracking.log_files(run, f"{base.name}-trial-{key}", TRIAL_ARTIFACT, store.root, [path],
                            metadata={"experiment": base.name, "key": key, "values": plain(values),
                                      "val_accuracy": stored["metrics"]["accuracy"]})

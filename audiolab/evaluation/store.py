@@ -34,7 +34,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .._util import PathLike, atomic_write, file_sha256, plain, read_json, repo_root, write_csv, write_json
+from .._util import PathLike, atomic_write, file_sha256, is_a, plain, read_json, repo_root, write_csv, write_json
 from ..data import TEST_FOLD
 
 try:
@@ -69,9 +69,6 @@ class ResultsStore:
 
     def __init__(self, root: PathLike):
         self.root = Path(root)
-
-    def __repr__(self) -> str:
-        return f"ResultsStore({str(self.root)!r})"
 
     @classmethod
     def of(cls, store: "ResultsStore | PathLike") -> "ResultsStore":
@@ -126,8 +123,7 @@ class ResultsStore:
             raise FileNotFoundError(f"no test-fold model at {source}: run cross_validate(..., keep_test_model=True) "
                                     f"for {name!r} first")
         atomic_write(self.best_model, lambda handle: handle.write(source.read_bytes()), binary=True)
-        text = json.dumps(plain(about), indent=1) + "\n"
-        atomic_write(self.best_model.with_suffix(".json"), lambda handle: handle.write(text))
+        atomic_write(self.best_model.with_suffix(".json"), lambda h: h.write(json.dumps(plain(about), indent=1) + "\n"))
         return self.best_model
 
     # -- reading -----------------------------------------------------------------------
@@ -185,24 +181,16 @@ class ResultsStore:
         with the files ``needs`` beside it. Says why when not."""
         if stored is None:
             return False
-        if stored.get("key") != key:
-            logger.warning("%s was computed with another configuration (key %s, now %s): retraining",
-                           path, stored.get("key"), key)
-            return False
-        if stored.get("data") != data:
-            logger.warning("%s was computed on other clips: retraining", path)
-            return False
-        missing = [p for p in needs if not Path(p).is_file()]
-        if missing:
-            logger.warning("%s lacks %s: retraining", path, [p.name for p in missing])
-            return False
-        metrics = stored.get("metrics")
-        if not isinstance(metrics, dict) or not all(
-                isinstance(metrics.get(m), (int, float)) and not isinstance(metrics.get(m), bool)
-                for m in ("accuracy", "macro_f1", "n")):
-            logger.warning("%s holds no valid scores: retraining", path)
-            return False
-        return True
+        missing = [p.name for p in map(Path, needs) if not p.is_file()]
+        metrics = stored.get("metrics") if isinstance(stored.get("metrics"), dict) else {}
+        why = (f"was computed with another configuration (key {stored.get('key')}, now {key})" if stored.get("key") != key
+               else "was computed on other clips" if stored.get("data") != data
+               else f"lacks {missing}" if missing
+               else None if all(is_a(metrics.get(m), float) for m in ("accuracy", "macro_f1", "n"))
+               else "holds no valid scores")
+        if why:
+            logger.warning("%s %s: retraining", path, why)
+        return why is None
 
     @staticmethod
     def fold_files_match(record: dict, csv_path: Path, filenames: Sequence[str], n_classes: int) -> bool:
