@@ -137,7 +137,7 @@ def _relative(path: Path) -> str:
 def execute(notebook: Path, executed: Path, parameters: dict) -> None:
     """Run ``notebook`` into ``executed`` with papermill (its cell bar on the console), in a kernel of this
     interpreter; then make the copy stable: cell ids by position, no timings, no progress-bar widgets (their
-    ids are random), paths relative to the repository."""
+    ids are random), each cell's prints as one stream, paths relative to the repository."""
     import nbformat
     import papermill as pm
 
@@ -156,6 +156,9 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> None:
         cell.metadata.pop("papermill", None)
         if "outputs" in cell:  # tqdm's notebook bars ignore TQDM_DISABLE
             cell.outputs = [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    CoalesceStreamsPreprocessor().preprocess(nb, {})  # how a cell's prints were chunked depends on timing
     nbformat.write(nb, str(executed))
 
 

@@ -59,7 +59,8 @@ def test_the_smoke_profile_never_writes_over_reports(monkeypatch, capsys):
 
 def test_a_report_from_stand_in_notebooks(tmp_path, env, monkeypatch):
     figure = ("%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()\n"
-              "from tqdm.notebook import tqdm\nlist(tqdm(range(3)))")  # a widget with a random id
+              "from tqdm.notebook import tqdm\nlist(tqdm(range(3)))\n"  # a widget with a random id
+              "import sys, time\nfor i in range(3):\n    print(i); sys.stdout.flush(); time.sleep(0.2)")  # chunks
     write = ("import json, sys\nfrom pathlib import Path\n"
              f"Path(results_dir, 'headline.json').write_text(json.dumps({HEADLINE!r}))\n"
              "import os\nPath(results_dir, 'ran.txt').write_text(profile + ' ' + os.environ['TQDM_DISABLE'] + ' ' + sys.executable)")
@@ -82,6 +83,8 @@ def test_a_report_from_stand_in_notebooks(tmp_path, env, monkeypatch):
         assert not {"start_time", "end_time", "duration"} & set(nb["metadata"]["papermill"])
         assert not [c for c in nb["cells"] if {"execution", "papermill"} & set(c["metadata"])]
         assert "widget-view" not in path.read_text()  # tqdm's notebook bars: their ids are random
+        streams = [o for c in nb["cells"] for o in c.get("outputs", []) if o["output_type"] == "stream"]
+        assert len(streams) == len({id(c) for c in nb["cells"] if any(o["output_type"] == "stream" for o in c.get("outputs", []))})
     assert reports._relative(repo_root() / "notebooks" / "00_dataset.ipynb") == "notebooks/00_dataset.ipynb"
 
 
