@@ -62,6 +62,16 @@ def test_a_rerun_resumes_from_disk(meta, features, tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(again, table)
 
 
+def test_a_stale_trial_is_retrained_and_said_once(meta, features, tmp_path, monkeypatch, caplog):
+    run_search(meta, features, tmp_path, n_trials=2)
+    [path] = [p for p in (tmp_path / "arch1" / "search").glob("trial-*.json") if json.loads(p.read_text())["trial"] == 1]
+    path.write_text(json.dumps({**json.loads(path.read_text()), "data": "other clips"}))
+    fit = CountingFit(monkeypatch)
+    with caplog.at_level("WARNING", logger="audiolab"):
+        run_search(meta, features, tmp_path, n_trials=2)
+    assert len(fit.calls) == 2 and caplog.text.count(f"{path} was computed on other clips") == 1
+
+
 def test_the_chosen_trial_becomes_an_experiment(meta, features, tmp_path):
     table = run_search(meta, features, tmp_path, n_trials=3)
     on_disk = pd.read_csv(tmp_path / "arch1" / "search" / "trials.csv")

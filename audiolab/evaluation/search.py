@@ -202,9 +202,9 @@ def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, 
     store = ResultsStore.of(store)
     check_inputs(base, meta, features)
     points = search_trials(base, space, n_trials=n_trials, seed=seed)
-    missing = [(i, values) for i, values in enumerate(points)
-               if not store.reusable(*_trial_stored(base, values, meta, store, i))]
-    if workers() > 1 and len(missing) > 1:  # side by side; the loop below then finds every one stored
+    missing = [(i, values) for i, values in enumerate(points)  # only asked when they may train side by side
+               if not store.reusable(*_trial_stored(base, values, meta, store, i))] if workers() > 1 else []
+    if len(missing) > 1:  # side by side; the loop below then finds every one stored
         with parallel_config(backend="loky", inner_max_num_threads=1):
             Parallel(n_jobs=min(workers(), len(missing)))(
                 delayed(run_trial)(base, values, meta, features, store, i) for i, values in missing)
