@@ -1,20 +1,24 @@
-"""Training-time augmentation of log-mel batches: each function takes and returns ``(B, n_mels, frames)``.
+"""Training-time augmentation of log-mel clips: each function takes and returns ``(..., n_mels, frames)``.
 
-Features are computed once per clip; these functions then change a batch in memory on
-every step, so the model never sees exactly the same clip twice:
+Features are computed once per clip; these functions then change the clips in memory for every epoch, so the model
+never sees exactly the same clip twice:
 
 * :func:`time_shift` -- roll each clip in time (a bark is a bark wherever it starts);
 * :func:`random_eq` -- a random smooth tilt across the mel bands (another microphone or room);
 * :func:`spec_augment` -- blank random bands of time and frequency (Park et al., 2019);
 * :func:`mixup` -- blend pairs of clips and their labels (Zhang et al., 2018).
 
-:class:`AugmentConfig`'s defaults are the kit's recipe; :meth:`AugmentConfig.none` switches all off.
+Each function is given its random choices (shifts, curves, bands, partners) as tensors, drawn by :func:`draw`
+from one model's own NumPy generator. That split is what lets :func:`audiolab.train.fit_cohort` train many models at
+once: every model draws its own choices, and :func:`augment` applies all of them in a few tensor operations, on the
+device, for a whole epoch. :class:`AugmentConfig`'s defaults are the kit's recipe; :meth:`AugmentConfig.none`
+switches all off.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
+import numpy as np
 import torch
 
 
@@ -39,81 +43,83 @@ class AugmentConfig:
         return cls(time_shift=False, spec_augment=False, mixup=False, random_eq=False)
 
 
-def time_shift(x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Roll every clip of a batch ``(B, n_mels, frames)`` by its own random offset.
+def time_shift(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Roll every clip of ``x`` ``(..., n_mels, frames)`` by its own number of frames ``shifts`` ``(...)``.
 
-    Environmental sounds are (mostly) the same class wherever they start, and a
-    circular shift keeps all of the clip's energy.
+    Environmental sounds are (mostly) the same class wherever they start, and a circular shift keeps all of the
+    clip's energy.
     """
-    batch, _, frames = x.shape
-    shifts = torch.randint(0, frames, (batch,), generator=generator)
-    index = (torch.arange(frames).unsqueeze(0) - shifts.unsqueeze(1)) % frames
-    return torch.gather(x, 2, index.unsqueeze(1).expand_as(x).to(x.device))
+    frames = x.shape[-1]
+    index = (torch.arange(frames, device=x.device) - shifts.unsqueeze(-1)) % frames  # (..., frames)
+    return torch.gather(x, -1, index.unsqueeze(-2).expand(x.shape))
 
 
-def random_eq(x: torch.Tensor, strength: float = 0.5, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Add a random smooth curve across the mel bands of each clip: a tilt and a gentle bump.
+def random_eq(x: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
+    """Add to each clip a smooth curve across the mel bands: ``coef`` ``(..., 3)`` weighs a tilt and two gentle bumps.
 
-    Two recordings of the same helicopter through different microphones differ
-    mostly by such a curve; training on many of them teaches the model to ignore it.
+    Two recordings of the same helicopter through different microphones differ mostly by such a curve; training on
+    many of them teaches the model to ignore it.
     """
-    batch, n_mels, _ = x.shape
-    pos = torch.linspace(-1.0, 1.0, n_mels)
-    coef = (torch.rand(batch, 3, generator=generator) * 2 - 1) * strength
-    curve = coef[:, :1] * pos + coef[:, 1:2] * torch.cos(torch.pi * pos) + coef[:, 2:] * torch.cos(2 * torch.pi * pos)
-    return x + curve.unsqueeze(-1).to(x.device)
+    pos = torch.linspace(-1.0, 1.0, x.shape[-2], device=x.device)
+    shapes = torch.stack([pos, torch.cos(torch.pi * pos), torch.cos(2 * torch.pi * pos)])  # (3, n_mels)
+    return x + (coef @ shapes).unsqueeze(-1)
 
 
-def _masks(batch: int, size: int, count: int, width: int, generator) -> torch.Tensor:
-    """Boolean ``(batch, size)``: True where one of ``count`` random bands of up to ``width`` covers."""
-    positions = torch.arange(size).view(1, 1, size)
-    widths = torch.randint(0, width + 1, (batch, count, 1), generator=generator)
-    starts = (torch.rand(batch, count, 1, generator=generator) * (size - widths + 1)).long()
-    return ((positions >= starts) & (positions < starts + widths)).any(dim=1)
+def band_mask(size: int, starts: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+    """Boolean ``(..., size)``: True where one of the bands ``[start, start + width)`` (``(..., bands)``) covers."""
+    positions = torch.arange(size, device=starts.device)
+    return ((positions >= starts.unsqueeze(-1)) & (positions < (starts + widths).unsqueeze(-1))).any(dim=-2)
 
 
-def spec_augment(x: torch.Tensor, time_masks: int = 2, time_mask_width: int = 20, freq_masks: int = 2,
-                 freq_mask_width: int = 8, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """SpecAugment (Park et al., 2019): zero random time and frequency bands of each clip.
+def spec_augment(x: torch.Tensor, time_mask: torch.Tensor, freq_mask: torch.Tensor) -> torch.Tensor:
+    """SpecAugment (Park et al., 2019): zero the masked time steps ``(..., frames)`` and mel bands ``(..., n_mels)``.
 
-    ``x`` is a normalised batch ``(B, n_mels, frames)``, so zero is the mean level.
+    ``x`` is standardised, so zero is the mean level. :func:`band_mask` makes the masks.
     """
-    batch, n_mels, frames = x.shape
-    mask = torch.zeros(batch, n_mels, frames, dtype=torch.bool)
-    if time_masks and time_mask_width:
-        mask |= _masks(batch, frames, time_masks, min(time_mask_width, frames), generator).unsqueeze(1)
-    if freq_masks and freq_mask_width:
-        mask |= _masks(batch, n_mels, freq_masks, min(freq_mask_width, n_mels), generator).unsqueeze(2)
-    return x.masked_fill(mask.to(x.device), 0.0)
+    return x.masked_fill(time_mask.unsqueeze(-2) | freq_mask.unsqueeze(-1), 0.0)
 
 
-def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float = 0.4,
-          generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """mixup (Zhang et al., 2018): blend each clip with a random partner.
-
-    ``y`` are soft targets ``(B, classes)``; returns the blended batch and targets.
-    """
-    if alpha <= 0:
-        return x, y
-    # Beta sampling takes no generator: it draws from torch's global RNG (seeded by training).
-    lam = torch.distributions.Beta(alpha, alpha).sample((x.shape[0],))
-    lam = torch.maximum(lam, 1 - lam)  # the first clip always dominates
-    perm = torch.randperm(x.shape[0], generator=generator)
-    lam_x = lam.view(-1, 1, 1).to(x.device)
-    lam_y = lam.view(-1, 1).to(y.device)
-    return lam_x * x + (1 - lam_x) * x[perm.to(x.device)], lam_y * y + (1 - lam_y) * y[perm.to(y.device)]
+def mixup(x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor, partner: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """mixup (Zhang et al., 2018): blend clip ``i`` of ``x`` ``(..., clips, n_mels, frames)`` with clip ``partner[i]``
+    by ``lam[i]``, and their soft targets ``y`` ``(..., clips, classes)`` alike."""
+    def pick(t):
+        return torch.gather(t, partner.dim() - 1, partner.view(*partner.shape, *[1] * (t.dim() - partner.dim()))
+                            .expand(t.shape))
+    lam_x = lam.view(*lam.shape, 1, 1)
+    return torch.lerp(pick(x), x, lam_x), torch.lerp(pick(y), y, lam.unsqueeze(-1))
 
 
-def augment_batch(x: torch.Tensor, y_soft: torch.Tensor, config: AugmentConfig,
-                  generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply ``config``'s augmentations to a normalised batch ``x`` and its soft targets, in the recipe's order."""
+def draw(config: AugmentConfig, clips: int, n_mels: int, frames: int, rng: np.random.Generator) -> dict:
+    """One model's random choices for ``clips`` clips (NumPy arrays, one row per clip), as :func:`augment` takes them."""
+    out = {}
     if config.time_shift:
-        x = time_shift(x, generator)
+        out["shift"] = rng.integers(0, frames, clips)
     if config.random_eq:
-        x = random_eq(x, config.eq_strength, generator)
+        out["eq"] = rng.uniform(-config.eq_strength, config.eq_strength, (clips, 3)).astype(np.float32)
     if config.spec_augment:
-        x = spec_augment(x, config.time_masks, config.time_mask_width, config.freq_masks, config.freq_mask_width,
-                         generator)
-    if config.mixup:
-        x, y_soft = mixup(x, y_soft, config.mixup_alpha, generator)
+        for name, size, count, width in (("time", frames, config.time_masks, config.time_mask_width),
+                                         ("freq", n_mels, config.freq_masks, config.freq_mask_width)):
+            widths = rng.integers(0, min(width, size) + 1, (clips, count))
+            out[f"{name}_start"] = (rng.random((clips, count)) * (size - widths + 1)).astype(np.int64)
+            out[f"{name}_width"] = widths
+    if config.mixup and config.mixup_alpha > 0:
+        lam = rng.beta(config.mixup_alpha, config.mixup_alpha, clips)
+        out["lam"] = np.maximum(lam, 1 - lam).astype(np.float32)  # the clip itself always dominates
+        out["partner"] = rng.permutation(clips)
+    return out
+
+
+def augment(x: torch.Tensor, y_soft: torch.Tensor, config: AugmentConfig, choices: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply ``config``'s augmentations, in the recipe's order, to standardised clips ``x`` ``(..., clips, n_mels,
+    frames)`` and their soft targets ``(..., clips, classes)``, with the random ``choices`` of :func:`draw` (as
+    tensors on ``x``'s device; for many models, stacked along the leading dimensions)."""
+    if "shift" in choices:
+        x = time_shift(x, choices["shift"])
+    if "eq" in choices:
+        x = random_eq(x, choices["eq"])
+    if "time_start" in choices:
+        x = spec_augment(x, band_mask(x.shape[-1], choices["time_start"], choices["time_width"]),
+                         band_mask(x.shape[-2], choices["freq_start"], choices["freq_width"]))
+    if "lam" in choices:
+        x, y_soft = mixup(x, y_soft, choices["lam"], choices["partner"])
     return x, y_soft

@@ -13,11 +13,12 @@ read by :mod:`audiolab.checkpoint`.
 """
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
-from dataclasses import dataclass
-from typing import Callable, Optional
+from dataclasses import dataclass, replace
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import AugmentConfig, augment_batch
+from .augment import AugmentConfig, augment as apply_augment, draw
 from .features import Normalizer
 
 
@@ -89,12 +90,14 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-@torch.no_grad()
-def _evaluate(model, x, y, batch_size, device) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of (already normalised) ``x``."""
-    model.eval()
-    logits = torch.cat([model(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)])
-    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+def clip_grad_norms_(grads: list, max_norm: float) -> None:
+    """:func:`torch.nn.utils.clip_grad_norm_` for every model of a cohort on its own: ``grads`` are stacked
+    ``(K, ...)``; each model's gradients are scaled down to a norm of at most ``max_norm``."""
+    k = len(grads[0])
+    norms = torch.stack([torch.linalg.vector_norm(g, dim=tuple(range(1, g.dim()))) if g.dim() > 1 else g.abs()
+                         for g in grads])  # (tensors, K)
+    coef = (max_norm / (torch.linalg.vector_norm(norms, dim=0) + 1e-6)).clamp(max=1.0)
+    torch._foreach_mul_(grads, [coef.view(k, *[1] * (g.dim() - 1)) for g in grads])
 
 
 def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch.Tensor] = None, y_eval=None,
@@ -105,74 +108,137 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch
     ``x_eval``/``y_eval`` (optional) are scored after every epoch for the history only, as ``<eval_name>_loss`` and
     ``<eval_name>_acc`` (``"test"`` when they are a cross-validation test fold, ``"val"`` for a validation fold); they
     never choose the returned weights. ``on_epoch`` receives each history row (e.g. to log it to W&B). The model of
-    the last epoch is returned; a progress bar shows the epochs (``TQDM_DISABLE=1`` turns it off).
+    the last epoch is returned; a progress bar shows the epochs (``TQDM_DISABLE=1`` turns it off). This is
+    :func:`fit_cohort` for a cohort of one.
     """
-    seed_everything(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    device = select_device(config.device)
-    y_train = torch.as_tensor(np.asarray(y_train), dtype=torch.long)
+    y_train = np.asarray(y_train)
     if len(x_train) != len(y_train):
         raise ValueError(f"x_train has {len(x_train)} clips but y_train has {len(y_train)} labels")
     has_eval = x_eval is not None and y_eval is not None and len(x_eval) > 0
+    x = torch.cat([x_train, x_eval]) if has_eval else x_train
+    y = np.concatenate([y_train, np.asarray(y_eval)]) if has_eval else y_train
+    n = len(x_train)
+    return fit_cohort([model], x, y, [np.arange(n)], [np.arange(n, len(x))] if has_eval else None, config, augment,
+                      eval_name, None if on_epoch is None else lambda rows: on_epoch(rows[0]), description)[0]
 
-    normalizer = Normalizer(x_train.shape[1], per_clip=config.per_clip_norm).fit(x_train)
-    x_train = normalizer(x_train)
-    if has_eval:
-        x_eval = normalizer(x_eval)
-        y_eval = torch.as_tensor(np.asarray(y_eval), dtype=torch.long)
-    model.to(device)
+
+def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Sequence, eval_idx: Optional[Sequence] = None,
+               config: "TrainConfig | Sequence[TrainConfig]" = TrainConfig(), augment: AugmentConfig = AugmentConfig(),
+               eval_name: str = "val", on_epoch: Optional[Callable[[list], None]] = None,
+               description: str = "training") -> list[TrainResult]:
+    """Train a **cohort**: K models of one architecture and shape at once, each on its own clips, in one step.
+
+    Model ``k`` trains on the clips ``x[train_idx[k]]`` (every model as many) with ``config[k]`` (the same recipe,
+    only the seed may differ) and is watched on ``x[eval_idx[k]]``; the result is the list of K :class:`TrainResult`,
+    each what :func:`fit` would have returned for that model alone. How: the K models' parameters are stacked
+    (``torch.func.stack_module_state``) and one model's forward pass runs on all K at once
+    (``torch.func.vmap`` of ``functional_call``), so one step dispatches the operations of about one model, not K.
+    Each model keeps its own initial weights, data order and augmentation (drawn from its own generator), dropout
+    masks, gradient clipping and AdamW state (one AdamW over the stacked parameters is K independent ones).
+    Loss and accuracy are read from the device once per epoch; on a CUDA GPU with bfloat16 the forward pass is
+    autocast to it (``config.amp``). ``on_epoch`` receives the K history rows of each epoch.
+    """
+    configs = [config] * len(models) if isinstance(config, TrainConfig) else list(config)
+    if not models or len(configs) != len(models) or len(train_idx) != len(models) or (
+            eval_idx is not None and len(eval_idx) != len(models)):
+        raise ValueError(f"a cohort needs one config, one train_idx and one eval_idx per model; got {len(models)} "
+                         f"models, {len(configs)} configs, {len(train_idx)} train_idx"
+                         + ("" if eval_idx is None else f", {len(eval_idx)} eval_idx"))
+    if len({replace(c, seed=0) for c in configs}) > 1:
+        raise ValueError("the models of a cohort share their training recipe (only the seed may differ): "
+                         "train models with other settings in a cohort of their own")
+    config, k = configs[0], len(models)
+    y = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} clips but y has {len(y)} labels")
+    if len({len(i) for i in train_idx}) > 1 or (eval_idx is not None and len({len(i) for i in eval_idx}) > 1):
+        raise ValueError("the models of a cohort train on as many clips as each other (and are scored on as many): "
+                         "train the others in a cohort of their own")
+    seed_everything(config.seed)  # dropout's masks come from torch's generator
+    device = select_device(config.device)
+    train_idx = torch.as_tensor(np.stack([np.asarray(i, dtype=np.int64) for i in train_idx]))
+    normalizers = [Normalizer(x.shape[1], per_clip=config.per_clip_norm).fit(x[i]) for i in train_idx]
+    xn = torch.stack([norm(x) for norm in normalizers]).to(device)  # (K, clips, n_mels, frames): each model's view
+    y, train_idx, rows = y.to(device), train_idx.to(device), torch.arange(k, device=device).unsqueeze(1)
+    for model in models:
+        model.to(device)
     with torch.no_grad():  # the number of classes: the outputs of one tiny forward pass in eval mode
-        n_classes = model.eval()(x_train[:2].to(device)).shape[-1]
-    # The fused AdamW updates every parameter in one kernel: the same maths, and about a tenth of an
-    # Architecture 2 step less on a laptop CPU, where the many small per-tensor updates add up.
-    fused = device.type in ("cpu", "cuda")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused)
-    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(
-        s, config.epochs * steps_per_epoch, config.warmup_epochs * steps_per_epoch))
-    use_amp = config.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        n_classes = models[0].eval()(xn[0, :2]).shape[-1]
+    for model in models:
+        model.train()
+    soft = F.one_hot(y, n_classes).float() * (1.0 - config.label_smoothing) + config.label_smoothing / n_classes
+    if eval_idx is not None:
+        eval_idx = torch.as_tensor(np.stack([np.asarray(i, dtype=np.int64) for i in eval_idx])).to(device)
+        x_eval, y_eval = xn[rows, eval_idx], y[eval_idx]
 
-    history = []
+    params, buffers = torch.func.stack_module_state(list(models))  # (K, ...) each, the parameters leaves of autograd
+    skeleton = copy.deepcopy(models[0]).to("meta")  # the architecture; the weights come from params and buffers
+    forward = torch.func.vmap(lambda p, b, xb: torch.func.functional_call(skeleton, (p, b), (xb,)),
+                              randomness="different")  # each model its own dropout masks
+    # The fused AdamW updates every parameter in one kernel: the same maths as the per-tensor loop, far fewer launches.
+    optimizer = torch.optim.AdamW(params.values(), lr=config.lr, weight_decay=config.weight_decay,
+                                  fused=device.type in ("cpu", "cuda"))
+    n = train_idx.shape[1]
+    batches = [i for i in range(0, n, config.batch_size) if min(config.batch_size, n - i) > 1 or n == 1]
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(
+        s, config.epochs * len(batches), config.warmup_epochs * len(batches)))
+    autocast = torch.autocast(device.type, torch.bfloat16, enabled=config.amp and device.type == "cuda"
+                              and torch.cuda.is_bf16_supported())
+    rngs = [np.random.default_rng(c.seed) for c in configs]
+
+    histories = [[] for _ in models]
     start = time.perf_counter()
     for epoch in (bar := tqdm(range(1, config.epochs + 1), desc=description, leave=False, unit="epoch")):
         t0 = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(x_train), generator=generator)
-        loss_sum, correct = 0.0, 0
-        for i in range(0, len(order), config.batch_size):
-            idx = order[i : i + config.batch_size]
-            if len(idx) < 2 and len(order) > 1:  # a batch of one breaks batch norm
-                continue
-            xb, yb = x_train[idx], y_train[idx]
-            soft = F.one_hot(yb, n_classes).float() * (1.0 - config.label_smoothing) + config.label_smoothing / n_classes
-            xb, soft = augment_batch(xb, soft, augment, generator)
-            xb, soft, yb = xb.to(device), soft.to(device), yb.to(device)
-            with torch.autocast(device.type, enabled=use_amp):
-                logits = model(xb)
-                loss = torch.sum(-soft * F.log_softmax(logits.float(), dim=1), dim=1).mean()
+        # the epoch's clips and random choices, for every model: drawn on the host, augmented on the device at once
+        choices = [{"order": rng.permutation(n), **draw(augment, n, *x.shape[1:], rng)} for rng in rngs]
+        choices = {name: torch.from_numpy(np.stack([c[name] for c in choices])).to(device) for name in choices[0]}
+        order = train_idx.gather(1, choices.pop("order"))  # (K, n): the clips of each model, in its order
+        xe, se = apply_augment(xn[rows, order], soft[order], augment, choices)
+        ye, totals = y[order], torch.zeros(2, k, device=device)
+        skeleton.train()
+        for i in batches:
+            with autocast:
+                logits = forward(params, buffers, xe[:, i : i + config.batch_size]).float()
+            losses = torch.sum(-se[:, i : i + config.batch_size] * F.log_softmax(logits, dim=-1), dim=-1).mean(-1)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            losses.sum().backward()  # the models share no weights: each gets the gradient of its own loss
             if config.grad_clip:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+                clip_grad_norms_([p.grad for p in params.values()], config.grad_clip)
+            optimizer.step()
             scheduler.step()
-            loss_sum += loss.item() * len(idx)
-            correct += (logits.argmax(1) == yb).sum().item()
-        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": loss_sum / len(order),
-               "train_acc": correct / len(order)}
-        if has_eval:
-            row[f"{eval_name}_loss"], row[f"{eval_name}_acc"] = _evaluate(model, x_eval, y_eval,
-                                                                          config.eval_batch_size, device)
-        row["seconds"] = time.perf_counter() - t0
-        history.append(row)
+            totals += torch.stack([losses.detach(), (logits.argmax(-1) == ye[:, i : i + config.batch_size])
+                                   .float().mean(-1)]) * logits.shape[1]
+        seen = sum(min(config.batch_size, n - i) for i in batches)
+        stats = [totals / seen] + ([_evaluate(forward, skeleton, params, buffers, x_eval, y_eval,
+                                              config.eval_batch_size)] if eval_idx is not None else [])
+        stats = torch.cat(stats).T.tolist()  # one read from the device per epoch
+        seconds = (time.perf_counter() - t0) / k  # the epoch's time, shared by its k models
+        epoch_rows = [{"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": s[0], "train_acc": s[1],
+                       **({f"{eval_name}_loss": s[2], f"{eval_name}_acc": s[3]} if eval_idx is not None else {}),
+                       "seconds": seconds} for s in stats]
+        for history, row in zip(histories, epoch_rows):
+            history.append(row)
         if on_epoch is not None:
-            on_epoch(row)
-        bar.set_postfix({k: f"{row[k]:.3f}" for k in ("train_loss", "train_acc", f"{eval_name}_acc") if k in row})
+            on_epoch(epoch_rows)
+        bar.set_postfix({name: f"{np.mean([r[name] for r in epoch_rows]):.3f}" for name in
+                         ("train_loss", "train_acc", f"{eval_name}_acc") if name in epoch_rows[0]})
     bar.close()
-    return TrainResult(model, normalizer, history, time.perf_counter() - start, str(device))
+    seconds = (time.perf_counter() - start) / k
+    for j, model in enumerate(models):  # each model gets its trained weights and batch-norm statistics back
+        model.load_state_dict({name: t[j].detach() for name, t in {**params, **buffers}.items()})
+    return [TrainResult(model, norm, history, seconds, str(device))
+            for model, norm, history in zip(models, normalizers, histories)]
+
+
+@torch.no_grad()
+def _evaluate(forward, skeleton, params, buffers, x, y, batch_size) -> torch.Tensor:
+    """Mean cross-entropy and accuracy ``(2, K)`` of every model on its own (already normalised) clips ``x``."""
+    skeleton.eval()
+    logits = torch.cat([forward(params, buffers, x[:, i : i + batch_size]).float()
+                        for i in range(0, x.shape[1], batch_size)], dim=1)
+    loss = -torch.gather(F.log_softmax(logits, dim=-1), -1, y.unsqueeze(-1)).squeeze(-1).mean(-1)
+    return torch.stack([loss, (logits.argmax(-1) == y).float().mean(-1)])
 
 
 @torch.no_grad()

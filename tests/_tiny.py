@@ -29,13 +29,18 @@ def features(meta):
 
 
 class CountingFit:
-    """Wraps the ``fit`` that train_and_score calls: counts calls, keeps what each trained and watched."""
+    """Wraps the ``fit_cohort`` that train_and_score calls: one call per model trained, with what it trained on and
+    watched (``x_train``, ``x_eval``), its ``config``, ``eval_name`` and the size of its ``cohort``."""
 
     def __init__(self, monkeypatch):
-        self.calls, self._fit = [], cv.fit
-        monkeypatch.setattr(cv, "fit", self)
+        self.calls, self.cohorts, self._fit = [], [], cv.fit_cohort
+        monkeypatch.setattr(cv, "fit_cohort", self)
 
-    def __call__(self, model, x_train, y_train, x_eval=None, y_eval=None, config=None, augment=None,
-                 eval_name="val", *args, **kwargs):
-        self.calls.append({"x_train": x_train, "x_eval": x_eval, "config": config, "eval_name": eval_name})
-        return self._fit(model, x_train, y_train, x_eval, y_eval, config, augment, eval_name, *args, **kwargs)
+    def __call__(self, models, x, y, train_idx, eval_idx=None, config=None, augment=None, eval_name="val",
+                 *args, **kwargs):
+        configs = [config] * len(models) if not isinstance(config, (list, tuple)) else config
+        self.cohorts.append(len(models))
+        for k in range(len(models)):
+            self.calls.append({"x_train": x[train_idx[k]], "x_eval": None if eval_idx is None else x[eval_idx[k]],
+                               "config": configs[k], "eval_name": eval_name, "cohort": len(models)})
+        return self._fit(models, x, y, train_idx, eval_idx, config, augment, eval_name, *args, **kwargs)

@@ -1,54 +1,65 @@
-"""audiolab.augment: training-time augmentations of log-mel batches."""
+"""audiolab.augment: training-time augmentations of log-mel clips, with their random choices given."""
+import numpy as np
 import pytest
 import torch
 
 from audiolab._util import plain
-from audiolab.augment import AugmentConfig, augment_batch, mixup, random_eq, spec_augment, time_shift
+from audiolab.augment import AugmentConfig, augment, band_mask, draw, mixup, random_eq, spec_augment, time_shift
 
 
 def test_time_shift_rolls_each_clip():
     x = torch.arange(10.0).repeat(3, 2, 1)  # (3, 2, 10)
-    out = time_shift(x, torch.Generator().manual_seed(0))
-    for clip in out:
-        shift = int(-clip[0, 0]) % 10
+    shifts = torch.tensor([0, 3, 9])
+    out = time_shift(x, shifts)
+    for clip, shift in zip(out, shifts.tolist()):
         assert torch.equal(clip, torch.roll(x[0], shifts=shift, dims=1))
-        assert sorted(clip[0].tolist()) == list(range(10))  # nothing lost, only moved
-        assert torch.equal(clip[0], clip[1])  # the same shift for every mel band
+    many = time_shift(x.expand(2, 3, 2, 10), torch.stack([shifts, shifts.flip(0)]))  # many models' clips at once
+    assert torch.equal(many[0], out) and torch.equal(many[1, 0], out[2])
 
 
 def test_random_eq_adds_one_smooth_curve_per_clip():
     x = torch.zeros(4, 16, 30)
-    out = random_eq(x, strength=0.5, generator=torch.Generator().manual_seed(0))
+    coef = torch.from_numpy(np.random.default_rng(0).uniform(-0.5, 0.5, (4, 3)).astype(np.float32))
+    out = random_eq(x, coef)
     assert torch.equal(out, out[:, :, :1].expand_as(out))  # the same curve at every time step
     assert not torch.allclose(out[0], out[1])  # each clip its own curve
     assert out.abs().max() <= 3 * 0.5 + 1e-6  # three terms of at most ``strength`` each
-    assert out[:, :, 0].diff(dim=1).abs().max() < 0.5  # smooth across neighbouring bands
-    assert torch.equal(random_eq(x, strength=0.0), x)
+    assert out[:, :, 0].diff(dim=1).abs().max() < 0.7  # smooth: at most 0.5 * (1 + pi + 2 pi) * 2/15 per band
+    assert torch.equal(random_eq(x, torch.zeros(4, 3)), x)
+
+
+def test_band_mask_covers_the_bands():
+    mask = band_mask(10, torch.tensor([[1, 7], [0, 0]]), torch.tensor([[2, 3], [0, 0]]))
+    assert mask[0].nonzero().flatten().tolist() == [1, 2, 7, 8, 9] and not mask[1].any()
 
 
 def test_spec_augment_masks_bands_with_zero():
-    x = torch.ones(4, 16, 40)
-    out = spec_augment(x, time_masks=1, time_mask_width=10, freq_masks=1, freq_mask_width=4,
-                       generator=torch.Generator().manual_seed(1))
-    assert out.shape == x.shape
-    assert set(out.unique().tolist()) <= {0.0, 1.0}
-    zero_cols = (out == 0).all(dim=1)  # time steps masked in every band
-    assert 0 < zero_cols.sum() <= 4 * 10
-    off = spec_augment(x, 0, 0, 0, 0)
-    assert torch.equal(off, x)
+    x = torch.ones(2, 4, 6)
+    out = spec_augment(x, band_mask(6, torch.tensor([[2], [0]]), torch.tensor([[2], [0]])),
+                       band_mask(4, torch.tensor([[0], [3]]), torch.tensor([[0], [1]])))
+    assert out[0, :, 2:4].eq(0).all() and out[0].eq(0).sum() == 8
+    assert out[1, 3].eq(0).all() and out[1].eq(0).sum() == 6
 
 
 def test_mixup_blends_inputs_and_targets_alike():
-    torch.manual_seed(0)
     x = torch.stack([torch.full((2, 3), float(i)) for i in range(6)])
     y = torch.eye(6)
-    mx, my = mixup(x, y, alpha=0.4)
+    lam, partner = torch.full((6,), 0.7), torch.tensor([1, 0, 3, 2, 5, 4])
+    mx, my = mixup(x, y, lam, partner)
     torch.testing.assert_close(my.sum(1), torch.ones(6))
-    assert (my.max(1).values >= 0.5).all()  # the first clip dominates
-    # every mixed input is the same convex combination of clip ids as its target
-    torch.testing.assert_close(mx[:, 0, 0], my @ torch.arange(6.0))
-    same_x, same_y = mixup(x, y, alpha=0)
-    assert same_x is x and same_y is y
+    torch.testing.assert_close(mx[:, 0, 0], my @ torch.arange(6.0))  # the same convex combination of clip ids
+    torch.testing.assert_close(mx[0, 0, 0], torch.tensor(0.3))
+
+
+def test_draw_gives_every_clip_its_choices_within_bounds():
+    choices = draw(AugmentConfig(), 50, 16, 40, np.random.default_rng(0))
+    assert set(choices) == {"shift", "eq", "time_start", "time_width", "freq_start", "freq_width", "lam", "partner"}
+    assert choices["shift"].max() < 40 and np.abs(choices["eq"]).max() <= 0.5
+    assert (choices["time_start"] + choices["time_width"]).max() <= 40 and choices["time_width"].max() <= 10
+    assert (choices["lam"] >= 0.5).all() and sorted(choices["partner"]) == list(range(50))
+    again = draw(AugmentConfig(), 50, 16, 40, np.random.default_rng(0))
+    assert all(np.array_equal(choices[k], again[k]) for k in choices)  # the generator decides everything
+    assert draw(AugmentConfig.none(), 50, 16, 40, np.random.default_rng(0)) == {}
 
 
 def test_augment_config_switches():
@@ -64,26 +75,32 @@ def test_augment_config_none_switches_every_augmentation_off():
     assert AugmentConfig.none().time_mask_width == AugmentConfig().time_mask_width  # parameters keep their defaults
 
 
-def test_augment_batch_with_nothing_on_changes_nothing():
+def _choices(config, clips=6):
+    return {k: torch.from_numpy(v) for k, v in draw(config, clips, 8, 20, np.random.default_rng(0)).items()}
+
+
+def test_augment_with_nothing_on_changes_nothing():
     x, y = torch.randn(6, 8, 20), torch.eye(6)
-    out, soft = augment_batch(x, y, AugmentConfig.none(), torch.Generator().manual_seed(0))
+    out, soft = augment(x, y, AugmentConfig.none(), _choices(AugmentConfig.none()))
     assert torch.equal(out, x) and torch.equal(soft, y)
 
 
 @pytest.mark.parametrize("switch", ["time_shift", "random_eq", "spec_augment", "mixup"])
-def test_augment_batch_applies_each_switch(switch):
-    torch.manual_seed(0)
+def test_augment_applies_each_switch(switch):
     x, y = torch.randn(6, 8, 20), torch.eye(6)
     config = AugmentConfig(**{**plain(AugmentConfig.none()), switch: True})
-    out, soft = augment_batch(x, y, config, torch.Generator().manual_seed(0))
+    out, soft = augment(x, y, config, _choices(config))
     assert out.shape == x.shape and not torch.equal(out, x)
     assert torch.equal(soft, y) != (switch == "mixup")  # only mixup changes the targets
 
 
-def test_augment_batch_is_reproducible_with_a_seeded_generator():
-    x, y = torch.randn(6, 8, 20), torch.eye(6)
-    runs = []
-    for _ in range(2):
-        torch.manual_seed(3)  # mixup's Beta draws use the global generator
-        runs.append(augment_batch(x, y, AugmentConfig(), torch.Generator().manual_seed(1)))
-    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+def test_augment_of_many_models_is_each_models_own():
+    config, x, y = AugmentConfig(), torch.randn(3, 6, 8, 20), torch.eye(6).expand(3, 6, 6)
+    per_model = [_choices(config) for _ in range(3)]
+    per_model[1] = {k: torch.from_numpy(v) for k, v in draw(config, 6, 8, 20, np.random.default_rng(5)).items()}
+    stacked = {k: torch.stack([c[k] for c in per_model]) for k in per_model[0]}
+    together, soft = augment(x, y, config, stacked)
+    for i in range(3):
+        alone, alone_soft = augment(x[i], y[i], config, per_model[i])
+        torch.testing.assert_close(together[i], alone)
+        torch.testing.assert_close(soft[i], alone_soft)

@@ -41,7 +41,7 @@ def test_train_end_to_end_writes_json_and_resumes(synthetic_esc10, tmp_path, cap
     assert (tmp_path / "arch1_runs" / "tiny" / "cv" / "fold2.json").is_file()
 
     calls = []
-    monkeypatch.setattr(cv, "fit", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(cv, "fit_cohort", lambda *a, **k: calls.append(1))
     assert train(synthetic_esc10, out, "--arch", "conv1d", "--folds", "1,2", "--name", "tiny", *TINY) == 0
     assert calls == [] and json.loads(out.read_text())["folds"] == result["folds"]
 
@@ -134,8 +134,8 @@ SWEEP_TRIAL = ["--arch=conv1d", "--protocol=search", "--name=arch1", "--epochs=2
 def test_under_a_sweep_agent_the_trial_is_one_run_started_before_training(synthetic_esc10, tmp_path, monkeypatch):
     events, started = [], []
     monkeypatch.setattr(tracking, "start_run", lambda **init: events.append("start") or Recorder.start(started)(**init))
-    fit = cv.fit
-    monkeypatch.setattr(cv, "fit", lambda *a, **k: events.append("fit") or fit(*a, **k))
+    fit = cv.fit_cohort
+    monkeypatch.setattr(cv, "fit_cohort", lambda *a, **k: events.append("fit") or fit(*a, **k))
     monkeypatch.setenv("WANDB_SWEEP_ID", "abc123")
     monkeypatch.setenv("WANDB_MODE", "offline")
     out = tmp_path / "sweep.json"
@@ -144,7 +144,7 @@ def test_under_a_sweep_agent_the_trial_is_one_run_started_before_training(synthe
                  *SWEEP_TRIAL])
     assert code == 0
     [run] = started  # one run per trial: under an agent, the agent's run; no per-fold runs to fight it
-    assert events == ["start", "fit", "fit"] and run.finished == "finished" and run.init["job_type"] == "search"
+    assert events == ["start", "fit"] and run.finished == "finished" and run.init["job_type"] == "search"
     epochs = [row for row in run.logged if "epoch" in row]  # every epoch as it ends, folds 3 then 4
     assert [(e["fold"], e["epoch"]) for e in epochs] == [(3, 1), (3, 2), (4, 1), (4, 2)]
     result = json.loads(out.read_text())

@@ -391,4 +391,4 @@ def test_from_cross_validate_to_the_optimiser_step_are_three_package_frames(meta
 
     monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
     cv(ARCH1, meta, features, tmp_path, folds=(1,))
-    assert stacks and stacks[0] == ["fit", "train_and_score", "cross_validate"]
+    assert stacks and stacks[0] == ["fit_cohort", "train_and_score", "cross_validate"]

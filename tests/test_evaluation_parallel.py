@@ -10,6 +10,21 @@ from audiolab.evaluation import ResultsStore, cross_validate, cv, search
 from _tiny import ARCH1, features, meta  # noqa: F401 (fixtures)
 
 
+def test_cohorts_hold_the_models_that_can_train_together(monkeypatch):
+    a, b = ARCH1, ARCH1.replace({"train.seed": 1}, name="other-seed")
+    wider = ARCH1.replace({"model.channels": (8, 8, 16)}, name="wider")
+    idx, short = np.arange(8), np.arange(7)
+    jobs = [cv.Job(a, idx, idx, 1), cv.Job(wider, idx, idx, 1), cv.Job(b, idx, idx, 1), cv.Job(a, short, idx, 2)]
+    assert [[j.exp.name for j in c] for c in cv.cohorts(jobs)] == [["arch1", "other-seed"], ["wider"], ["arch1"]]
+    monkeypatch.setenv("AUDIOLAB_COHORT", "1")
+    assert len(cv.cohorts(jobs)) == 4
+    monkeypatch.setenv("AUDIOLAB_COHORT", "4")
+    assert [len(c) for c in cv.cohorts([cv.Job(a, idx, idx, k) for k in range(9)])] == [3, 3, 3]  # evenly
+    monkeypatch.setenv("AUDIOLAB_COHORT", "none")
+    with pytest.raises(ValueError, match="AUDIOLAB_COHORT='none'"):
+        cv.cohorts(jobs)
+
+
 def test_workers_come_from_the_environment(monkeypatch):
     assert cv.workers() == 1
     monkeypatch.setenv("AUDIOLAB_WORKERS", "2")
@@ -40,7 +55,8 @@ def _one_thread(fn):
 def test_folds_of_several_experiments_trained_by_two_workers_equal_one_thread_in_one_process(meta, features, tmp_path,
                                                                                               monkeypatch):
     exps = [ARCH1, ARCH1.replace({"train.seed": 1}, name="tiny-seed1")]
-    alone = _one_thread(lambda: [cross_validate(e, meta, features, tmp_path / "one", "development") for e in exps])
+    monkeypatch.setenv("AUDIOLAB_COHORT", "3")  # the 8 folds in 3 cohorts (3 + 2 + 3), two trained at once
+    alone = _one_thread(lambda: cross_validate(exps, meta, features, tmp_path / "one", "development"))
     monkeypatch.setenv("AUDIOLAB_WORKERS", "2")
     together = cross_validate(exps, meta, features, tmp_path / "two", "development")
     assert [s["name"] for s in together] == [s["name"] for s in alone]

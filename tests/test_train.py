@@ -6,7 +6,7 @@ import torch
 
 from audiolab.augment import AugmentConfig
 from audiolab.models import ConvConfig, build_model
-from audiolab.train import TrainConfig, fit, predict_proba, select_device
+from audiolab.train import TrainConfig, clip_grad_norms_, fit, fit_cohort, predict_proba, select_device
 
 NO_AUG = AugmentConfig.none()
 
@@ -110,3 +110,73 @@ def test_removed_options_are_gone():
 def test_device_selection():
     assert select_device("cpu").type == "cpu"
     assert select_device("auto").type in {"cpu", "cuda", "mps"}
+
+
+def _three_models(dropout=0.0, seeds=(1, 2, 3)):
+    out = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        out.append(build_model(ConvConfig(channels=[8, 8, 8], kernel_size=3, stride=1, dropout=dropout,
+                                          head_dropout=dropout), 8, 3))
+    return out
+
+
+COHORT_SPLITS = ([np.arange(0, 60), np.arange(30, 90), np.r_[0:30, 60:90]],
+                 [np.arange(60, 90), np.arange(0, 30), np.arange(30, 60)])
+
+
+def test_a_cohort_equals_separate_trainings():
+    x, y = toy_data(n=90)
+    train, scored = COHORT_SPLITS
+    recipes = [TrainConfig(epochs=3, batch_size=16, seed=s) for s in (1, 2, 3)]  # the kit's augmentations on
+    together = fit_cohort(_three_models(), x, y, train, scored, recipes)
+    for k, model in enumerate(_three_models()):
+        alone = fit_cohort([model], x, y, [train[k]], [scored[k]], recipes[k])[0]
+        for (name, a), b in zip(together[k].model.state_dict().items(), alone.model.state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)  # batch norm's statistics too
+        for row_a, row_b in zip(together[k].history, alone.history):
+            assert row_a.keys() == row_b.keys()
+            np.testing.assert_allclose([row_a[c] for c in ("train_loss", "val_loss", "val_acc")],
+                                       [row_b[c] for c in ("train_loss", "val_loss", "val_acc")], rtol=1e-5)
+    # a cohort of one is fit
+    x_train, y_train = x[train[0]], y[train[0]]
+    solo = fit(_three_models()[0], x_train, y_train, x[scored[0]], y[scored[0]], recipes[0])
+    torch.testing.assert_close(solo.model.state_dict(), together[0].model.state_dict(), rtol=1e-5, atol=1e-6)
+
+
+def test_with_dropout_each_model_of_a_cohort_draws_its_own_masks():
+    x, y = toy_data(n=90)
+    same = [np.arange(60)] * 3
+    # three models of the same weights, clips, order and augmentation: only dropout can tell them apart
+    recipes = [TrainConfig(epochs=1, batch_size=16, seed=1)] * 3
+    results = fit_cohort(_three_models(dropout=0.3, seeds=(1, 1, 1)), x, y, same, None, recipes, NO_AUG)
+    weights = [torch.nn.utils.parameters_to_vector(r.model.parameters()) for r in results]
+    assert not torch.allclose(weights[0], weights[1]) and not torch.allclose(weights[1], weights[2])
+    no_dropout = fit_cohort(_three_models(seeds=(1, 1, 1)), x, y, same, None, recipes, NO_AUG)
+    weights = [torch.nn.utils.parameters_to_vector(r.model.parameters()) for r in no_dropout]
+    torch.testing.assert_close(weights[0], weights[1])
+
+
+def test_per_model_gradient_clipping_matches_torchs():
+    grads = [torch.randn(3, 4, 5) * 10, torch.randn(3, 7)]
+    expected = [g.clone() for g in grads]
+    clip_grad_norms_(grads, 1.0)
+    for k in range(3):
+        mine = [e[k].clone() for e in expected]
+        params = [torch.nn.Parameter(torch.zeros_like(m)) for m in mine]
+        for p, m in zip(params, mine):
+            p.grad = m
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        for p, g in zip(params, grads):
+            torch.testing.assert_close(g[k], p.grad)
+
+
+def test_a_cohort_refuses_what_cannot_train_together():
+    x, y = toy_data(n=90)
+    train, scored = COHORT_SPLITS
+    with pytest.raises(ValueError, match="only the seed may differ"):
+        fit_cohort(_three_models(), x, y, train, scored, [TrainConfig(epochs=1, lr=lr) for lr in (1e-3, 1e-3, 1e-2)])
+    with pytest.raises(ValueError, match="as many clips"):
+        fit_cohort(_three_models(), x, y, [train[0], train[1], train[2][:-1]], scored, TrainConfig(epochs=1))
+    with pytest.raises(ValueError, match="one config, one train_idx"):
+        fit_cohort(_three_models(), x, y, train[:2], scored, TrainConfig(epochs=1))

@@ -7,18 +7,20 @@
   model trained on the other three. The test fold is never trained on nor scored, so these scores may choose (heads,
   recipe, the shipped model).
 
-:func:`cross_validate` -> :func:`train_and_score` -> :func:`audiolab.train.fit`: a fresh model trains for each fold,
-the scored fold is watched after every epoch for the history only, and the **last-epoch** model is evaluated. Each
-finished fold is stored at once (:mod:`~audiolab.evaluation.store`), and a fold already stored with the same
-configuration and clips is loaded instead of retrained. Folds train ``$AUDIOLAB_WORKERS`` at a time (``2``, or
-``auto`` for one per core; default 1), each worker a process of one torch thread (joblib), so the numbers do not
-depend on the number of workers.
+:func:`cross_validate` -> :func:`train_and_score` -> :func:`audiolab.train.fit_cohort`: a fresh model trains for each
+fold, the scored fold is watched after every epoch for the history only, and the **last-epoch** model is evaluated.
+The models of one configuration (its folds, its seeds) train together, up to ``$AUDIOLAB_COHORT`` (default 8) in one
+step (:func:`cohorts`). Each finished fold is stored at once (:mod:`~audiolab.evaluation.store`), and a fold already
+stored with the same configuration and clips is loaded instead of retrained. Cohorts train ``$AUDIOLAB_WORKERS`` at a
+time (``2``, or ``auto`` for one per core, or one on a GPU; default 1), each worker a process of one torch thread
+(joblib), so the numbers do not depend on the number of workers.
 """
 from __future__ import annotations
 
 import os
 from contextlib import ExitStack, nullcontext
-from typing import Optional, Sequence
+from dataclasses import replace
+from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,20 +35,22 @@ from ..experiment import Experiment
 from ..metrics import count_parameters, evaluate
 from ..models import build_model
 from ..stats import summarize_folds
-from ..train import fit, predict_proba, seed_everything
+from ..train import fit_cohort, predict_proba, seed_everything
 from .store import FOLDERS, ResultsStore, data_fingerprint
 
 #: protocol -> what its scored folds are
 PROTOCOLS = {"official": "test", "development": "val"}
 WORKERS_ENV = "AUDIOLAB_WORKERS"
+COHORT_ENV = "AUDIOLAB_COHORT"
 _METRICS = ("accuracy", "macro_f1", "auc")
 
 
 def workers() -> int:
-    """How many trainings run at once: ``$AUDIOLAB_WORKERS`` (a count, or ``auto``: one per core), default 1."""
+    """How many cohorts train at once: ``$AUDIOLAB_WORKERS`` (a count, or ``auto``: one per core, or 1 on a GPU,
+    where one process's cohort keeps it busy), default 1."""
     value = os.environ.get(WORKERS_ENV, "").strip().lower() or "1"
     if value == "auto":
-        return cpu_count()
+        return 1 if torch.cuda.is_available() else cpu_count()
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"${WORKERS_ENV}={value!r}: give a number of trainings to run at once (1, 2, ...) or 'auto'")
     return int(value)
@@ -88,44 +92,92 @@ def fold_stats(rows: list) -> dict:
     return {"metrics": stats, **{f"{k}_{s}": stats[k][s] for k in _METRICS for s in ("mean", "std")}}
 
 
-def train_and_score(exp: Experiment, meta: pd.DataFrame, features: torch.Tensor, train_idx: np.ndarray,
-                    scored_idx: np.ndarray, scored: str = "test", run=None, fold: Optional[int] = None,
-                    store: Optional[ResultsStore] = None, keep_model: bool = False):
-    """Seed, build and fit ``exp`` on ``train_idx``, then score the last-epoch model on ``scored_idx`` (watched
-    after every epoch for the history only): ``(TrainResult, probabilities, record)``.
+class Job(NamedTuple):
+    """One model to train and score: ``exp`` trained on the clips ``train_idx``, scored on ``scored_idx`` (a
+    cross-validation's fold ``fold``); its model kept in the store with ``keep_model``."""
+
+    exp: Experiment
+    train_idx: np.ndarray
+    scored_idx: np.ndarray
+    fold: Optional[int] = None
+    keep_model: bool = False
+
+
+def cohort_size() -> int:
+    """The most models one training step holds: ``$AUDIOLAB_COHORT`` (default 8). A model's dropout masks depend on
+    the models it trains beside, so the same value gives the same numbers."""
+    value = os.environ.get(COHORT_ENV, "").strip() or "8"
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"${COHORT_ENV}={value!r}: give the number of models one training step holds (1, 8, 16, ...)")
+    return int(value)
+
+
+def cohorts(jobs: Sequence[Job]) -> list[list[Job]]:
+    """``jobs`` in cohorts that train together (:func:`audiolab.train.fit_cohort`): the same model, features,
+    augmentation and recipe but for the seed, and as many clips; in their order, at most :func:`cohort_size` each,
+    split evenly (15 -> 8 + 7)."""
+    groups: dict = {}
+    for job in jobs:
+        e = job.exp
+        key = (e.model, e.features, e.augment, replace(e.train, seed=0), len(job.train_idx), len(job.scored_idx))
+        groups.setdefault(key, []).append(job)
+    out = []
+    for group in groups.values():
+        n = -(-len(group) // cohort_size())
+        out += [group[round(i * len(group) / n) : round((i + 1) * len(group) / n)] for i in range(n)]
+    return out
+
+
+def train_and_score(jobs: Sequence[Job], meta: pd.DataFrame, features: torch.Tensor, scored: str = "test", run=None,
+                    store: Optional[ResultsStore] = None) -> list[tuple]:
+    """Seed and build every job's model, fit them together as one cohort (:func:`audiolab.train.fit_cohort`), then
+    score each last-epoch model on its scored clips (watched after every epoch for the history only):
+    ``[(TrainResult, probabilities, record)]``, one per job. The jobs must form one cohort (see :func:`cohorts`).
 
     ``scored`` is ``"test"`` (a cross-validation test fold) or ``"val"`` (a validation fold). W&B
-    (:mod:`audiolab.tracking`): the epochs and the result go to ``run`` (a search trial's run, shared by its
-    folds), or to a run of this fold's own. With ``store``, the fold ``fold`` is stored there (probabilities
-    CSV, the model too with ``keep_model``, then its record, written last) and its files become an artifact."""
+    (:mod:`audiolab.tracking`): each job's epochs and result go to ``run`` (a search trial's run, shared by its
+    folds), or to a run of the job's own. With ``store``, each fold is stored there (probabilities CSV, the model
+    too with ``keep_model``, then its record, written last) and its files become an artifact."""
     if scored not in tracking.SCORED:
         raise ValueError(f"scored must be 'test' or 'val', got {scored!r}")
-    y, classes = check_inputs(exp, meta, features), class_names(meta)
+    y, classes = check_inputs(jobs[0].exp, meta, features), class_names(meta)
     protocol = "official" if scored == "test" else "development"
-    kind = FOLDERS[protocol]
-    title = f"{exp.name} {kind}" + (f" fold {fold}" if fold is not None else "")
-    own = run is None
-    with tracking.start_run(name=f"{exp.name}-{kind}" + (f"-fold{fold}" if fold is not None else ""),
-                            group=exp.name, job_type=kind, tags=[exp.arch, kind],
-                            config={**exp.to_dict(), "fold": fold, "key": exp.key()}) if own else nullcontext(run) as run:
-        seed_everything(exp.train.seed)  # the initial weights depend on the seed too
-        model = build_model(exp.model, exp.features.n_mels, len(classes))
-        params = count_parameters(model)
-        result = fit(model, features[train_idx], y[train_idx], features[scored_idx], y[scored_idx], exp.train,
-                     exp.augment, scored, lambda row: tracking.log_epoch(run, row, scored, None if own else fold),
-                     description=title)
-        probs = predict_proba(result.model, features[scored_idx], result.normalizer, exp.train.eval_batch_size,
+    kind, exp = FOLDERS[protocol], jobs[0].exp
+    if any(job.exp.model != exp.model or job.exp.augment != exp.augment or job.exp.features != exp.features
+           for job in jobs):
+        raise ValueError("the jobs of one cohort share their model, augmentation and features: group them with "
+                         "audiolab.evaluation.cv.cohorts")
+    models = []
+    for job in jobs:
+        seed_everything(job.exp.train.seed)  # the initial weights depend on the seed too
+        models.append(build_model(job.exp.model, exp.features.n_mels, len(classes)))
+    params = count_parameters(models[0])
+    names = sorted({job.exp.name for job in jobs})
+    title = f"{names[0] if len(names) == 1 else f'{len(names)} experiments'} {kind} " + (
+        f"fold {jobs[0].fold}" if len(jobs) == 1 else f"x{len(jobs)}")
+    results = fit_cohort(models, features, y, [job.train_idx for job in jobs], [job.scored_idx for job in jobs],
+                         [job.exp.train for job in jobs], exp.augment, scored, description=title)
+    out = []
+    for job, result in zip(jobs, results):
+        probs = predict_proba(result.model, features[job.scored_idx], result.normalizer, exp.train.eval_batch_size,
                               exp.train.tta_shifts)
-        record = {"metrics": evaluate(y[scored_idx], probs, classes), "history": result.history, "params": params,
-                  "train_seconds": float(result.seconds), "epochs": len(result.history),
-                  "returned_epoch": len(result.history), "device": result.device, "n_train": int(len(train_idx)),
-                  "n_eval": int(len(scored_idx))}
-        tracking.log_result(run, scored, record["metrics"], params, y[scored_idx], probs, classes,
-                            meta.iloc[scored_idx], exp.features)
-        if store is not None:
-            record = _store_fold(store, exp, meta, protocol, scored, fold, train_idx, scored_idx, probs, record,
-                                 result if keep_model else None, run)
-    return result, probs, record
+        record = {"metrics": evaluate(y[job.scored_idx], probs, classes), "history": result.history,
+                  "params": params, "train_seconds": float(result.seconds), "epochs": len(result.history),
+                  "returned_epoch": len(result.history), "device": result.device, "n_train": int(len(job.train_idx)),
+                  "n_eval": int(len(job.scored_idx)), "cohort": len(jobs)}
+        fold, e, own = job.fold, job.exp, run is None
+        with tracking.start_run(name=f"{e.name}-{kind}" + (f"-fold{fold}" if fold is not None else ""), group=e.name,
+                                job_type=kind, tags=[e.arch, kind], config={**e.to_dict(), "fold": fold,
+                                                                             "key": e.key()}) if own else nullcontext(run) as r:
+            for row in result.history:
+                tracking.log_epoch(r, row, scored, None if own else fold)
+            tracking.log_result(r, scored, record["metrics"], params, y[job.scored_idx], probs, classes,
+                                meta.iloc[job.scored_idx], e.features)
+            if store is not None:
+                record = _store_fold(store, e, meta, protocol, scored, fold, job.train_idx, job.scored_idx, probs,
+                                     record, result if job.keep_model else None, r)
+        out.append((result, probs, record))
+    return out
 
 
 def _store_fold(store: ResultsStore, exp, meta, protocol, scored, fold, train_idx, scored_idx, probs, record, result,
@@ -190,10 +242,12 @@ def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame,
             held.enter_context(store.writing(name))
         missing = [(e, x, k) for e, x in inputs for k in wanted
                    if not _is_stored(store, e, meta, protocol, k, *splits[k], k == keep)]
+        features_of = {e.name: x for e, x in inputs}
+        todo = cohorts([Job(e, *splits[k], k, k == keep) for e, x, k in missing])
         with parallel_config(backend="loky", inner_max_num_threads=1):
-            Parallel(n_jobs=max(1, min(workers(), len(missing))))(
-                delayed(train_and_score)(e, meta, x, *splits[k], scored, fold=k, store=store, keep_model=k == keep)
-                for e, x, k in missing)
+            Parallel(n_jobs=max(1, min(workers(), len(todo))))(
+                delayed(train_and_score)(jobs, meta, features_of[jobs[0].exp.name], scored, store=store)
+                for jobs in todo)
         summaries = [_summary(store, e, meta, protocol, wanted, complete=wanted == sorted(splits)) for e in exps]
     return summaries[0] if isinstance(exp, Experiment) else summaries
 

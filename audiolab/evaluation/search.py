@@ -31,7 +31,7 @@ from .._util import PathLike, plain, read_json, tupled
 from ..data import SEARCH_VAL_FOLDS, TEST_FOLD, development_folds
 from ..experiment import Experiment
 from ..metrics import evaluate
-from .cv import check_inputs, class_names, train_and_score, workers
+from .cv import Job, check_inputs, class_names, cohorts, train_and_score, workers
 from .store import FOLDERS, ResultsStore, data_fingerprint
 
 #: W&B artifact type of a search trial's result file (what :func:`audiolab.sweeps.collect` downloads).
@@ -256,10 +256,10 @@ def run_trial(base: Experiment, values: Mapping[str, object], meta: pd.DataFrame
         scored = ()  # a reused trial logs its scores only; a trained one its clips too
         if not reused:
             per_fold, probs = [], []
-            for v, train_idx, val_idx in splits:
-                _, p, record = train_and_score(exp, meta, features, train_idx, val_idx, "val", run, fold=v)
-                per_fold.append({"val_fold": int(v), **record})
-                probs.append(p)
+            for jobs in cohorts([Job(exp, train_idx, val_idx, v) for v, train_idx, val_idx in splits]):
+                for job, (_, p, record) in zip(jobs, train_and_score(jobs, meta, features, "val", run)):
+                    per_fold.append({"val_fold": int(job.fold), **record})
+                    probs.append(p)
             val_idx, probs = np.concatenate([val for _, _, val in splits]), np.concatenate(probs)
             stored = {"trial": index, "values": plain(values), "val_folds": [int(v) for v, _, _ in splits],
                       "metrics": evaluate(y[val_idx], probs, classes), "params": per_fold[0]["params"],
