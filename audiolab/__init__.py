@@ -7,10 +7,11 @@ Read first -- the machine learning (notebooks 00-02):
 - :mod:`audiolab.data` -- ``esc10`` (the clips and their classes), ``audio`` (decoding, log-mel features),
   ``folds`` (the test fold, the development folds, the splits)
 - :mod:`audiolab.features` -- waveform to log-mel spectrogram, per-band standardisation
-- :mod:`audiolab.augment` -- time shift, random EQ, SpecAugment, mixup on log-mel batches
+- :mod:`audiolab.augment` -- time shift, random EQ, SpecAugment, mixup on log-mel clips
 - :mod:`audiolab.models` -- Architecture 1 (``conv1d``), from-scratch attention (``attention``),
   Architecture 2 (``transformer``)
-- :mod:`audiolab.train` -- the training loop (``fit``) and prediction with test-time shifts
+- :mod:`audiolab.train` -- the training engine (``fit_cohort``: many models in one step; ``fit``: one) and
+  prediction with test-time shifts
 
 Then -- experiments and how they are judged (notebooks 01-03):
 
@@ -19,7 +20,7 @@ Then -- experiments and how they are judged (notebooks 01-03):
 - :mod:`audiolab.configs` -- the kit's recipe for both architectures, the 2024 baselines, the search
   spaces and the run profiles
 - :mod:`audiolab.evaluation` -- ``cross_validate`` (official or development protocol) -> ``train_and_score``
-  -> ``fit``; the search and every choice, guarded against the test fold; comparisons over seeds
+  -> ``fit_cohort``; the search and every choice, guarded against the test fold; comparisons over seeds
 - :mod:`audiolab.metrics`, :mod:`audiolab.stats`, :mod:`audiolab.plots` -- scoring one model, comparing two,
   the figures
 

@@ -46,6 +46,12 @@ SECTIONS = ("model", "features", "train", "augment")
 _SECTION_TYPES = {"features": FeatureConfig, "train": TrainConfig, "augment": AugmentConfig}
 
 
+#: Options added after results were first stored, with the value that switches each off: while off, they are left
+#: out of :meth:`Experiment.to_dict` and so of the key, and results stored before they existed are still reused.
+LATER_OPTIONS = {"augment": {"time_stretch": 1.0, "mel_shift": 0, "between_class": False, "crop_frames": 0},
+                 "train": {"copies": 1}}
+
+
 @dataclass(frozen=True)
 class Experiment:
     """A model config, a front-end, a training recipe and augmentations, with a name."""
@@ -80,8 +86,10 @@ class Experiment:
     # -- serialisation -----------------------------------------------------------
     def to_dict(self) -> dict:
         """A JSON-serialisable dict; ``Experiment.from_dict(e.to_dict()) == e``."""
-        return {"name": self.name, "arch": self.arch, **{s: plain(getattr(self, s)) for s in SECTIONS},
-                "description": self.description}
+        sections = {s: plain(getattr(self, s)) for s in SECTIONS}
+        for section, off in LATER_OPTIONS.items():  # left out while off: the dict (and key) they had before
+            sections[section] = {k: v for k, v in sections[section].items() if k not in off or v != off[k]}
+        return {"name": self.name, "arch": self.arch, **sections, "description": self.description}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Experiment":

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import AugmentConfig, augment as apply_augment, draw
+from .augment import AugmentConfig, augment as apply_augment, between_class, draw
 from .features import Normalizer
 
 
@@ -49,12 +49,13 @@ class TrainConfig:
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
     amp: bool = True  # mixed precision, used on CUDA only
     eval_batch_size: int = 256
+    copies: int = 1  # differently augmented copies of every clip in a step (a batch holds batch_size * copies)
 
     def __post_init__(self):
-        if min(self.epochs, self.batch_size, self.tta_shifts) < 1 or not self.lr > 0:
-            raise ValueError(f"epochs and batch_size must be >= 1, tta_shifts >= 1 (1 = no test-time shifts) and lr "
-                             f"positive; got epochs={self.epochs}, batch_size={self.batch_size}, "
-                             f"tta_shifts={self.tta_shifts}, lr={self.lr}")
+        if min(self.epochs, self.batch_size, self.tta_shifts, self.copies) < 1 or not self.lr > 0:
+            raise ValueError(f"epochs, batch_size and copies must be >= 1, tta_shifts >= 1 (1 = no test-time shifts) "
+                             f"and lr positive; got epochs={self.epochs}, batch_size={self.batch_size}, copies="
+                             f"{self.copies}, tta_shifts={self.tta_shifts}, lr={self.lr}")
 
 
 @dataclass
@@ -158,7 +159,11 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
     device = select_device(config.device)
     train_idx = torch.as_tensor(np.stack([np.asarray(i, dtype=np.int64) for i in train_idx]))
     normalizers = [Normalizer(x.shape[1], per_clip=config.per_clip_norm).fit(x[i]) for i in train_idx]
-    xn = torch.stack([norm(x) for norm in normalizers]).to(device)  # (K, clips, n_mels, frames): each model's view
+    normalize = Normalizer(x.shape[1], per_clip=config.per_clip_norm).to(device)  # every model's, stacked:
+    normalize.mean, normalize.std = (torch.stack([getattr(n, b) for n in normalizers]).unsqueeze(1).to(device)
+                                     for b in ("mean", "std"))  # (K, 1, n_mels, 1)
+    x = x.to(device)
+    xn = normalize(x.unsqueeze(0))  # (K, clips, n_mels, frames): each model's view
     y, train_idx, rows = y.to(device), train_idx.to(device), torch.arange(k, device=device).unsqueeze(1)
     for model in models:
         model.to(device)
@@ -178,8 +183,8 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
     # The fused AdamW updates every parameter in one kernel: the same maths as the per-tensor loop, far fewer launches.
     optimizer = torch.optim.AdamW(params.values(), lr=config.lr, weight_decay=config.weight_decay,
                                   fused=device.type in ("cpu", "cuda"))
-    n = train_idx.shape[1]
-    batches = [i for i in range(0, n, config.batch_size) if min(config.batch_size, n - i) > 1 or n == 1]
+    n, size = train_idx.shape[1] * config.copies, config.batch_size * config.copies  # clips, batch: copies included
+    batches = [i for i in range(0, n, size) if min(size, n - i) > config.copies or n == config.copies]
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(
         s, config.epochs * len(batches), config.warmup_epochs * len(batches)))
     autocast = torch.autocast(device.type, torch.bfloat16, enabled=config.amp and device.type == "cuda"
@@ -191,25 +196,31 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
     for epoch in (bar := tqdm(range(1, config.epochs + 1), desc=description, leave=False, unit="epoch")):
         t0 = time.perf_counter()
         # the epoch's clips and random choices, for every model: drawn on the host, augmented on the device at once
-        choices = [{"order": rng.permutation(n), **draw(augment, n, *x.shape[1:], rng)} for rng in rngs]
+        choices = [{"order": rng.permutation(n // config.copies).repeat(config.copies),
+                    **draw(augment, n, *x.shape[1:], rng)} for rng in rngs]
         choices = {name: torch.from_numpy(np.stack([c[name] for c in choices])).to(device) for name in choices[0]}
         order = train_idx.gather(1, choices.pop("order"))  # (K, n): the clips of each model, in its order
-        xe, se = apply_augment(xn[rows, order], soft[order], augment, choices)
+        if augment.between_class:  # mixed as sounds mix: in dB before normalisation
+            xe, se = between_class(x[order], soft[order], choices.pop("ratio"), choices.pop("bc_partner"))
+            xe = normalize(xe)
+        else:
+            xe, se = xn[rows, order], soft[order]
+        xe, se = apply_augment(xe, se, augment, choices)
         ye, totals = y[order], torch.zeros(2, k, device=device)
         skeleton.train()
         for i in batches:
             with autocast:
-                logits = forward(params, buffers, xe[:, i : i + config.batch_size]).float()
-            losses = torch.sum(-se[:, i : i + config.batch_size] * F.log_softmax(logits, dim=-1), dim=-1).mean(-1)
+                logits = forward(params, buffers, xe[:, i : i + size]).float()
+            losses = torch.sum(-se[:, i : i + size] * F.log_softmax(logits, dim=-1), dim=-1).mean(-1)
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()  # the models share no weights: each gets the gradient of its own loss
             if config.grad_clip:
                 clip_grad_norms_([p.grad for p in params.values()], config.grad_clip)
             optimizer.step()
             scheduler.step()
-            totals += torch.stack([losses.detach(), (logits.argmax(-1) == ye[:, i : i + config.batch_size])
+            totals += torch.stack([losses.detach(), (logits.argmax(-1) == ye[:, i : i + size])
                                    .float().mean(-1)]) * logits.shape[1]
-        seen = sum(min(config.batch_size, n - i) for i in batches)
+        seen = sum(min(size, n - i) for i in batches)
         stats = [totals / seen] + ([_evaluate(forward, skeleton, params, buffers, x_eval, y_eval,
                                               config.eval_batch_size)] if eval_idx is not None else [])
         stats = torch.cat(stats).T.tolist()  # one read from the device per epoch
@@ -243,11 +254,12 @@ def _evaluate(forward, skeleton, params, buffers, x, y, batch_size) -> torch.Ten
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, x: torch.Tensor, normalizer: Optional[Normalizer] = None, batch_size: int = 256,
-                  shifts: int = 1) -> np.ndarray:
+                  shifts: int = 1, crop: int = 0) -> np.ndarray:
     """Class probabilities ``(N, n_classes)`` for raw log-mel features ``x``.
 
     ``shifts > 1`` averages the probabilities of that many evenly spaced circular
-    time shifts of every clip (test-time augmentation matching ``time_shift``).
+    time shifts of every clip (test-time augmentation matching ``time_shift``); with ``crop``, of the first ``crop``
+    frames of each shift: evenly spaced windows, for a model trained on windows (``AugmentConfig.crop_frames``).
     """
     device, shifts = next(model.parameters()).device, max(1, shifts)
     if normalizer is not None:
@@ -255,7 +267,7 @@ def predict_proba(model: nn.Module, x: torch.Tensor, normalizer: Optional[Normal
     model.eval()
     total = 0.0
     for s in range(shifts):
-        xs = torch.roll(x, shifts=s * x.shape[-1] // shifts, dims=-1)
+        xs = torch.roll(x, shifts=s * x.shape[-1] // shifts, dims=-1)[..., : crop or None]
         total = total + torch.cat([model(xs[i : i + batch_size].to(device)).float().softmax(1).cpu()
                                    for i in range(0, len(xs), batch_size)])
     return (total / shifts).numpy()

@@ -21,10 +21,13 @@ about 2 minutes; ``--workers`` runs several at once (``$AUDIOLAB_WORKERS``: one-
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 from pathlib import Path
 from typing import Callable
+
+from scipy import stats as scipy_stats
 
 from audiolab import configs
 from audiolab.data import load_features, load_metadata
@@ -43,6 +46,13 @@ VARIANTS: dict[str, dict] = {
     "no-floor": {"features.floor_db": None},
     "dropout-0": {"model.dropout": 0.0},
     "dropout-0.1": {"model.dropout": 0.1},
+    # what the literature says the recipe lacks (issue #24); off in the recipe
+    "time-stretch": {"augment.time_stretch": 1.25},  # EnvNet-v2's "strong augment": 0.8x to 1.25x
+    "mel-shift": {"augment.mel_shift": 2},  # a higher or lower sound, by up to 2 of the 64 mel bands
+    "between-class": {"augment.between_class": True, "augment.mixup": False},  # BC learning instead of mixup
+    "copies-2": {"train.copies": 2},  # two augmented copies of every clip in each step
+    "batch-16": {"train.batch_size": 16},  # twice the optimiser steps in the same 100 epochs
+    "crop-54": {"augment.crop_frames": 54},  # train on random 2.5-s windows; score 8 evenly spaced ones
 }
 """Besides these, parametric variants:
 
@@ -52,7 +62,9 @@ VARIANTS: dict[str, dict] = {
 * ``hop-<samples>``: the front-end's hop (the time masks keep their width in seconds);
 * ``mels-<bands>``: the front-end's mel bands (the conv base's input channels follow);
 * ``dmodel-<width>``: Architecture 2's transformer width;
-* ``time-mask-<frames>``: SpecAugment's widest time mask.
+* ``time-mask-<frames>``: SpecAugment's widest time mask;
+* ``batch-<size>``: the batch size (more or fewer optimiser steps per epoch);
+* ``copies-<n>``: differently augmented copies of every clip in each step.
 
 Variants combine with ``+``: ``kernel-5+channels-64-128-128-256``."""
 
@@ -79,6 +91,9 @@ def _change(name: str) -> Callable[[Experiment], Experiment]:
         if kind == "mels":
             bands = int(value)
             return lambda e: e.replace({"features.n_mels": bands})
+        if kind in ("batch", "copies"):
+            count = int(value)
+            return lambda e: e.replace({f"train.{'batch_size' if kind == 'batch' else kind}": count})
         if kind == "dmodel":
             width = int(value)
             return lambda e: e.replace({"model.d_model": width})
@@ -102,32 +117,39 @@ def variant(base: Experiment, name: str, seed: int, device: str = "auto") -> Exp
     return exp.replace({"train.seed": seed, "train.device": device}, name=f"{name}-seed{seed}")
 
 
-def ablation_table(results: dict[tuple[str, int], list[float]]) -> list[dict]:
-    """Rows of variant, seeds, mean accuracy (%) and the paired difference from ``recipe`` (mean, std over seeds)."""
+def ablation_table(results: dict[tuple[str, int], list[float]], seconds: dict | None = None) -> list[dict]:
+    """Rows of variant, seeds, mean accuracy (%) and the paired difference from ``recipe``: its mean over seeds, std
+    and 95 % t-interval (``low``, ``high``); with ``seconds`` (training seconds per run), the ``cost`` against the
+    recipe's."""
     names = sorted({n for n, _ in results}, key=lambda n: (n != "recipe", n))
     rows = []
     for name in names:
         seeds = sorted(s for n, s in results if n == name)
         means = {s: 100 * statistics.mean(results[name, s]) for s in seeds}
         paired = [means[s] - 100 * statistics.mean(results["recipe", s]) for s in seeds if ("recipe", s) in results]
-        rows.append({
-            "variant": name,
-            "seeds": len(seeds),
-            "accuracy": statistics.mean(means.values()),
-            "difference": statistics.mean(paired) if paired and name != "recipe" else None,
-            "difference_std": statistics.stdev(paired) if len(paired) > 1 and name != "recipe" else None,
-        })
+        diff = statistics.mean(paired) if paired and name != "recipe" else None
+        std = statistics.stdev(paired) if len(paired) > 1 and name != "recipe" else None
+        half = None if std is None else scipy_stats.t.ppf(0.975, len(paired) - 1) * std / math.sqrt(len(paired))
+        cost = None
+        if seconds and all((n, s) in seconds for n in ("recipe", name) for s in seeds):
+            cost = sum(seconds[name, s] for s in seeds) / sum(seconds["recipe", s] for s in seeds)
+        rows.append({"variant": name, "seeds": len(seeds), "accuracy": statistics.mean(means.values()),
+                     "difference": diff, "difference_std": std, "low": None if half is None else diff - half,
+                     "high": None if half is None else diff + half, "cost": cost})
     return rows
 
 
 def _print_table(rows: list[dict]) -> None:
     width = max([22] + [len(r["variant"]) + 2 for r in rows])  # combined variants have long names
-    print(f"\n{'variant':<{width}}{'seeds':>6}{'accuracy, folds 1-4':>22}{'vs recipe (paired)':>22}")
+    print(f"\n{'variant':<{width}}{'seeds':>6}{'accuracy, folds 1-4':>22}{'vs recipe (paired)':>22}"
+          f"{'95 % interval':>18}{'cost':>7}")
     for r in rows:
         diff = "" if r["difference"] is None else f"{r['difference']:+.2f}"
         if r["difference_std"] is not None:
             diff += f" ± {r['difference_std']:.2f}"
-        print(f"{r['variant']:<{width}}{r['seeds']:>6}{r['accuracy']:>21.2f}%{diff:>22}")
+        interval = "" if r["low"] is None else f"{r['low']:+.2f} to {r['high']:+.2f}"
+        cost = "" if r["cost"] is None else f"{r['cost']:.2f}x"
+        print(f"{r['variant']:<{width}}{r['seeds']:>6}{r['accuracy']:>21.2f}%{diff:>22}{interval:>18}{cost:>7}")
 
 
 def main(argv=None) -> dict:
@@ -144,7 +166,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--list", action="store_true", help="print the variants and exit")
     args = parser.parse_args(argv)
     if args.list:
-        print("\n".join([*VARIANTS, "kernel-<k>", "channels-<c1>-<c2>-...", "stride-<s1>-<s2>-...", "hop-<samples>", "mels-<bands>", "dmodel-<width>", "time-mask-<frames>", "(combine variants with +)"]))
+        print("\n".join([*VARIANTS, "kernel-<k>", "channels-<c1>-<c2>-...", "stride-<s1>-<s2>-...", "hop-<samples>", "mels-<bands>", "dmodel-<width>", "time-mask-<frames>",
+                          "batch-<size>", "copies-<n>", "(combine variants with +)"]))
         return {}
 
     profile = configs.get_profile("full", epochs=args.epochs)
@@ -166,7 +189,8 @@ def main(argv=None) -> dict:
 
     summaries = cross_validate(list(runs.values()), meta, features_of, Path(args.out) / args.arch, "development")
     results = {key: [row["accuracy"] for row in summary["folds"]] for key, summary in zip(runs, summaries)}
-    _print_table(ablation_table(results))
+    seconds = {key: summary["train_seconds_total"] for key, summary in zip(runs, summaries)}
+    _print_table(ablation_table(results, seconds))
     return results
 
 

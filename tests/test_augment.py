@@ -1,10 +1,13 @@
 """audiolab.augment: training-time augmentations of log-mel clips, with their random choices given."""
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from audiolab._util import plain
-from audiolab.augment import AugmentConfig, augment, band_mask, draw, mixup, random_eq, spec_augment, time_shift
+from audiolab.augment import (AugmentConfig, augment, band_mask, between_class, draw, mel_shift, mixup, random_eq,
+                              spec_augment, time_shift, time_stretch)
 
 
 def test_time_shift_rolls_each_clip():
@@ -70,7 +73,7 @@ def test_augment_config_switches():
 def test_augment_config_none_switches_every_augmentation_off():
     off = plain(AugmentConfig.none())
     switches = {k for k, v in plain(AugmentConfig()).items() if isinstance(v, bool)}
-    assert switches == {"time_shift", "spec_augment", "mixup", "random_eq"}
+    assert switches == {"time_shift", "spec_augment", "mixup", "random_eq", "between_class"}
     assert all(off[k] is False for k in switches)
     assert AugmentConfig.none().time_mask_width == AugmentConfig().time_mask_width  # parameters keep their defaults
 
@@ -104,3 +107,40 @@ def test_augment_of_many_models_is_each_models_own():
         alone, alone_soft = augment(x[i], y[i], config, per_model[i])
         torch.testing.assert_close(together[i], alone)
         torch.testing.assert_close(soft[i], alone_soft)
+
+
+def test_time_stretch_plays_each_clip_faster_or_slower():
+    x = torch.arange(12.0).repeat(2, 3, 1)  # (2 clips, 3 bands, 12 frames): frame t holds t
+    out = time_stretch(x, torch.tensor([1.0, 2.0]))
+    assert torch.equal(out[0], x[0])  # rate 1: unchanged
+    assert out[1, 0].tolist() == [0, 2, 4, 6, 8, 10, 0, 2, 4, 6, 8, 10]  # twice as fast, wrapping around
+    slow = time_stretch(x[:1], torch.tensor([0.5]))[0, 0]
+    assert slow[:4].tolist() == [0, 0.5, 1, 1.5]  # half as fast: interpolated between frames
+
+
+def test_mel_shift_moves_the_spectrum_and_repeats_the_edge():
+    x = torch.arange(5.0).view(1, 5, 1).expand(2, 5, 3)
+    out = mel_shift(x, torch.tensor([1, -2]))
+    assert out[0, :, 0].tolist() == [0, 0, 1, 2, 3] and out[1, :, 0].tolist() == [2, 3, 4, 4, 4]
+
+
+def test_between_class_mixes_in_power_at_loudness_aware_ratios():
+    quiet, loud = torch.full((1, 4, 6), -20.0), torch.full((1, 4, 6), 20.0)
+    x, y = torch.cat([quiet, loud]), torch.eye(2)
+    mixed, soft = between_class(x, y, torch.tensor([0.5, 0.5]), torch.tensor([1, 0]))
+    torch.testing.assert_close(soft, torch.full((2, 2), 0.5))  # the target: the ratio's blend
+    # at ratio 0.5 the quiet clip is weighted up so that both are heard alike: equal power from each
+    assert torch.allclose(mixed[0], mixed[1]) and mixed[0].std() == 0
+    p = 1 / (1 + 10 ** (-40 / 20))  # the weight of the quiet clip
+    expected = 10 * math.log10(p ** 2 * 10 ** -2 + (1 - p) ** 2 * 10 ** 2) - 10 * math.log10(p ** 2 + (1 - p) ** 2)
+    assert mixed[0, 0, 0].item() == pytest.approx(expected, rel=1e-5)
+    same, _ = between_class(quiet.expand(2, 4, 6), y, torch.tensor([0.3, 0.9]), torch.tensor([1, 0]))
+    torch.testing.assert_close(same, quiet.expand(2, 4, 6))  # a clip mixed with its equal is itself
+
+
+def test_the_ingredients_off_in_the_recipe_draw_nothing_and_on_draw_within_bounds():
+    assert not {"stretch", "mel_shift", "ratio"} & set(draw(AugmentConfig(), 8, 16, 40, np.random.default_rng(0)))
+    on = draw(AugmentConfig(time_stretch=1.25, mel_shift=2, between_class=True), 500, 16, 40,
+              np.random.default_rng(0))
+    assert 0.8 <= on["stretch"].min() < 0.85 and 1.2 < on["stretch"].max() <= 1.25
+    assert set(on["mel_shift"]) == {-2, -1, 0, 1, 2} and 0 <= on["ratio"].min() and on["ratio"].max() < 1

@@ -5,7 +5,7 @@ import pytest
 
 from audiolab._util import plain
 from audiolab.augment import AugmentConfig
-from audiolab.experiment import SECTIONS, Experiment, parse_value
+from audiolab.experiment import LATER_OPTIONS, SECTIONS, Experiment, parse_value
 from audiolab.features import FeatureConfig
 from audiolab.models import ConvConfig, TransformerConfig
 from audiolab.train import TrainConfig
@@ -28,8 +28,19 @@ def test_round_trip_through_json_keeps_equality_key_and_hash():
 def test_to_dict_writes_every_section_in_full():
     d = ARCH1.to_dict()
     assert set(d) == {"name", "arch", "description", *SECTIONS}
-    assert d["model"] == plain(ARCH1.model) and d["augment"] == plain(AugmentConfig())
+    later = {k for fields in LATER_OPTIONS.values() for k in fields}
+    assert d["model"] == plain(ARCH1.model)
+    assert d["augment"] == {k: v for k, v in plain(AugmentConfig()).items() if k not in later}
     assert d["train"]["lr"] == TrainConfig().lr  # defaults are written out, not left implicit
+
+
+def test_options_added_later_are_left_out_while_off_so_stored_keys_stay_valid():
+    assert "time_stretch" not in ARCH1.to_dict()["augment"] and "copies" not in ARCH1.to_dict()["train"]
+    on = ARCH1.replace({"augment.time_stretch": 1.25, "train.copies": 2})
+    assert on.to_dict()["augment"]["time_stretch"] == 1.25 and on.to_dict()["train"]["copies"] == 2
+    assert on.key() != ARCH1.key() and Experiment.from_dict(on.to_dict()) == on
+    assert Experiment.from_dict(ARCH1.to_dict()) == ARCH1
+    assert on.replace({"augment.time_stretch": 1.0, "train.copies": 1}).key() == ARCH1.key()
 
 
 def test_name_and_description_do_not_change_the_key():

@@ -33,6 +33,18 @@ def test_each_variant_changes_what_its_name_says(ablation):
         ablation.variant(base, "no-such", 0)
 
 
+def test_the_ingredients_the_recipe_lacks_are_variants(ablation):
+    base = configs.arch1()
+    assert ablation.variant(base, "time-stretch", 0).augment.time_stretch == 1.25
+    assert ablation.variant(base, "mel-shift", 0).augment.mel_shift == 2
+    bc = ablation.variant(base, "between-class", 0).augment
+    assert bc.between_class and not bc.mixup  # instead of mixup, not on top of it
+    assert ablation.variant(base, "copies-2", 0).train.copies == 2
+    assert ablation.variant(base, "batch-16", 0).train.batch_size == 16
+    assert ablation.variant(base, "copies-3+batch-8", 0).train.copies == 3
+    assert ablation.variant(base, "crop-54", 0).augment.crop_frames == 54
+
+
 def test_variants_combine_with_plus(ablation):
     base = configs.arch1()
     both = ablation.variant(base, "kernel-3+channels-64-128-128-256", 1)
@@ -57,6 +69,17 @@ def test_paired_difference_is_per_seed(ablation):
     assert rows["no-x"]["difference"] == pytest.approx(5.0)
     assert rows["no-x"]["difference_std"] == pytest.approx(0.0)
     assert rows["no-x"]["accuracy"] == pytest.approx(statistics.mean([90.0, 75.0]))
+    assert rows["no-x"]["low"] == pytest.approx(5.0) == rows["no-x"]["high"]  # no spread, no width
+
+
+def test_interval_and_cost_of_a_variant(ablation):
+    results = {("recipe", s): [0.8] for s in range(3)}
+    results.update({("x", 0): [0.81], ("x", 1): [0.83], ("x", 2): [0.82]})  # +1, +3, +2 points
+    seconds = {("recipe", s): 10.0 for s in range(3)} | {("x", s): 15.0 for s in range(3)}
+    row = {r["variant"]: r for r in ablation.ablation_table(results, seconds)}["x"]
+    half = 4.302653 * 1.0 / 3 ** 0.5  # t(0.975, 2 degrees of freedom) x std / sqrt(3)
+    assert row["difference"] == pytest.approx(2.0) and row["low"] == pytest.approx(2.0 - half, rel=1e-5)
+    assert row["high"] == pytest.approx(2.0 + half, rel=1e-5) and row["cost"] == pytest.approx(1.5)
 
 
 def test_runs_folds_1_to_4_and_resumes(ablation, synthetic_esc10, tmp_path, capsys):

@@ -94,7 +94,7 @@ def test_mismatched_inputs_and_bad_config():
         fit(small_model(), x, y[:-1], config=TrainConfig(epochs=1))
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=0)
-    with pytest.raises(ValueError, match="epochs and batch_size"):
+    with pytest.raises(ValueError, match="epochs, batch_size and copies"):
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="tta_shifts"):
         TrainConfig(tta_shifts=0)
@@ -180,3 +180,28 @@ def test_a_cohort_refuses_what_cannot_train_together():
         fit_cohort(_three_models(), x, y, [train[0], train[1], train[2][:-1]], scored, TrainConfig(epochs=1))
     with pytest.raises(ValueError, match="one config, one train_idx"):
         fit_cohort(_three_models(), x, y, train[:2], scored, TrainConfig(epochs=1))
+
+
+def test_copies_put_several_augmented_copies_of_each_clip_in_a_step():
+    x, y = toy_data()
+    one = fit(small_model(), x, y, x, y, TrainConfig(epochs=2, batch_size=16))
+    two = fit(small_model(), x, y, x, y, TrainConfig(epochs=2, batch_size=16, copies=2))
+    assert len(two.history) == 2 and two.history[-1]["train_loss"] != one.history[-1]["train_loss"]
+    assert np.isfinite(two.history[-1]["val_loss"])
+
+
+def test_between_class_mixing_trains():
+    x, y = toy_data()
+    result = fit(small_model(), x, y, x, y, TrainConfig(epochs=15, batch_size=16, lr=1e-2),
+                 AugmentConfig(mixup=False, between_class=True, time_stretch=1.25, mel_shift=1))
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.history[-1]["val_acc"] >= 0.8
+
+
+def test_a_model_trained_on_windows_is_scored_on_evenly_spaced_windows():
+    x, y = toy_data()
+    result = fit(small_model(), x, y, config=TrainConfig(epochs=1, batch_size=16), augment=AugmentConfig(crop_frames=8))
+    xn = result.normalizer(x)  # standardised as in training: the whole clip, then the window
+    windows = [predict_proba(result.model, torch.roll(xn, s * 6, dims=-1)[..., :8]) for s in range(4)]
+    averaged = predict_proba(result.model, x, result.normalizer, shifts=4, crop=8)
+    np.testing.assert_allclose(averaged, np.mean(windows, 0), atol=1e-6)

@@ -160,7 +160,7 @@ def train_and_score(jobs: Sequence[Job], meta: pd.DataFrame, features: torch.Ten
     out = []
     for job, result in zip(jobs, results):
         probs = predict_proba(result.model, features[job.scored_idx], result.normalizer, exp.train.eval_batch_size,
-                              exp.train.tta_shifts)
+                              exp.train.tta_shifts, exp.augment.crop_frames)
         record = {"metrics": evaluate(y[job.scored_idx], probs, classes), "history": result.history,
                   "params": params, "train_seconds": float(result.seconds), "epochs": len(result.history),
                   "returned_epoch": len(result.history), "device": result.device, "n_train": int(len(job.train_idx)),

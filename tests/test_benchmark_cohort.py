@@ -1,0 +1,31 @@
+"""benchmarks/cohort.py: its operation counter, and a cohort dispatching fewer operations per model than one model."""
+import dataclasses
+
+import pytest
+import torch
+
+import _bench
+from _tiny import ARCH1
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _bench.load("cohort")
+
+
+def test_the_counter_counts_every_operation_and_tells_views_from_kernels(bench):
+    x = torch.randn(4, 3)
+    with (counter := bench.CountOps()):
+        y = (x * 2).view(12).relu()  # mul and relu compute; view only relabels memory
+    assert (counter.count, counter.kernels) == (3, 2) and y.shape == (12,)
+
+
+def test_a_cohort_dispatches_fewer_operations_per_model_than_one_model(bench):
+    exp = ARCH1.replace({"train.batch_size": 32})
+    exp = dataclasses.replace(exp, features=dataclasses.replace(exp.features, n_mels=8))
+    x, y = torch.randn(400, 8, 20), torch.arange(400) % 10
+    one_ops, one_kernels, _ = bench.one_model(exp, x, y, epochs=1)
+    single = bench.cohort(exp, x, y, k=1, epochs=1)
+    many = bench.cohort(exp, x, y, k=6, epochs=1)
+    assert many[0] < one_ops / 3 and many[1] < one_kernels / 3  # six models cost far less than six steps
+    assert single[0] > many[0] * 3  # the count is per model: it falls as the cohort grows
