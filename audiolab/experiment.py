@@ -1,14 +1,10 @@
 """One experiment, fully described: which model, which features, how it is trained and augmented.
 
-An :class:`Experiment` is a composition of four typed configs, each with the kit's recipe as its defaults, so
-``Experiment()`` is the kit's Architecture 1 and ``Experiment(model=TransformerConfig())`` its Architecture 2 (with
-``lr=1e-3``, see :mod:`audiolab.configs`):
-
-* ``model`` -- :class:`~audiolab.models.ConvConfig` (Architecture 1) or
-  :class:`~audiolab.models.TransformerConfig` (Architecture 2);
-* ``features`` -- :class:`~audiolab.features.FeatureConfig`, the log-mel front-end;
-* ``train`` -- :class:`~audiolab.train.TrainConfig`, the optimiser and schedule;
-* ``augment`` -- :class:`~audiolab.augment.AugmentConfig`, what changes each batch.
+An :class:`Experiment` composes four typed configs whose defaults are the kit's recipe: ``model``
+(:class:`~audiolab.models.ConvConfig` or :class:`~audiolab.models.TransformerConfig`), ``features``
+(:class:`~audiolab.features.FeatureConfig`), ``train`` (:class:`~audiolab.train.TrainConfig`) and ``augment``
+(:class:`~audiolab.augment.AugmentConfig`). So ``Experiment()`` is the kit's Architecture 1 and
+``Experiment(model=TransformerConfig())`` its Architecture 2 (with ``lr=1e-3``, see :mod:`audiolab.configs`).
 
 Change any field with a dotted name, the one way the search, the CLI, the W&B sweeps and the
 benchmarks vary an experiment::

@@ -1,13 +1,6 @@
-"""Evaluation of one model: classification metrics and parameter counts.
-
-Everything returned here is plain Python (``float``, ``int``, ``list``, ``dict``,
-``None``) so it can go straight into ``json.dump`` and into W&B summaries.
-
-- :func:`evaluate` — accuracy, macro F1, per-class F1, macro one-vs-rest AUC-ROC,
-  confusion matrix and ROC curves from predicted probabilities.
-- :func:`count_parameters` / :func:`parameter_table` — how big a model is, and where.
-
-Statistics across folds and between configurations are in :mod:`audiolab.stats`.
+"""Evaluation of one model: classification metrics (:func:`evaluate`), parameter counts (:func:`count_parameters`,
+:func:`parameter_table`) and the largest confusions (:func:`top_confusions`), as plain Python (ready for JSON and
+W&B). Statistics across folds and between configurations are in :mod:`audiolab.stats`.
 """
 from __future__ import annotations
 
@@ -19,7 +12,6 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score, roc_curve
 
 from ._util import to_numpy
-
 
 
 def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:

@@ -1,14 +1,7 @@
-"""Comparing results: mean ± std over folds, paired tests between two configurations.
-
-Everything returned here is plain Python (``float``, ``int``, ``list``, ``dict``,
-``None``) so it can go straight into ``json.dump`` and into W&B summaries.
-
-- :func:`summarize_folds` — mean ± sample std of metrics across cross-validation folds.
-- :func:`paired_fold_test` / :func:`mcnemar_test` — is configuration A really better than B?
-- :func:`corrected_resampled_ttest` — the difference of A and B over cross-validation folds with a
-  confidence interval that accounts for the folds' overlapping training sets (Nadeau & Bengio, 2003).
-- :func:`proportion_ci` — a Wilson interval for an accuracy on ``n`` clips.
-- :func:`describe_difference` — the kit's one rule for "within noise", in words.
+"""Comparing results: mean ± std over folds (:func:`summarize_folds`), paired tests between two configurations
+(:func:`paired_fold_test`, :func:`mcnemar_test`, and :func:`corrected_resampled_ttest`, whose interval accounts for the
+folds' overlapping training sets), a Wilson interval for an accuracy (:func:`proportion_ci`) and the kit's one rule
+for "within noise", in words (:func:`describe_difference`). Everything returned is plain Python, ready for JSON and W&B.
 """
 from __future__ import annotations
 

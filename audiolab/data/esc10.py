@@ -1,13 +1,6 @@
-"""ESC-10 on disk: its classes, where it is, its verified download, and the clip table.
-
-* :data:`ESC10_CLASSES` -- the ten classes in folder order (index = target id);
-* :func:`resolve_root` -- where the data is: ``root=``, ``$AUDIOLAB_DATA``, the cache folder
-  (``$AUDIOLAB_CACHE``, default ``~/.cache/audiolab``), then (when allowed) a download;
-* :func:`download_esc10` -- the pinned archive, unpacked safely, every clip checked against the
-  sha256 manifest ``audiolab/esc10.sha256``, then moved into place at once;
-* :func:`load_metadata` -- one row per clip, from the ESC-10 tree (``NNN - Class name/*.ogg``)
-  or the ESC-50 release (``audio/*.wav`` + ``meta/esc50.csv``), with the same class ids in both;
-* :func:`summarize` and :func:`data_command` -- what ``audiolab data`` prints.
+"""ESC-10 on disk: its classes (:data:`ESC10_CLASSES`), where it is (:func:`resolve_root`), its verified download
+(:func:`download_esc10`), the clip table of the ESC-10 tree or the ESC-50 release (:func:`load_metadata`) and what
+``audiolab data`` prints (:func:`summarize`, :func:`data_command`).
 """
 from __future__ import annotations
 

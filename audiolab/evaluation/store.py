@@ -145,13 +145,8 @@ class ResultsStore:
         """The stored record of one cross-validation fold (the test fold's is the held-out result)."""
         return self._load(self.fold_paths(name, fold, protocol)[0], name, protocol, "result")
 
-    # -- writing -----------------------------------------------------------------------
-    def write_json(self, path: PathLike, obj) -> Path:
-        """``obj`` as JSON at ``path``, atomically (a killed run never leaves half a file)."""
-        return write_json(path, obj)
-
-    def write_csv(self, path: PathLike, table: pd.DataFrame) -> Path:
-        return write_csv(path, table)
+    # -- writing: atomically (a killed run never leaves half a file) -------------------
+    write_json, write_csv = staticmethod(write_json), staticmethod(write_csv)
 
     @contextmanager
     def writing(self, name: str) -> Iterator[Path]:
