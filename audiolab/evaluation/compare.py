@@ -4,14 +4,8 @@ A single cross-validation run of a configuration moves by a point or more with i
 is run with several seeds (:func:`seed_members`) and compared by its **mean over seeds**, fold by fold. The difference
 gets a 95 % interval from the corrected resampled t-test (:func:`audiolab.stats.corrected_resampled_ttest`), and the
 kit's one rule decides the wording (:func:`audiolab.stats.describe_difference`): an interval that contains zero is "no
-evidence of a difference", never "equal".
-
-* :func:`run_seed_ensemble` -- one configuration cross-validated with several seeds, then its members'
-  out-of-fold probabilities averaged and scored exactly as one model is scored;
-* :func:`run_ablation` -- what each ingredient of the recipe is worth: each variant switches one off (see
-  :data:`audiolab.configs.ABLATIONS`) and is cross-validated over the development folds with the same seeds
-  as the recipe, so each difference is *paired*; the test fold is never trained on nor scored;
-* :func:`comparison_table` -- the named experiments' results, one row each.
+evidence of a difference", never "equal". :func:`run_seed_ensemble` scores the average of the seeds' probabilities as
+one model; :func:`run_ablation` switches each ingredient of the recipe off on the development folds, paired by seed.
 """
 from __future__ import annotations
 
