@@ -112,8 +112,6 @@ def plain(value: Any) -> Any:
         return plain(dataclasses.asdict(value))
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
     if hasattr(value, "detach"):  # torch.Tensor
         value = value.detach().cpu().numpy()
     if hasattr(value, "tolist") and callable(value.tolist):  # NumPy scalar or array

@@ -140,12 +140,9 @@ SPACES: dict[str, tuple] = {"arch1": (arch1, ARCH1_SPACE), "arch2": (arch2, ARCH
 
 def load_dataset(profile: Profile = PROFILES["full"], root=None, download: bool = False,
                  features: FeatureConfig = FEATURES, own_data: bool = False, strict: bool = True):
-    """``(meta, X)``: the metadata table and log-mel features ``(clips, n_mels, frames)`` for a profile.
-
-    ``own_data=True`` with ``strict=False`` reads any dataset in the ESC-50 layout (``audio/*.wav`` +
-    ``meta/esc50.csv``), which is how to bring your own data. Smoke profiles keep ``clips_per_class_fold`` clips of
-    each class in each fold (all five folds stay, so the test fold and the search still have their folds).
-    """
+    """``(meta, X)``: the metadata table and log-mel features ``(clips, n_mels, frames)`` for a profile. Your own
+    data: ``own_data=True`` with ``strict=False`` reads any dataset in the ESC-50 layout (``audio/*.wav`` +
+    ``meta/esc50.csv``). Smoke profiles keep ``clips_per_class_fold`` clips of each class in each of the five folds."""
     from .data import load_features, load_metadata
 
     meta = load_metadata(root, subset="esc50" if own_data else "esc10", download=download, strict=strict)

@@ -85,11 +85,8 @@ def roc_curves(roc: Mapping[str, Mapping], title: str | None = None) -> Figure:
 
 
 def fold_curves(records: Sequence[Mapping], title: str | None = None) -> Figure:
-    """Accuracy per epoch of every cross-validation fold, one small panel each, on shared axes.
-
-    ``records`` are stored fold records (``{"fold", "history"}``); each panel shows the training accuracy
-    and the scored fold's (``test_acc`` or ``val_acc``), and names the fold's final score.
-    """
+    """Accuracy per epoch of every cross-validation fold (stored fold records ``{"fold", "history"}``), one small panel
+    each on shared axes: the training accuracy, the scored fold's (``test_acc`` or ``val_acc``) and its final score."""
     if not records:
         raise ValueError("no fold records to plot")
     fig = Figure(figsize=(2.6 * len(records) + 0.6, 2.8), layout="constrained")
@@ -112,11 +109,8 @@ def fold_curves(records: Sequence[Mapping], title: str | None = None) -> Figure:
 
 
 def attention_map(weights, tokens: Sequence[str] | None = None, title: str | None = None) -> Figure:
-    """One heatmap per attention head (rows: queries, columns: keys), on one shared colour scale.
-
-    ``weights`` is ``(heads, T, T)`` (``(T, T)`` is one head);
-    ``tokens`` are ``T`` labels, usually ``"<cls>"`` first (beyond 32 only every k-th is printed).
-    """
+    """One heatmap per attention head (rows: queries, columns: keys) of ``weights`` ``(heads, T, T)`` (or ``(T, T)``),
+    on one colour scale; ``tokens``: ``T`` labels, usually ``"<cls>"`` first (beyond 32, only every k-th is shown)."""
     w = _array(weights)
     w = w[None] if w.ndim == 2 else w
     if w.ndim != 3 or w.shape[1] != w.shape[2]:
@@ -189,13 +183,9 @@ def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
 
 def differences(comparisons: Mapping[str, Mapping], xlabel: str = "difference in accuracy (points)",
                 title: str | None = None) -> Figure:
-    """Paired differences with their intervals, one row per comparison (the first on top).
-
-    ``comparisons`` maps a row label to a result of :func:`audiolab.evaluation.compare_configurations`
-    (its ``per_fold["difference"]`` and ``test`` with ``mean``, ``ci_low``, ``ci_high``, all fractions).
-    Each fold's difference is a grey dot, the mean a dot with its 95 % interval; the line at 0 is "no
-    difference". An interval that crosses it is no evidence either way, not equality.
-    """
+    """Paired differences with their intervals, one row per comparison (the first on top): ``comparisons`` maps a row
+    label to a result of :func:`audiolab.evaluation.compare_configurations`. Each fold's difference is a grey dot, the
+    mean a dot with its 95 % interval; one that crosses the line at 0 is no evidence either way, not equality."""
     if not comparisons:
         raise ValueError("comparisons is empty; pass {label: compare_configurations(...) result}")
     rows = list(comparisons.items())[::-1]

@@ -149,12 +149,10 @@ def _remove_leftovers(dest: Path) -> None:
 
 def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
                    manifest: Union[None, PathLike, Mapping[str, str]] = None) -> Path:
-    """Download, verify and unpack ESC-10 into ``dest`` (default ``default_cache_dir()/"ESC-10"``).
-
-    The zip goes to a temporary file beside ``dest``, is unpacked into a temporary folder (an absolute path,
-    ``..`` or a link refuses the whole archive), every clip is checked against the sha256 manifest, and one
-    ``os.replace`` moves it into place: ``dest`` is complete or absent, and a complete one is returned as it is.
-    Failures raise :class:`DownloadError`; what a killed download left is removed at the next start."""
+    """Download, verify and unpack ESC-10 into ``dest`` (default ``default_cache_dir()/"ESC-10"``): the zip goes to a
+    temporary file beside it, is unpacked into a temporary folder (an absolute path, ``..`` or a link refuses the whole
+    archive), every clip is checked against the sha256 manifest, and one ``os.replace`` moves it into place, so
+    ``dest`` is complete or absent. :class:`DownloadError` on failure; what a killed download left goes at the next."""
     dest = Path(dest).expanduser() if dest is not None else default_cache_dir() / "ESC-10"
     entries = read_manifest(manifest)
     if dest.is_dir() and all((dest / rel).is_file() for rel in entries):
