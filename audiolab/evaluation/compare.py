@@ -36,13 +36,10 @@ def seed_fold_scores(store: "ResultsStore | PathLike", names: Sequence[str], pro
 
 def compare_configurations(store: "ResultsStore | PathLike", a: Sequence[str], b: Sequence[str],
                            protocol: str = "official", labels: Optional[tuple[str, str]] = None) -> dict:
-    """Configuration A (its seeds' runs ``a``) against B (``b``) on the folds both were scored on.
-
-    Returns ``per_fold`` (a DataFrame: each fold's seed-mean accuracy of A and B and their
-    difference), ``mean_a``/``mean_b`` (seed and fold means), ``test`` (the corrected t-test of the
-    fold differences, with a 95 % ``ci_low``/``ci_high``), ``mcnemar`` (one exact test per seed pair on the
-    pooled predictions of all scored folds), ``text`` (the result in words) and ``labels``.
-    """
+    """Configuration A (its seeds' runs ``a``) against B (``b``) on the folds both were scored on: ``per_fold`` (each
+    fold's seed-mean accuracy of A and B and their difference), ``mean_a``/``mean_b``, ``test`` (the corrected t-test
+    of the fold differences, with a 95 % ``ci_low``/``ci_high``), ``mcnemar`` (an exact test per seed pair on the
+    pooled predictions of all scored folds), ``text`` (the result in words), ``labels`` and ``protocol``."""
     store = ResultsStore.of(store)
     labels = labels or (a[0], b[0])
     fa, fb = seed_fold_scores(store, a, protocol).mean(axis=1), seed_fold_scores(store, b, protocol).mean(axis=1)
