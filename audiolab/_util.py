@@ -1,11 +1,6 @@
-"""Small helpers the whole package shares (plumbing a student may skip).
-
-* :func:`atomic_write`, :func:`write_json`, :func:`write_csv`, :func:`read_json` -- files that are
-  either complete or absent, never half-written (a run killed mid-write leaves the old file);
-* :func:`config_from` (and :func:`is_a`) -- a config dataclass from a mapping read from a file, types checked;
-* :func:`plain` and :func:`tupled` -- values (configs, tables, arrays) to JSON and back to hashable tuples;
-* :func:`to_numpy` -- arrays from NumPy, lists or (CUDA, grad-tracking) tensors;
-* :func:`repo_root` -- the checkout the package lives in.
+"""Small helpers the whole package shares (plumbing a student may skip): files written atomically, complete or
+absent (:func:`atomic_write`, :func:`write_json`, :func:`write_csv`, :func:`read_json`), config dataclasses read from
+files with their types checked (:func:`config_from`), values to JSON (:func:`plain`) and back (:func:`tupled`).
 """
 from __future__ import annotations
 
@@ -117,8 +112,6 @@ def plain(value: Any) -> Any:
         return plain(dataclasses.asdict(value))
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
     if hasattr(value, "detach"):  # torch.Tensor
         value = value.detach().cpu().numpy()
     if hasattr(value, "tolist") and callable(value.tolist):  # NumPy scalar or array

@@ -1,16 +1,9 @@
 """The kit's configurations: what the notebooks and ``audiolab reports`` train, defined once.
 
-* :func:`arch1` and :func:`arch2` -- the starting configurations of the two architectures (the search in the notebooks
-  starts from these). Both are the configs' defaults: ``arch1()`` is ``Experiment()``, ``arch2()`` is
-  ``Experiment(model=TransformerConfig())`` with a learning rate of 1e-3;
-* :data:`FEATURES` and :data:`HEADS` -- the front-end and the head counts compared;
-* :func:`baseline_experiments` -- the two configurations of the 2024 report;
-* :data:`ARCH1_SPACE`, :data:`ARCH2_SPACE`, :data:`SPACES` -- the search spaces (dotted keys, see
-  :meth:`audiolab.experiment.Experiment.replace`), shared with the W&B sweeps;
-* :data:`ABLATIONS` -- the recipe's ingredients, each switched off, for the ablation;
-* :data:`PROFILES` -- ``full`` (the real 100-epoch, 5-fold run behind ``reports/``) and ``smoke`` (a check of a few
-  minutes, used by the tests and CI);
-* :func:`load_dataset` -- metadata and cached features for a profile.
+:func:`arch1` and :func:`arch2` (the configs' defaults, the search's starting points), :data:`FEATURES` and
+:data:`HEADS`, the 2024 report's :func:`baseline_experiments`, the search spaces (:data:`SPACES`, shared with the W&B
+sweeps), the recipe's :data:`ABLATIONS`, the run :data:`PROFILES` (``full``: the 100-epoch run behind ``reports/``;
+``smoke``: a check of a few minutes for tests and CI) and :func:`load_dataset` (metadata and features of a profile).
 """
 from __future__ import annotations
 
@@ -24,10 +17,8 @@ from .features import FeatureConfig
 from .models import ConvConfig, TransformerConfig
 from .train import TrainConfig
 
-#: The front-end of both architectures (the defaults of FeatureConfig): 22.05 kHz, 2048-point FFT,
-#: hop 1024 (46 ms), 64 mel bands: 108 frames per 5-s clip; bins quieter than -30 dB (of a full-scale
-#: signal) are raised to -30 dB. In development runs on folds 1-4 (benchmarks/recipe_ablation.py)
-#: neither architecture was more accurate with the finer 23-ms hop, which costs twice the conv work.
+#: The front-end of both architectures (FeatureConfig's defaults: hop 46 ms, -30 dB floor). In development runs on
+#: folds 1-4 (benchmarks/recipe_ablation.py) neither was more accurate with a 23-ms hop, twice the conv work.
 FEATURES = FeatureConfig()
 
 #: The attention heads compared for Architecture 2.
@@ -81,31 +72,23 @@ def arch2(heads: int = 4, profile: Profile = PROFILES["full"], name: Optional[st
 def baseline_experiments() -> dict[str, Experiment]:
     """The two configurations of the 2024 report this kit replaces, as faithfully as its text allows.
 
-    What the report (Assignment 2, 22 Feb 2024) says:
+    The report (Assignment 2, 22 Feb 2024) says: Architecture 1 is "a 1D convolutional neural network with three
+    layers, utilizing a kernel size of 3, a stride of 1, ReLU activation functions, and max-pooling with a 2x2 window.
+    The classification head is implemented using a fully connected layer." (36,522 trainable parameters; k-fold
+    accuracy 0.5975, F1 0.546, AUC 0.955). Architecture 2 has "three 1D convolutional layers with increasing filter
+    sizes (32, 64, 128), followed by batch normalization, ReLU activation, dropout, and max-pooling", then a
+    transformer encoder (heads 1, 2 or 4), a learnable ``<cls>`` token and an MLP head (335,402 trainable parameters;
+    k-fold accuracy 0.5225, test accuracy 0.475). Both: best hyperparameters ``{'num_epochs': 100, 'learning_rate':
+    0.001, 'batch_size': 64}``; nothing about augmentation, label smoothing, weight decay, schedules or features.
 
-    * Architecture 1: "a 1D convolutional neural network with three layers, utilizing a kernel size of 3, a stride of
-      1, ReLU activation functions, and max-pooling with a 2x2 window. The classification head is implemented using a
-      fully connected layer." Best hyperparameters ``{'num_epochs': 100, 'learning_rate': 0.001, 'batch_size': 64}``;
-      36,522 trainable parameters; k-fold accuracy 0.5975, F1 0.546, AUC 0.955.
-    * Architecture 2: "three 1D convolutional layers with increasing filter sizes (32, 64, 128), followed by batch
-      normalization, ReLU activation, dropout, and max-pooling", then a transformer encoder (heads 1, 2 or 4), a
-      learnable ``<cls>`` token and an MLP head; the same hyperparameters; 335,402 trainable parameters; k-fold
-      accuracy 0.5225, test accuracy 0.475.
-    * Both trained 100 epochs; nothing about augmentation, label smoothing, weight decay, schedules or the input
-      features.
-
-    Choices and guesses (the report is silent):
-
-    * Architecture 1 channels ``(32, 64, 128)`` -- a guess borrowed from Architecture 2 (38,602 parameters on 64 mel
-      bands, close to the reported 36,522); global average pooling; no dropout.
-    * Architecture 2: ``d_model=128``, ``heads=4``, ``depth=2``, dropout 0.1 (the report names dropout, not its rate);
-      it classifies from the ``<cls>`` token. 402,506 parameters on 64 mel bands (the 512 learnable positions account
-      for 65,536 of them).
-    * Our conv blocks always have batch norm (the report names it for Architecture 2 only).
-    * Recipe: AdamW with ``weight_decay=0`` (= Adam), lr 1e-3, batch 64, 100 epochs, no warm-up, no label smoothing,
-      no gradient clipping, no augmentation, no per-clip level normalisation, no test-time shifts. The schedule decays
-      by a cosine to zero (a constant rate is not offered).
-    * Features: a 23-ms hop (1024-point FFT, hop 512) with no absolute floor, the kit's front-end of the time.
+    Guesses where it is silent: Architecture 1 channels ``(32, 64, 128)``, borrowed from Architecture 2 (38,602
+    parameters on 64 mel bands, close to the reported 36,522), global average pooling, no dropout. Architecture 2:
+    ``d_model=128``, ``heads=4``, ``depth=2``, dropout 0.1 (the report names dropout, not its rate), classifying from
+    ``<cls>`` (402,506 parameters on 64 mel bands, 65,536 of them the 512 learnable positions). Our conv blocks always
+    have batch norm. Recipe: AdamW with ``weight_decay=0`` (= Adam), lr 1e-3, batch 64, 100 epochs, a cosine decay to
+    zero (a constant rate is not offered), and no warm-up, label smoothing, gradient clipping, augmentation, per-clip
+    level normalisation or test-time shifts. Features: a 23-ms hop (1024-point FFT, hop 512) with no absolute floor,
+    the kit's front-end of the time.
     """
     recipe = TrainConfig(epochs=100, batch_size=64, lr=1e-3, weight_decay=0.0, warmup_epochs=0, label_smoothing=0.0,
                          grad_clip=None, per_clip_norm=False, tta_shifts=1)
@@ -157,12 +140,9 @@ SPACES: dict[str, tuple] = {"arch1": (arch1, ARCH1_SPACE), "arch2": (arch2, ARCH
 
 def load_dataset(profile: Profile = PROFILES["full"], root=None, download: bool = False,
                  features: FeatureConfig = FEATURES, own_data: bool = False, strict: bool = True):
-    """``(meta, X)``: the metadata table and log-mel features ``(clips, n_mels, frames)`` for a profile.
-
-    ``own_data=True`` with ``strict=False`` reads any dataset in the ESC-50 layout (``audio/*.wav`` +
-    ``meta/esc50.csv``), which is how to bring your own data. Smoke profiles keep ``clips_per_class_fold`` clips of
-    each class in each fold (all five folds stay, so the test fold and the search still have their folds).
-    """
+    """``(meta, X)``: the metadata table and log-mel features ``(clips, n_mels, frames)`` for a profile. Your own
+    data: ``own_data=True`` with ``strict=False`` reads any dataset in the ESC-50 layout (``audio/*.wav`` +
+    ``meta/esc50.csv``). Smoke profiles keep ``clips_per_class_fold`` clips of each class in each of the five folds."""
     from .data import load_features, load_metadata
 
     meta = load_metadata(root, subset="esc50" if own_data else "esc10", download=download, strict=strict)

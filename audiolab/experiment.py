@@ -1,14 +1,10 @@
 """One experiment, fully described: which model, which features, how it is trained and augmented.
 
-An :class:`Experiment` is a composition of four typed configs, each with the kit's recipe as its defaults, so
-``Experiment()`` is the kit's Architecture 1 and ``Experiment(model=TransformerConfig())`` its Architecture 2 (with
-``lr=1e-3``, see :mod:`audiolab.configs`):
-
-* ``model`` -- :class:`~audiolab.models.ConvConfig` (Architecture 1) or
-  :class:`~audiolab.models.TransformerConfig` (Architecture 2);
-* ``features`` -- :class:`~audiolab.features.FeatureConfig`, the log-mel front-end;
-* ``train`` -- :class:`~audiolab.train.TrainConfig`, the optimiser and schedule;
-* ``augment`` -- :class:`~audiolab.augment.AugmentConfig`, what changes each batch.
+An :class:`Experiment` composes four typed configs whose defaults are the kit's recipe: ``model``
+(:class:`~audiolab.models.ConvConfig` or :class:`~audiolab.models.TransformerConfig`), ``features``
+(:class:`~audiolab.features.FeatureConfig`), ``train`` (:class:`~audiolab.train.TrainConfig`) and ``augment``
+(:class:`~audiolab.augment.AugmentConfig`). So ``Experiment()`` is the kit's Architecture 1 and
+``Experiment(model=TransformerConfig())`` its Architecture 2 (with ``lr=1e-3``, see :mod:`audiolab.configs`).
 
 Change any field with a dotted name, the one way the search, the CLI, the W&B sweeps and the
 benchmarks vary an experiment::
@@ -106,23 +102,18 @@ class Experiment:
                    **{s: config_from(t, d.get(s) or {}, f"experiment {s}") for s, t in types.items()})
 
     def key(self) -> str:
-        """12 hex digits of the sha256 of :meth:`to_dict` without name and description.
-
-        Two experiments with the same key train identically, so stored results are reused;
-        any change of architecture, model, features, recipe or augmentation changes it.
-        """
+        """12 hex digits of the sha256 of :meth:`to_dict` without name and description: two experiments with the same
+        key train identically (stored results are reused); any change of model, features, recipe or augmentation
+        changes it."""
         d = {k: v for k, v in self.to_dict().items() if k not in ("name", "description")}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     # -- variations ---------------------------------------------------------------
     def replace(self, overrides: Optional[Mapping[str, Any]] = None, **fields) -> "Experiment":
-        """A copy with ``overrides`` (``{"section.field": value}``) and top-level ``fields`` changed.
-
-        A key without a dot names a field of exactly one section (``"lr"`` is ``"train.lr"``).
-        Values given as strings (from the command line or a sweep) are parsed to the field's type
-        (``"64,128"`` for a tuple, ``"true"`` for a bool, ``"none"`` for ``None``). An unknown key
-        or a bad value raises ``ValueError`` naming it and the valid choices.
-        """
+        """A copy with ``overrides`` (``{"section.field": value}``; a key without a dot names a field of exactly one
+        section: ``"lr"`` is ``"train.lr"``) and top-level ``fields`` changed. Strings (from the command line or a
+        sweep) are parsed to the field's type (:func:`parse_value`); an unknown key or a bad value raises ``ValueError``
+        naming it and the valid choices."""
         changes: dict[str, dict] = {}
         for key, value in dict(overrides or {}).items():
             section, name = self.resolve(key)
@@ -174,11 +165,9 @@ class Experiment:
 
 
 def parse_value(text: str, hint: Any = None) -> Any:
-    """A command-line string as the value of a config field of type ``hint``.
-
-    ``"none"`` -> ``None`` (for optional fields), ``"true"``/``"false"`` -> bools, ``"64,128"`` or
-    ``"(64, 128)"`` -> a tuple of numbers, numbers -> int or float; anything else stays a string.
-    """
+    """A command-line string as the value of a config field of type ``hint``: ``"none"`` -> ``None`` (optional
+    fields), ``"true"``/``"false"`` -> bools, ``"64,128"`` or ``"(64, 128)"`` -> a tuple of numbers, numbers -> int or
+    float; anything else stays a string."""
     raw = text.strip()
     if raw.lower() in ("none", "null") and (hint is None or type(None) in typing.get_args(hint)):
         return None

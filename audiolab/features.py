@@ -1,11 +1,6 @@
-"""Log-mel features and the augmentations that act on them.
-
-A five-second clip becomes a ``(n_mels, frames)`` image of log energies. The 1D-convolutional networks in
-:mod:`audiolab.models` read it as a sequence of ``frames`` time steps, each a vector of ``n_mels`` channels.
-
-Features are computed once per clip (and cached on disk by :func:`audiolab.data.load_features`); augmentation then
-works on those tensors in memory, never by decoding audio again. That is what makes a training epoch take well under a
-second on a laptop CPU.
+"""Log-mel features: a five-second clip becomes a ``(n_mels, frames)`` image of log energies, which the 1D-conv
+networks of :mod:`audiolab.models` read as ``frames`` time steps of ``n_mels`` channels. They are computed once per clip
+and cached (:func:`audiolab.data.load_features`); augmentation works on them in memory, never decoding audio again.
 """
 from __future__ import annotations
 
@@ -19,16 +14,12 @@ from torch import nn
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """How a waveform becomes a log-mel spectrogram.
+    """How a waveform becomes a log-mel spectrogram; ``sample_rate`` and ``duration`` also define decoding (every
+    clip is resampled to ``sample_rate`` and padded or cropped to ``duration`` seconds).
 
-    ``sample_rate`` and ``duration`` also define decoding: every clip is resampled to ``sample_rate`` and padded or
-    cropped to ``duration`` seconds.
-
-    Two floors bound the quiet end of the spectrogram. ``top_db`` is relative to each clip's loudest bin. ``floor_db``
-    is absolute: every bin quieter than it (in dB of mel power of a full-scale signal, as this front-end computes it,
-    so the value belongs with ``n_fft`` and ``n_mels``) is raised to it. Background hiss and room noise below the
-    floor, which differ from one recording to the next, then all read as the same silence, and a bark or a sneeze
-    stands out from it the same way in every recording.
+    Two floors bound the quiet end: ``top_db`` below each clip's loudest bin, and the absolute ``floor_db`` (dB of mel
+    power of a full-scale signal, so it belongs with ``n_fft`` and ``n_mels``). Hiss and room noise below the floor,
+    which differ from one recording to the next, then all read as the same silence.
 
     The defaults are the kit's front-end: 22.05 kHz, a 2048-point FFT, hop 1024 (46 ms), 64 mel bands, so 108 frames
     per 5-s clip, with bins below -30 dB raised to -30 dB.
@@ -86,12 +77,9 @@ class LogMel(nn.Module):
 
 
 class Normalizer(nn.Module):
-    """Standardise every mel band with statistics of the *training* clips only.
-
-    With ``per_clip=True`` (the default) each clip's overall level (its mean in dB) is removed first: the same
-    chainsaw recorded closer or louder then looks the same, which matters on ESC-10, where every fold holds different
-    recordings. Fit it on the training folds, then apply it to train, validation and test alike, so no statistic leaks
-    from held-out clips.
+    """Standardise every mel band with statistics of the *training* clips only (fit it on the training folds, apply
+    it to all, so no statistic leaks from held-out clips). With ``per_clip=True`` each clip's mean level in dB is
+    removed first: the same chainsaw recorded closer or louder then looks the same.
     """
 
     def __init__(self, n_mels: int, per_clip: bool = True):

@@ -1,13 +1,6 @@
-"""Evaluation of one model: classification metrics and parameter counts.
-
-Everything returned here is plain Python (``float``, ``int``, ``list``, ``dict``,
-``None``) so it can go straight into ``json.dump`` and into W&B summaries.
-
-- :func:`evaluate` — accuracy, macro F1, per-class F1, macro one-vs-rest AUC-ROC,
-  confusion matrix and ROC curves from predicted probabilities.
-- :func:`count_parameters` / :func:`parameter_table` — how big a model is, and where.
-
-Statistics across folds and between configurations are in :mod:`audiolab.stats`.
+"""Evaluation of one model: classification metrics (:func:`evaluate`), parameter counts (:func:`count_parameters`,
+:func:`parameter_table`) and the largest confusions (:func:`top_confusions`), as plain Python (ready for JSON and
+W&B). Statistics across folds and between configurations are in :mod:`audiolab.stats`.
 """
 from __future__ import annotations
 
@@ -19,7 +12,6 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score, roc_curve
 
 from ._util import to_numpy
-
 
 
 def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
@@ -60,11 +52,9 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
     pred = p.argmax(axis=1)
     labels = np.arange(n_classes)
 
-    # F1: per class over all C labels; undefined (None) where the class is neither
-    # present nor predicted, and the macro mean is over the defined ones.
+    # F1 per class over all C labels; defined where the class is present or predicted
     f1 = f1_score(y, pred, labels=labels, average=None, zero_division=0)
-    present = np.isin(labels, y)
-    defined = present | np.isin(labels, pred)
+    defined = np.isin(labels, y) | np.isin(labels, pred)
     per_class_f1 = {name: (float(f1[i]) if defined[i] else None) for i, name in enumerate(names)}
     macro_f1 = float(np.mean(f1[defined]))
 
@@ -93,11 +83,9 @@ def _count(params: Iterable, buffers: Iterable) -> dict:
 
 
 def count_parameters(model) -> dict:
-    """Parameter counts of a ``torch.nn.Module``: ``{"trainable", "non_trainable", "buffers", "total"}``.
-
-    ``non_trainable`` counts frozen parameters (``requires_grad=False``), ``buffers`` the elements of buffers (e.g.
-    batch norm's running mean/var and ``num_batches_tracked``), and ``total = trainable + non_trainable``: all
-    parameters, *not* buffers (the usual "Total params"). Shared parameters are counted once."""
+    """Parameter counts of a ``torch.nn.Module``: ``trainable``, ``non_trainable`` (frozen), ``buffers`` (elements of
+    buffers, e.g. batch norm's running statistics) and ``total = trainable + non_trainable`` (all parameters, *not*
+    buffers: the usual "Total params"). Shared parameters are counted once."""
     return _count(model.parameters(), model.buffers())
 
 

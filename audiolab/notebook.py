@@ -1,15 +1,13 @@
 """The one setup line of every notebook: ``ws = audiolab.notebook.setup(profile=profile, ...)``.
 
-A :class:`Workspace` holds what a chapter needs: the run profile, the results store, the data and
-its features, and where figures go. W&B, progress bars and workers follow the environment
-(``WANDB_MODE``, ``TQDM_DISABLE``, ``AUDIOLAB_WORKERS``). Paths it prints are relative to the repository
-(or ``~``), so no output of a notebook names the machine that ran it.
+A :class:`Workspace` holds what a chapter needs: the run profile, the results store, the data and its features, and
+where figures go (W&B, progress bars and workers follow the environment). Paths it prints are relative to the
+repository (or ``~``), so no output of a notebook names the machine that ran it.
 
 The text of a chapter describes the committed results; each sentence that depends on them is checked by
-``ws.claim(holds, "the sentence")``. How a contradicted sentence is reported is ``check_claims``:
-``"note"`` (the default: a visible box names the sentence and the notebook goes on, and
-``ws.claims_summary()`` lists them all at the end), ``"strict"`` (``make reports`` on the committed results,
-CI: :class:`ClaimError`) or ``"off"``. The smoke profile never checks: its numbers mean nothing.
+``ws.claim(holds, "the sentence")``. ``check_claims`` says how a contradicted one is reported: ``"note"`` (a visible
+box, the notebook goes on, ``ws.claims_summary()`` lists them all at the end), ``"strict"`` (:class:`ClaimError`:
+``make reports`` on the committed results, CI) or ``"off"``. The smoke profile never checks: its numbers mean nothing.
 """
 from __future__ import annotations
 
@@ -125,10 +123,8 @@ class Workspace:
 def setup(profile: str = "full", data_root: Optional[PathLike] = None, results_dir: Optional[PathLike] = None,
           figures_dir: Optional[PathLike] = None, epochs: Optional[int] = None, folds=None,
           search_trials: Optional[int] = None, seed: int = 0, check_claims: str = "note") -> Workspace:
-    """Load the data and features of ``profile`` (with its fields overridden where given) and open its results.
-
-    ``check_claims`` is how :meth:`Workspace.claim` reports a sentence these results contradict: ``"note"``,
-    ``"strict"`` or ``"off"``; the smoke profile is always ``"off"``."""
+    """Load the data and features of ``profile`` (with its fields overridden where given) and open its results;
+    ``check_claims``: see the module docstring (the smoke profile is always ``"off"``)."""
     if check_claims not in CLAIM_MODES:
         raise ValueError(f"check_claims={check_claims!r}: choose one of {', '.join(map(repr, CLAIM_MODES))}")
     P = configs.get_profile(profile, epochs=epochs, folds=folds, search_trials=search_trials)

@@ -1,9 +1,6 @@
-"""Figures: one model's results (confusion matrix, ROC curves, per-fold curves, attention maps) and
-comparisons of several experiments (per-fold scores, paired differences), each experiment in its own colour.
-
-Every function builds a :class:`matplotlib.figure.Figure` directly (no pyplot state, so nothing is shown
-twice in a notebook and nothing leaks in long loops) and returns it; in Jupyter a returned figure displays
-itself, and :func:`save` writes it to a file.
+"""Figures of one model's results and comparisons of several experiments, each experiment in its own colour.
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot state (nothing is shown twice,
+nothing leaks in long loops); in Jupyter it displays itself, and :func:`save` writes it to a file.
 """
 from __future__ import annotations
 
@@ -88,11 +85,8 @@ def roc_curves(roc: Mapping[str, Mapping], title: str | None = None) -> Figure:
 
 
 def fold_curves(records: Sequence[Mapping], title: str | None = None) -> Figure:
-    """Accuracy per epoch of every cross-validation fold, one small panel each, on shared axes.
-
-    ``records`` are stored fold records (``{"fold", "history"}``); each panel shows the training accuracy
-    and the scored fold's (``test_acc`` or ``val_acc``), and names the fold's final score.
-    """
+    """Accuracy per epoch of every cross-validation fold (stored fold records ``{"fold", "history"}``), one small panel
+    each on shared axes: the training accuracy, the scored fold's (``test_acc`` or ``val_acc``) and its final score."""
     if not records:
         raise ValueError("no fold records to plot")
     fig = Figure(figsize=(2.6 * len(records) + 0.6, 2.8), layout="constrained")
@@ -115,11 +109,8 @@ def fold_curves(records: Sequence[Mapping], title: str | None = None) -> Figure:
 
 
 def attention_map(weights, tokens: Sequence[str] | None = None, title: str | None = None) -> Figure:
-    """One heatmap per attention head (rows: queries, columns: keys), on one shared colour scale.
-
-    ``weights`` is ``(heads, T, T)`` (``(T, T)`` is one head);
-    ``tokens`` are ``T`` labels, usually ``"<cls>"`` first (beyond 32 only every k-th is printed).
-    """
+    """One heatmap per attention head (rows: queries, columns: keys) of ``weights`` ``(heads, T, T)`` (or ``(T, T)``),
+    on one colour scale; ``tokens``: ``T`` labels, usually ``"<cls>"`` first (beyond 32, only every k-th is shown)."""
     w = _array(weights)
     w = w[None] if w.ndim == 2 else w
     if w.ndim != 3 or w.shape[1] != w.shape[2]:
@@ -158,10 +149,9 @@ def experiment_color(name: str) -> str:
 
 
 def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
-    """One dot per fold for each configuration, joined by a line, with its mean dashed.
-
-    ``per_fold`` is ``{config_name: [fold dicts with "fold" and metric]}``; missing values are skipped. Dots, not bars: a bar must start at 0, and then the 1-3 point
-    gaps between good models vanish. The legend reads ``"<config> (mean ± std)"`` (sample std over folds).
+    """One dot per fold for each configuration (``{config_name: [fold dicts with "fold" and metric]}``, missing
+    values skipped), joined by a line, with its mean dashed. Dots, not bars: a bar must start at 0, and then the 1-3
+    point gaps between good models vanish. The legend reads ``"<config> (mean ± std)"`` (sample std over folds).
     """
     if not per_fold:
         raise ValueError("per_fold is empty; pass {config_name: [fold dicts]}.")
@@ -193,13 +183,9 @@ def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
 
 def differences(comparisons: Mapping[str, Mapping], xlabel: str = "difference in accuracy (points)",
                 title: str | None = None) -> Figure:
-    """Paired differences with their intervals, one row per comparison (the first on top).
-
-    ``comparisons`` maps a row label to a result of :func:`audiolab.evaluation.compare_configurations`
-    (its ``per_fold["difference"]`` and ``test`` with ``mean``, ``ci_low``, ``ci_high``, all fractions).
-    Each fold's difference is a grey dot, the mean a dot with its 95 % interval; the line at 0 is "no
-    difference". An interval that crosses it is no evidence either way, not equality.
-    """
+    """Paired differences with their intervals, one row per comparison (the first on top): ``comparisons`` maps a row
+    label to a result of :func:`audiolab.evaluation.compare_configurations`. Each fold's difference is a grey dot, the
+    mean a dot with its 95 % interval; one that crosses the line at 0 is no evidence either way, not equality."""
     if not comparisons:
         raise ValueError("comparisons is empty; pass {label: compare_configurations(...) result}")
     rows = list(comparisons.items())[::-1]

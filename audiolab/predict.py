@@ -1,14 +1,9 @@
 """Classify any audio file with a trained model: ``audiolab predict FILE...``.
 
-The model is the one ``audiolab reports`` keeps as the winner of the comparison (``reports/results/best_model.pt``),
-or any checkpoint written by :func:`audiolab.checkpoint.save_checkpoint` whose ``info`` names its architecture,
-classes and feature configuration.
-
-Every file soundfile can read works (wav, flac, ogg, ... at any sample rate, mono or stereo, any length). It is
-decoded exactly as the training clips were (:func:`audiolab.data.load_audio`: mono, resampled to the model's rate). A
-clip longer than the model's window (5 s) is scored in sliding windows (hop: half a window) and the class
-probabilities of the windows are averaged; a shorter one is zero-padded to one window, as the short ESC-10 clips were
-in training.
+The model is the winner ``audiolab reports`` keeps (``reports/results/best_model.pt``) or any checkpoint written by
+:func:`audiolab.checkpoint.save_checkpoint`. Any file soundfile reads (wav, flac, ogg, ...; any rate, channels and
+length) is decoded as the training clips were (:func:`audiolab.data.load_audio`). A clip longer than the model's window
+(5 s) is scored in sliding windows (hop: half a window) whose probabilities are averaged; a shorter one is zero-padded.
 """
 from __future__ import annotations
 

@@ -1,14 +1,7 @@
-"""Comparing results: mean ± std over folds, paired tests between two configurations.
-
-Everything returned here is plain Python (``float``, ``int``, ``list``, ``dict``,
-``None``) so it can go straight into ``json.dump`` and into W&B summaries.
-
-- :func:`summarize_folds` — mean ± sample std of metrics across cross-validation folds.
-- :func:`paired_fold_test` / :func:`mcnemar_test` — is configuration A really better than B?
-- :func:`corrected_resampled_ttest` — the difference of A and B over cross-validation folds with a
-  confidence interval that accounts for the folds' overlapping training sets (Nadeau & Bengio, 2003).
-- :func:`proportion_ci` — a Wilson interval for an accuracy on ``n`` clips.
-- :func:`describe_difference` — the kit's one rule for "within noise", in words.
+"""Comparing results: mean ± std over folds (:func:`summarize_folds`), paired tests between two configurations
+(:func:`paired_fold_test`, :func:`mcnemar_test`, and :func:`corrected_resampled_ttest`, whose interval accounts for the
+folds' overlapping training sets), a Wilson interval for an accuracy (:func:`proportion_ci`) and the kit's one rule
+for "within noise", in words (:func:`describe_difference`). Everything returned is plain Python, ready for JSON and W&B.
 """
 from __future__ import annotations
 
@@ -28,12 +21,8 @@ def _float_or_none(x: Any) -> float | None:
 
 
 def summarize_folds(per_fold: Sequence[Mapping], keys: Sequence[str] = ("accuracy", "macro_f1", "auc_macro_ovr")) -> dict:
-    """Mean and sample standard deviation of metrics across folds.
-
-    Returns ``{key: {"mean", "std", "values", "n"}}``. ``values`` keeps one entry per fold (``None`` where a fold
-    lacks the key or it is ``None``/NaN); ``mean`` and ``std`` use the defined values only, ``std`` with ``ddof=1``
-    when there are two or more of them, else 0. ``mean``/``std`` are ``None`` when no fold has a value.
-    """
+    """Mean and sample std (0 for a single value) of metrics across folds: ``{key: {"mean", "std", "values", "n"}}``,
+    ``values`` one per fold (``None`` where missing or NaN), ``mean``/``std`` of the defined ones (``None`` if none)."""
     out: dict[str, dict] = {}
     for key in keys:
         values = [_float_or_none(fold.get(key)) for fold in per_fold]
@@ -45,13 +34,10 @@ def summarize_folds(per_fold: Sequence[Mapping], keys: Sequence[str] = ("accurac
 
 
 def paired_fold_test(a: Sequence[float], b: Sequence[float]) -> dict:
-    """Paired comparison of two configurations scored on the same folds (``a``, ``b``: one score per fold).
-
-    Returns ``{"mean_diff", "t", "p_ttest", "p_wilcoxon", "n"}``: ``mean_diff`` is ``mean(a - b)``; ``t`` and
-    ``p_ttest`` from the two-sided paired t-test (``scipy.stats.ttest_rel``), ``None`` when undefined (fewer than
-    two folds, or no variance of the differences); ``p_wilcoxon`` from the two-sided Wilcoxon signed-rank test,
-    ``None`` when it cannot be computed. With 5 folds the smallest possible Wilcoxon p-value is 0.0625: treat it
-    as a sanity check, not a significance test."""
+    """Paired comparison of two configurations scored on the same folds (``a``, ``b``: one score per fold):
+    ``mean_diff`` (``mean(a - b)``), ``t`` and ``p_ttest`` of the two-sided paired t-test, ``p_wilcoxon`` of the
+    two-sided Wilcoxon signed-rank test (each ``None`` when undefined) and ``n``. With 5 folds the smallest possible
+    Wilcoxon p-value is 0.0625: a sanity check, not a significance test."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1 or x.size == 0:
         raise ValueError(f"a and b must be 1-D with one score per fold, same length; got {x.shape} and {y.shape}.")
@@ -70,13 +56,10 @@ def paired_fold_test(a: Sequence[float], b: Sequence[float]) -> dict:
 
 
 def mcnemar_test(y_true, pred_a, pred_b) -> dict:
-    """McNemar's test on pooled predictions of two classifiers on the same samples.
-
-    Returns ``{"a_only", "b_only", "both", "neither", "statistic", "p_value", "n"}``: ``a_only`` (b01) counts the
-    samples A got right and B wrong, ``b_only`` (b10) the reverse, ``both``/``neither`` the agreements.
-    ``p_value`` is the exact two-sided binomial test of ``a_only`` vs ``b_only`` (1.0 with no discordant
-    samples); ``statistic``, for reference, McNemar's chi-squared with continuity correction,
-    ``(|b01 - b10| - 1)^2 / (b01 + b10)`` (0.0 with no discordant samples)."""
+    """McNemar's test on pooled predictions of two classifiers on the same samples: ``a_only`` (b01: A right and B
+    wrong), ``b_only`` (b10, the reverse), ``both``, ``neither``, ``n``, ``p_value`` (the exact two-sided binomial test
+    of b01 vs b10) and, for reference, ``statistic`` (chi-squared with continuity correction,
+    ``(|b01 - b10| - 1)^2 / (b01 + b10)``); without discordant samples ``p_value`` is 1.0 and ``statistic`` 0.0."""
     y, pa, pb = (to_numpy(v).ravel() for v in (y_true, pred_a, pred_b))
     if not (y.shape == pa.shape == pb.shape):
         raise ValueError(f"y_true, pred_a and pred_b must have the same length; got {y.shape}, {pa.shape}, {pb.shape}.")

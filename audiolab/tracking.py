@@ -1,12 +1,10 @@
 """Weights & Biases: one run per trained fold or search trial, and what it holds. Tracking never breaks training.
 
-W&B's own environment variables decide where runs go: ``WANDB_MODE`` (``online``, ``offline`` or
-``disabled``; without it, ``online`` when this machine is logged in -- ``$WANDB_API_KEY`` or ``wandb
-login`` -- else ``offline``), ``WANDB_DIR`` (the folder of ``wandb/``), ``WANDB_PROJECT`` (default
-``audiolab``). A run that cannot start is W&B's own disabled run (a :class:`TrackingWarning` says why).
-A run holds every epoch (:func:`log_epoch`: ``train/*`` and the scored clips' ``test/*`` or ``val/*``), the
-result once scored (:func:`log_result`: summary, W&B's confusion matrix and ROC, a table of the scored clips
-with the audio of the most confident mistakes) and the result files as an artifact (:func:`log_files`).
+W&B's own environment variables decide where runs go: ``WANDB_MODE`` (default: ``online`` when this machine is logged
+in, else ``offline``), ``WANDB_DIR``, ``WANDB_PROJECT`` (default ``audiolab``); a run that cannot start is W&B's
+disabled run (a :class:`TrackingWarning` says why). A run holds every epoch (:func:`log_epoch`), the scored result
+(:func:`log_result`: summary, confusion matrix, ROC, a table of the scored clips with the audio of the most confident
+mistakes) and the result files as an artifact (:func:`log_files`).
 """
 from __future__ import annotations
 

@@ -75,12 +75,9 @@ def resample(wave: torch.Tensor, rate: int, sample_rate: int) -> torch.Tensor:
 
 
 def load_audio(path: PathLike, sample_rate: int = 22050, duration: float = 5.0, offset: str = "center") -> torch.Tensor:
-    """Decode one clip: mono, resampled to ``sample_rate``, exactly ``round(sample_rate * duration)`` samples.
-
-    Longer clips are cropped and shorter ones zero-padded; ``offset`` says where: ``"center"`` (the middle, padding
-    split evenly) or ``"start"``. Returns a 1-D float32 tensor; :class:`AudioDecodeError` for a file that cannot be
-    read, holds no samples or NaN/inf, declares an absurd rate or is longer than :data:`MAX_SECONDS`.
-    """
+    """Decode one clip: a mono float32 tensor at ``sample_rate`` of exactly ``round(sample_rate * duration)`` samples,
+    cropped or zero-padded at the ``"center"`` or the ``"start"``. :class:`AudioDecodeError` for a file that cannot be
+    read, holds no samples or NaN/inf, declares an absurd rate or is longer than :data:`MAX_SECONDS`."""
     if offset not in ("center", "start"):
         raise ValueError(f"offset must be center or start, got {offset!r}")
     data, rate = _decode(path)
@@ -106,12 +103,10 @@ def _cache_key(meta: pd.DataFrame, config: FeatureConfig) -> str:
 
 def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(),
                   cache_dir: Optional[PathLike] = None) -> torch.Tensor:
-    """Log-mel features ``(clips, n_mels, frames)`` float32, in ``meta``'s row order, cached on disk.
-
-    Each clip is decoded with :func:`load_audio` (centre window) into a :class:`~audiolab.features.LogMel`
-    spectrogram, in up to 4 threads, and the stack is stored in ``cache_dir`` (default
-    ``default_cache_dir()/"features"``) under a key of the files (path, size, mtime), the config and the cache
-    format: nothing stale is read, a damaged cache is recomputed, an unwritable one is a warning."""
+    """Log-mel features ``(clips, n_mels, frames)`` float32 in ``meta``'s row order (:func:`load_audio`, centre
+    window, in up to 4 threads), cached in ``cache_dir`` (default ``default_cache_dir()/"features"``) under a key of
+    the files (path, size, mtime), the config and the cache format: nothing stale is read, a damaged cache is
+    recomputed, an unwritable one is a warning."""
     shape = (len(meta), config.n_mels, config.num_frames)
     if len(meta) == 0:
         return torch.zeros(shape)

@@ -1,13 +1,6 @@
-"""ESC-10 on disk: its classes, where it is, its verified download, and the clip table.
-
-* :data:`ESC10_CLASSES` -- the ten classes in folder order (index = target id);
-* :func:`resolve_root` -- where the data is: ``root=``, ``$AUDIOLAB_DATA``, the cache folder
-  (``$AUDIOLAB_CACHE``, default ``~/.cache/audiolab``), then (when allowed) a download;
-* :func:`download_esc10` -- the pinned archive, unpacked safely, every clip checked against the
-  sha256 manifest ``audiolab/esc10.sha256``, then moved into place at once;
-* :func:`load_metadata` -- one row per clip, from the ESC-10 tree (``NNN - Class name/*.ogg``)
-  or the ESC-50 release (``audio/*.wav`` + ``meta/esc50.csv``), with the same class ids in both;
-* :func:`summarize` and :func:`data_command` -- what ``audiolab data`` prints.
+"""ESC-10 on disk: its classes (:data:`ESC10_CLASSES`), where it is (:func:`resolve_root`), its verified download
+(:func:`download_esc10`), the clip table of the ESC-10 tree or the ESC-50 release (:func:`load_metadata`) and what
+``audiolab data`` prints (:func:`summarize`, :func:`data_command`).
 """
 from __future__ import annotations
 
@@ -156,12 +149,10 @@ def _remove_leftovers(dest: Path) -> None:
 
 def download_esc10(dest: Optional[PathLike] = None, url: str = ESC10_URL,
                    manifest: Union[None, PathLike, Mapping[str, str]] = None) -> Path:
-    """Download, verify and unpack ESC-10 into ``dest`` (default ``default_cache_dir()/"ESC-10"``).
-
-    The zip goes to a temporary file beside ``dest``, is unpacked into a temporary folder (an absolute path,
-    ``..`` or a link refuses the whole archive), every clip is checked against the sha256 manifest, and one
-    ``os.replace`` moves it into place: ``dest`` is complete or absent, and a complete one is returned as it is.
-    Failures raise :class:`DownloadError`; what a killed download left is removed at the next start."""
+    """Download, verify and unpack ESC-10 into ``dest`` (default ``default_cache_dir()/"ESC-10"``): the zip goes to a
+    temporary file beside it, is unpacked into a temporary folder (an absolute path, ``..`` or a link refuses the whole
+    archive), every clip is checked against the sha256 manifest, and one ``os.replace`` moves it into place, so
+    ``dest`` is complete or absent. :class:`DownloadError` on failure; what a killed download left goes at the next."""
     dest = Path(dest).expanduser() if dest is not None else default_cache_dir() / "ESC-10"
     entries = read_manifest(manifest)
     if dest.is_dir() and all((dest / rel).is_file() for rel in entries):

@@ -31,11 +31,8 @@ def cv_folds(meta: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]]:
 
 
 def development_folds(meta: pd.DataFrame, test_fold: int = TEST_FOLD) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """Cross-validation over the development folds: ``[(val_fold, train_idx, val_idx), ...]``.
-
-    Each fold but ``test_fold`` is scored once by a model trained on the other development folds;
-    ``test_fold`` is in no training set and never scored.
-    """
+    """Cross-validation over the development folds: ``[(val_fold, train_idx, val_idx), ...]``, each fold but
+    ``test_fold`` scored once by a model trained on the other development folds; ``test_fold`` is never used."""
     folds, present = _present(meta)
     if test_fold not in present:
         raise ValueError(f"test fold {test_fold} is not in the table (folds present: {present})")

@@ -4,14 +4,8 @@ A single cross-validation run of a configuration moves by a point or more with i
 is run with several seeds (:func:`seed_members`) and compared by its **mean over seeds**, fold by fold. The difference
 gets a 95 % interval from the corrected resampled t-test (:func:`audiolab.stats.corrected_resampled_ttest`), and the
 kit's one rule decides the wording (:func:`audiolab.stats.describe_difference`): an interval that contains zero is "no
-evidence of a difference", never "equal".
-
-* :func:`run_seed_ensemble` -- one configuration cross-validated with several seeds, then its members'
-  out-of-fold probabilities averaged and scored exactly as one model is scored;
-* :func:`run_ablation` -- what each ingredient of the recipe is worth: each variant switches one off (see
-  :data:`audiolab.configs.ABLATIONS`) and is cross-validated over the development folds with the same seeds
-  as the recipe, so each difference is *paired*; the test fold is never trained on nor scored;
-* :func:`comparison_table` -- the named experiments' results, one row each.
+evidence of a difference", never "equal". :func:`run_seed_ensemble` scores the average of the seeds' probabilities as
+one model; :func:`run_ablation` switches each ingredient of the recipe off on the development folds, paired by seed.
 """
 from __future__ import annotations
 
@@ -42,13 +36,10 @@ def seed_fold_scores(store: "ResultsStore | PathLike", names: Sequence[str], pro
 
 def compare_configurations(store: "ResultsStore | PathLike", a: Sequence[str], b: Sequence[str],
                            protocol: str = "official", labels: Optional[tuple[str, str]] = None) -> dict:
-    """Configuration A (its seeds' runs ``a``) against B (``b``) on the folds both were scored on.
-
-    Returns ``per_fold`` (a DataFrame: each fold's seed-mean accuracy of A and B and their
-    difference), ``mean_a``/``mean_b`` (seed and fold means), ``test`` (the corrected t-test of the
-    fold differences, with a 95 % ``ci_low``/``ci_high``), ``mcnemar`` (one exact test per seed pair on the
-    pooled predictions of all scored folds), ``text`` (the result in words) and ``labels``.
-    """
+    """Configuration A (its seeds' runs ``a``) against B (``b``) on the folds both were scored on: ``per_fold`` (each
+    fold's seed-mean accuracy of A and B and their difference), ``mean_a``/``mean_b``, ``test`` (the corrected t-test
+    of the fold differences, with a 95 % ``ci_low``/``ci_high``), ``mcnemar`` (an exact test per seed pair on the
+    pooled predictions of all scored folds), ``text`` (the result in words), ``labels`` and ``protocol``."""
     store = ResultsStore.of(store)
     labels = labels or (a[0], b[0])
     fa, fb = seed_fold_scores(store, a, protocol).mean(axis=1), seed_fold_scores(store, b, protocol).mean(axis=1)

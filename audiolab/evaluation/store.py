@@ -1,10 +1,7 @@
 """The results store: where every result lives, how it is written, and when it is reused.
 
-Every trained model leaves its scores on disk as soon as they exist, so a killed run resumes
-where it stopped, and a rerun of a finished experiment is a no-op with identical numbers.
-Nothing else in audiolab builds a results path by hand: ask a :class:`ResultsStore`.
-
-Layout under ``root`` (``reports/results`` for the full profile)::
+Every trained model leaves its scores on disk as soon as they exist, so a killed run resumes where it stopped, and a
+rerun of a finished experiment is a no-op. Nothing else builds a results path by hand. Layout under ``root``::
 
     <name>/cv/fold<k>.json, fold<k>.csv   one fold of the official cross-validation: record + probabilities
     <name>/cv/summary.json, oof.csv       mean ± std over folds, pooled out-of-fold predictions
@@ -14,11 +11,10 @@ Layout under ``root`` (``reports/results`` for the full profile)::
     <name>-ensemble/summary.json          a seed ensemble of <name>
     comparison.csv|json, best_model.pt|json            the comparison notebook's outputs
 
-A stored result is reused only when its ``key`` (:meth:`audiolab.experiment.Experiment.key`)
-and its ``data`` fingerprint (the clips of its train and test sets) match, and a fold's CSV is the one
-its record was written with (``csv_sha256``; records older than that field: the CSV's clips). One
-process at a time trains into an experiment's folder (:meth:`ResultsStore.writing`). Nothing is ever
-pruned: every table is made from the experiments its caller names.
+A stored result is reused only when its ``key`` (:meth:`audiolab.experiment.Experiment.key`) and its ``data``
+fingerprint (the clips of its train and test sets) match, and a fold's CSV is the one its record was written with
+(``csv_sha256``; older records: the CSV's clips). One process at a time trains into an experiment's folder
+(:meth:`ResultsStore.writing`). Nothing is ever pruned: tables are made from the experiments their caller names.
 """
 from __future__ import annotations
 
@@ -145,13 +141,8 @@ class ResultsStore:
         """The stored record of one cross-validation fold (the test fold's is the held-out result)."""
         return self._load(self.fold_paths(name, fold, protocol)[0], name, protocol, "result")
 
-    # -- writing -----------------------------------------------------------------------
-    def write_json(self, path: PathLike, obj) -> Path:
-        """``obj`` as JSON at ``path``, atomically (a killed run never leaves half a file)."""
-        return write_json(path, obj)
-
-    def write_csv(self, path: PathLike, table: pd.DataFrame) -> Path:
-        return write_csv(path, table)
+    # -- writing: atomically (a killed run never leaves half a file) -------------------
+    write_json, write_csv = staticmethod(write_json), staticmethod(write_csv)
 
     @contextmanager
     def writing(self, name: str) -> Iterator[Path]:
