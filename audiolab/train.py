@@ -1,15 +1,11 @@
-"""The training engine: one honest, fast, reproducible loop for both architectures.
+"""The training engine: one loop for both architectures, training one model (:func:`fit`) or many at once
+(:func:`fit_cohort`).
 
-Inputs are log-mel features already in memory (see :func:`audiolab.data.load_features`). Each epoch shuffles the
-training clips, augments every batch on the fly (time shift, SpecAugment, mixup), and takes AdamW steps on a warm-up +
-cosine learning-rate schedule with label smoothing. Nothing is decoded again, which is why an epoch of ESC-10 takes
-well under a second on a laptop CPU.
-
-The model of the **last** epoch is the result: the clips scored after each epoch (``x_eval``) are only watched, they
-never choose the model.
-
-:class:`TrainConfig`'s defaults are the kit's recipe (Architecture 2 uses ``lr=1e-3``). Checkpoints are written and
-read by :mod:`audiolab.checkpoint`.
+Inputs are log-mel features already in memory (:func:`audiolab.data.load_features`). Each epoch shuffles the
+training clips, augments them (:mod:`audiolab.augment`), and takes AdamW steps on a warm-up + cosine learning-rate
+schedule with label smoothing. The model of the **last** epoch is the result: the clips scored after each epoch are
+only watched, they never choose the model. :class:`TrainConfig`'s defaults are the kit's recipe (Architecture 2 uses
+``lr=1e-3``).
 """
 from __future__ import annotations
 
@@ -112,13 +108,11 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch
     the last epoch is returned; a progress bar shows the epochs (``TQDM_DISABLE=1`` turns it off). This is
     :func:`fit_cohort` for a cohort of one.
     """
-    y_train = np.asarray(y_train)
-    if len(x_train) != len(y_train):
-        raise ValueError(f"x_train has {len(x_train)} clips but y_train has {len(y_train)} labels")
+    y_train, n = np.asarray(y_train), len(x_train)
+    if n != len(y_train):
+        raise ValueError(f"x_train has {n} clips but y_train has {len(y_train)} labels")
     has_eval = x_eval is not None and y_eval is not None and len(x_eval) > 0
-    x = torch.cat([x_train, x_eval]) if has_eval else x_train
-    y = np.concatenate([y_train, np.asarray(y_eval)]) if has_eval else y_train
-    n = len(x_train)
+    x, y = (torch.cat([x_train, x_eval]), np.concatenate([y_train, y_eval])) if has_eval else (x_train, y_train)
     return fit_cohort([model], x, y, [np.arange(n)], [np.arange(n, len(x))] if has_eval else None, config, augment,
                       eval_name, None if on_epoch is None else lambda rows: on_epoch(rows[0]), description)[0]
 
@@ -140,11 +134,9 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
     autocast to it (``config.amp``). ``on_epoch`` receives the K history rows of each epoch.
     """
     configs = [config] * len(models) if isinstance(config, TrainConfig) else list(config)
-    if not models or len(configs) != len(models) or len(train_idx) != len(models) or (
-            eval_idx is not None and len(eval_idx) != len(models)):
+    if not models or len({len(models), len(configs), len(train_idx), len(eval_idx or train_idx)}) > 1:
         raise ValueError(f"a cohort needs one config, one train_idx and one eval_idx per model; got {len(models)} "
-                         f"models, {len(configs)} configs, {len(train_idx)} train_idx"
-                         + ("" if eval_idx is None else f", {len(eval_idx)} eval_idx"))
+                         f"models, {len(configs)} configs, {len(train_idx)} train_idx")
     if len({replace(c, seed=0) for c in configs}) > 1:
         raise ValueError("the models of a cohort share their training recipe (only the seed may differ): "
                          "train models with other settings in a cohort of their own")
@@ -165,12 +157,9 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
     x = x.to(device)
     xn = normalize(x.unsqueeze(0))  # (K, clips, n_mels, frames): each model's view
     y, train_idx, rows = y.to(device), train_idx.to(device), torch.arange(k, device=device).unsqueeze(1)
-    for model in models:
-        model.to(device)
     with torch.no_grad():  # the number of classes: the outputs of one tiny forward pass in eval mode
-        n_classes = models[0].eval()(xn[0, :2]).shape[-1]
-    for model in models:
-        model.train()
+        n_classes = models[0].to(device).eval()(xn[0, :2]).shape[-1]
+    models = [model.to(device).train() for model in models]
     soft = F.one_hot(y, n_classes).float() * (1.0 - config.label_smoothing) + config.label_smoothing / n_classes
     if eval_idx is not None:
         eval_idx = torch.as_tensor(np.stack([np.asarray(i, dtype=np.int64) for i in eval_idx])).to(device)

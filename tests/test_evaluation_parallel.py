@@ -31,6 +31,9 @@ def test_workers_come_from_the_environment(monkeypatch):
     assert cv.workers() == 2
     monkeypatch.setenv("AUDIOLAB_WORKERS", "auto")
     assert cv.workers() >= 1
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cv.workers() == 1  # on a GPU one process's cohorts keep it busy
+    monkeypatch.undo()
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("AUDIOLAB_WORKERS", bad)
         with pytest.raises(ValueError, match=f"AUDIOLAB_WORKERS='{bad}'"):
