@@ -1,11 +1,10 @@
 """Model checkpoints: weights, the normaliser's statistics and a description, in one file.
 
-A checkpoint is plain data: tensors, numbers, strings, lists and dicts. It is loaded with
-``torch.load(..., weights_only=True)``, which refuses anything else, so a ``.pt`` file a classmate
-shares can never run code on your machine (a pickled object could): such a file is refused with
-:class:`UnsafeCheckpointError`. Plain data can still be hostile (a depth of a billion blocks, a
-ten-hour "clip", a config key that does not exist), so the description is checked, types and bounds,
-before anything is built from it, and the weights must have the shapes the description gives.
+A checkpoint is plain data: tensors, numbers, strings, lists and dicts. It is loaded with ``torch.load(...,
+weights_only=True)``, which refuses anything else, so a ``.pt`` file a classmate shares can never run code on your
+machine (a pickled object could): such a file is refused with :class:`UnsafeCheckpointError`. Plain data can still be
+hostile (a depth of a billion blocks, a ten-hour "clip", a config key that does not exist), so the description is
+checked, types and bounds, before anything is built from it, and the weights must have the shapes the description gives.
 """
 from __future__ import annotations
 

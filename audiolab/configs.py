@@ -3,8 +3,7 @@
 :func:`arch1` and :func:`arch2` (the configs' defaults, the search's starting points), :data:`FEATURES` and
 :data:`HEADS`, the 2024 report's :func:`baseline_experiments`, the search spaces (:data:`SPACES`, shared with the W&B
 sweeps), the recipe's :data:`ABLATIONS`, the run :data:`PROFILES` (``full``: the 100-epoch run behind ``reports/``;
-``smoke``: a check of a few minutes for tests and CI) and :func:`load_dataset` (metadata and features of a profile).
-"""
+``smoke``: a check of a few minutes for tests and CI) and :func:`load_dataset` (metadata and features of a profile)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -87,9 +86,8 @@ def baseline_experiments() -> dict[str, Experiment]:
     ``<cls>`` (402,506 parameters on 64 mel bands, 65,536 of them the 512 learnable positions). Our conv blocks always
     have batch norm. Recipe: AdamW with ``weight_decay=0`` (= Adam), lr 1e-3, batch 64, 100 epochs, a cosine decay to
     zero (a constant rate is not offered), and no warm-up, label smoothing, gradient clipping, augmentation, per-clip
-    level normalisation or test-time shifts. Features: a 23-ms hop (1024-point FFT, hop 512) with no absolute floor,
-    the kit's front-end of the time.
-    """
+    level normalisation or test-time shifts. Features: a 23-ms hop (1024-point FFT, hop 512) with no absolute floor, the
+    kit's front-end of the time."""
     recipe = TrainConfig(epochs=100, batch_size=64, lr=1e-3, weight_decay=0.0, warmup_epochs=0, label_smoothing=0.0,
                          grad_clip=None, per_clip_norm=False, tta_shifts=1)
     features = FeatureConfig(n_fft=1024, hop_length=512, floor_db=None)

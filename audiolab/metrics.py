@@ -1,7 +1,6 @@
 """Evaluation of one model: classification metrics (:func:`evaluate`), parameter counts (:func:`count_parameters`,
-:func:`parameter_table`) and the largest confusions (:func:`top_confusions`), as plain Python (ready for JSON and
-W&B). Statistics across folds and between configurations are in :mod:`audiolab.stats`.
-"""
+:func:`parameter_table`) and the largest confusions (:func:`top_confusions`), as plain Python (ready for JSON and W&B).
+Statistics across folds and between configurations are in :mod:`audiolab.stats`."""
 from __future__ import annotations
 
 import warnings

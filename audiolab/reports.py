@@ -2,13 +2,12 @@
 
     reports/  README.md (links, the headline table)  run.json  notebooks/  html/  figures/  results/
 
-They run in order into ``reports.partial/``, which replaces the output only when all succeeded. Results are
-reused by key: staging starts with the output's results and keeps an interrupted run's, so a rerun resumes;
-a failing notebook leaves the output untouched and is named. ``run.json`` lists every file a run wrote: a
-non-empty output without that list is refused (a foreign folder, or a report of an older kit), and a rerun
-carries over every other file. Only folders the kit made are deleted. Outputs name no machine
-path and hold no timings or random cell ids. The ``smoke`` profile writes to ``reports-smoke/``.
-"""
+They run in order into ``reports.partial/``, which replaces the output only when all succeeded. Results are reused by
+key: staging starts with the output's results and keeps an interrupted run's, so a rerun resumes; a failing notebook
+leaves the output untouched and is named. ``run.json`` lists every file a run wrote: a non-empty output without that
+list is refused (a foreign folder, or a report of an older kit), and a rerun carries over every other file. Only folders
+the kit made are deleted. Outputs name no machine path and hold no timings or random cell ids. The ``smoke`` profile
+writes to ``reports-smoke/``."""
 from __future__ import annotations
 
 import json

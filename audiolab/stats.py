@@ -1,8 +1,7 @@
 """Comparing results: mean ± std over folds (:func:`summarize_folds`), paired tests between two configurations
 (:func:`paired_fold_test`, :func:`mcnemar_test`, and :func:`corrected_resampled_ttest`, whose interval accounts for the
-folds' overlapping training sets), a Wilson interval for an accuracy (:func:`proportion_ci`) and the kit's one rule
-for "within noise", in words (:func:`describe_difference`). Everything returned is plain Python, ready for JSON and W&B.
-"""
+folds' overlapping training sets), a Wilson interval for an accuracy (:func:`proportion_ci`) and the kit's one rule for
+"within noise", in words (:func:`describe_difference`). Everything returned is plain Python, ready for JSON and W&B."""
 from __future__ import annotations
 
 import contextlib
@@ -76,11 +75,10 @@ def corrected_resampled_ttest(diffs: Sequence[float], n_train: int, n_test: int,
     """Mean of per-fold differences (A − B) with a ``1 - alpha`` confidence interval, corrected for cross-validation
     (Nadeau & Bengio, "Inference for the generalization error", 2003).
 
-    The folds' training sets overlap, so their scores are correlated and the plain paired t-test's variance ``s²/k``
-    is too small. The corrected variance is ``(1/k + n_test/n_train) s²``; the statistic has ``k - 1`` degrees of
-    freedom. Returns ``mean``, ``se`` (corrected), ``t``, ``df``, ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n``
-    (folds); ``p``/``t`` are ``None`` when every difference is equal (no spread to test against).
-    """
+    The folds' training sets overlap, so their scores are correlated and the plain paired t-test's variance ``s²/k`` is
+    too small. The corrected variance is ``(1/k + n_test/n_train) s²``; the statistic has ``k - 1`` degrees of freedom.
+    Returns ``mean``, ``se`` (corrected), ``t``, ``df``, ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n`` (folds);
+    ``p``/``t`` are ``None`` when every difference is equal (no spread to test against)."""
     d = np.asarray(list(diffs), dtype=np.float64)
     k = len(d)
     if k < 2:

@@ -1,7 +1,6 @@
 """ESC-10 on disk: its classes (:data:`ESC10_CLASSES`), where it is (:func:`resolve_root`), its verified download
 (:func:`download_esc10`), the clip table of the ESC-10 tree or the ESC-50 release (:func:`load_metadata`) and what
-``audiolab data`` prints (:func:`summarize`, :func:`data_command`).
-"""
+``audiolab data`` prints (:func:`summarize`, :func:`data_command`)."""
 from __future__ import annotations
 
 import contextlib
@@ -34,9 +33,8 @@ ESC10_CLASSES: tuple[str, ...] = ("Dog bark", "Rain", "Sea waves", "Baby cry", "
                                   "Helicopter", "Chainsaw", "Rooster", "Fire crackling")
 """The ten ESC-10 classes in folder order: index = target id."""
 
-ESC50_TO_ESC10: dict[str, str] = dict(zip(
-    ("dog", "rain", "sea_waves", "crying_baby", "clock_tick", "sneezing", "helicopter", "chainsaw", "rooster",
-     "crackling_fire"), ESC10_CLASSES))
+ESC50_TO_ESC10: dict[str, str] = dict(zip(("dog", "rain", "sea_waves", "crying_baby", "clock_tick", "sneezing",
+                                           "helicopter", "chainsaw", "rooster", "crackling_fire"), ESC10_CLASSES))
 """ESC-50 category name -> ESC-10 class name, for the ``esc10`` rows of ESC-50."""
 
 ESC10_COMMIT = "553c8f1743b9dba6b282e1323c3ca8fa76923448"
@@ -326,10 +324,8 @@ def summarize(meta: pd.DataFrame) -> dict:
 
 
 def data_command(root: Optional[PathLike] = None, download: bool = False, strict: bool = True) -> int:
-    """``audiolab data [--root PATH] [--download]``: clips per class and fold, audio properties, provenance.
-
-    0 on success; 2, with the error and its fix on one line of stderr, when there is no usable dataset.
-    """
+    """``audiolab data [--root PATH] [--download]``: clips per class and fold, audio properties, provenance; 0 on
+    success, 2 (the error and its fix on one line of stderr) when there is no usable dataset."""
     try:
         meta = load_metadata(root, download=download, strict=strict)
         summary = summarize(meta)

@@ -10,8 +10,7 @@
 * :func:`choose_by_development` -- a pick among configurations (the number of heads, the shipped model) by
   their mean development-fold accuracy over seeds.
 
-Both choices refuse scores of the test fold with :class:`TestFoldError`.
-"""
+Both choices refuse scores of the test fold with :class:`TestFoldError`."""
 from __future__ import annotations
 
 import ast
@@ -71,10 +70,9 @@ def chosen_trial(trials: pd.DataFrame) -> pd.Series:
 def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[Any, pd.DataFrame]:
     """The candidate with the highest mean development-fold accuracy over its seeds, and the table behind it.
 
-    ``candidates`` maps a label (a number of heads, an experiment name) to the development cross-validation summaries
-    of its seeds. Ties go to the first candidate. Any summary that is not a development cross-validation, or that
-    scored the test fold, raises :class:`TestFoldError`: the choice would have looked at the test fold.
-    """
+    ``candidates`` maps a label (a number of heads, an experiment name) to the development cross-validation summaries of
+    its seeds. Ties go to the first candidate. Any summary that is not a development cross-validation, or that scored
+    the test fold, raises :class:`TestFoldError`: the choice would have looked at the test fold."""
     rows = {}
     for label, summaries in candidates.items():
         if not summaries:
@@ -157,10 +155,9 @@ def best_experiment(base: Experiment, trials: pd.DataFrame, name: Optional[str] 
 def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int = 8, seed: int = 0) -> list[dict]:
     """The trials :func:`search` runs: a list of ``{key: value}``, the base configuration first.
 
-    Keys are dotted names (``"train.lr"``, ``"model.channels"``). If the grid (plus the base) has
-    at most ``n_trials`` distinct configurations, all of them; otherwise the base and
-    ``n_trials - 1`` distinct random grid points drawn with ``seed`` (same seed, same trials).
-    """
+    Keys are dotted names (``"train.lr"``, ``"model.channels"``). If the grid (plus the base) has at most ``n_trials``
+    distinct configurations, all of them; otherwise the base and ``n_trials - 1`` distinct random grid points drawn with
+    ``seed`` (same seed, same trials)."""
     if not space:
         raise ValueError("the search space is empty: pass {key: [values, ...]}")
     if n_trials < 1:
@@ -195,10 +192,9 @@ def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, 
     """Run the :func:`search_trials` of ``base`` over ``space`` (dotted keys) on the validation folds.
 
     Each trial is stored as it finishes in ``<base.name>/search/trial-<key>.json`` and reused on a rerun
-    (``$AUDIOLAB_WORKERS`` of them train at once). Returns a DataFrame best first (validation accuracy, then
-    macro F1) with columns ``trial``, one per space key, and :data:`TRIAL_RESULT_COLUMNS`; also written to
-    ``trials.csv``. W&B: one run per trial (:func:`run_trial`).
-    """
+    (``$AUDIOLAB_WORKERS`` of them train at once). Returns a DataFrame best first (validation accuracy, then macro F1)
+    with columns ``trial``, one per space key, and :data:`TRIAL_RESULT_COLUMNS`; also written to ``trials.csv``. W&B:
+    one run per trial (:func:`run_trial`)."""
     store = ResultsStore.of(store)
     check_inputs(base, meta, features)
     points = search_trials(base, space, n_trials=n_trials, seed=seed)

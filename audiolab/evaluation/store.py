@@ -14,8 +14,7 @@ rerun of a finished experiment is a no-op. Nothing else builds a results path by
 A stored result is reused only when its ``key`` (:meth:`audiolab.experiment.Experiment.key`) and its ``data``
 fingerprint (the clips of its train and test sets) match, and a fold's CSV is the one its record was written with
 (``csv_sha256``; older records: the CSV's clips). One process at a time trains into an experiment's folder
-(:meth:`ResultsStore.writing`). Nothing is ever pruned: tables are made from the experiments their caller names.
-"""
+(:meth:`ResultsStore.writing`). Nothing is ever pruned: tables are made from the experiments their caller names."""
 from __future__ import annotations
 
 import hashlib
