@@ -70,11 +70,10 @@ def _check_info(info, path: Path):
 
 
 def load_checkpoint(path, map_location="cpu"):
-    """``(model, normalizer, info)`` from a checkpoint written by :func:`save_checkpoint`.
-
-    Raises :class:`UnsafeCheckpointError` (running nothing of the file) when it holds more than plain data,
-    ``FileNotFoundError`` when there is none, and ``ValueError`` naming the file when its description is out of
-    type or bounds or its weights do not have the shapes it describes."""
+    """``(model, normalizer, info)`` from a checkpoint written by :func:`save_checkpoint`. Raises
+    :class:`UnsafeCheckpointError` (running nothing of the file) when it holds more than plain data,
+    ``FileNotFoundError`` when there is none, and ``ValueError`` naming the file when its description is out of type or
+    bounds or its weights do not have the shapes it describes."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train one first (`audiolab train` or `make reports`)")

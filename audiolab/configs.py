@@ -37,11 +37,9 @@ class Profile:
     n_seeds: int = 3  # seeds each chosen configuration is cross-validated with (its seed ensemble's members)
 
 
-PROFILES = {
-    "full": Profile("full", epochs=100, search_trials=8, search_epochs=60),
-    "smoke": Profile("smoke", epochs=2, folds=(DEV_FOLDS[0], TEST_FOLD), search_trials=2, search_epochs=1,
-                     clips_per_class_fold=1, n_seeds=2),
-}
+PROFILES = {"full": Profile("full", epochs=100, search_trials=8, search_epochs=60),
+            "smoke": Profile("smoke", epochs=2, folds=(DEV_FOLDS[0], TEST_FOLD), search_trials=2, search_epochs=1,
+                             clips_per_class_fold=1, n_seeds=2)}
 
 
 def get_profile(name: str = "full", **overrides) -> Profile:
@@ -114,20 +112,12 @@ ARCH1_SPACE: dict[str, list] = {
 }
 """Architecture 1 search space; the notebooks and sweeps/arch1.yaml (its trials), sweeps/arch1-explore.yaml use it."""
 
-ARCH2_SPACE: dict[str, list] = {
-    "model.heads": [1, 2, 4],
-    "model.d_model": [64, 128],
-    "model.depth": [1, 2, 4],
-    "model.dropout": [0.0, 0.1, 0.3],
-    "train.lr": [3e-4, 1e-3, 3e-3],
-}
+ARCH2_SPACE: dict[str, list] = {"model.heads": [1, 2, 4], "model.d_model": [64, 128], "model.depth": [1, 2, 4],
+                                "model.dropout": [0.0, 0.1, 0.3], "train.lr": [3e-4, 1e-3, 3e-3]}
 """Architecture 2 search space; the notebooks and sweeps/arch2.yaml (its trials), sweeps/arch2-explore.yaml use it."""
 
-ABLATIONS: dict[str, dict] = {
-    "no-mixup": {"augment.mixup": False},
-    "no-random-eq": {"augment.random_eq": False},
-    "no-spec-augment": {"augment.spec_augment": False},
-}
+ABLATIONS: dict[str, dict] = {"no-mixup": {"augment.mixup": False}, "no-random-eq": {"augment.random_eq": False},
+                              "no-spec-augment": {"augment.spec_augment": False}}
 """The recipe's main ingredients, each switched off on its own: the ablation the notebooks run on the
 development folds (:func:`audiolab.evaluation.run_ablation`). More variants (label smoothing, time
 shift, the -30 dB floor, kernel sizes, ...) are in ``benchmarks/recipe_ablation.py``."""

@@ -89,12 +89,11 @@ def count_parameters(model) -> dict:
 
 
 def parameter_table(model, depth: int = 1) -> pd.DataFrame:
-    """One row per sub-module at ``depth`` with its parameter counts, plus a ``total`` row.
-
-    Columns: ``module`` (dotted name), ``type`` (class name), ``trainable``, ``non_trainable``, ``buffers``.
-    ``depth=1`` lists the model's direct children; a leaf module shallower than ``depth`` gets its own row.
-    Parameters or buffers owned directly by a container above ``depth`` (e.g. a transformer's ``cls`` token)
-    get a ``"<name>.(direct)"`` row so the rows add up to the ``total`` row (unless parameters are shared)."""
+    """One row per sub-module at ``depth`` with its parameter counts, plus a ``total`` row. Columns: ``module`` (dotted
+    name), ``type`` (class name), ``trainable``, ``non_trainable``, ``buffers``. ``depth=1`` lists the model's direct
+    children; a leaf module shallower than ``depth`` gets its own row. Parameters or buffers owned directly by a
+    container above ``depth`` (e.g. a transformer's ``cls`` token) get a ``"<name>.(direct)"`` row so the rows add up to
+    the ``total`` row (unless parameters are shared)."""
     if depth < 0:
         raise ValueError(f"depth must be >= 0; got {depth}.")
     columns = ["module", "type", "trainable", "non_trainable", "buffers"]

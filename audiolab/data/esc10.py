@@ -282,13 +282,12 @@ def _esc50_table(root: Path, subset: str, strict: bool) -> tuple[pd.DataFrame, t
 
 def load_metadata(root: Optional[PathLike] = None, subset: str = "esc10", download: bool = False,
                   strict: bool = True) -> pd.DataFrame:
-    """The clip table: one row per clip, sorted by ``(fold, target, filename)``.
-
-    Columns: ``path`` (absolute), ``filename``, ``fold`` (1..5), ``target``, ``category``, ``clip_id`` (freesound
-    source id), ``take``; ``df.attrs`` holds ``root``, ``source``, ``layout`` and ``classes`` (index = target).
-    ``subset="esc10"`` reads the ESC-10 tree or the ESC-10 rows of an ESC-50 release (same class ids), ``"esc50"``
-    all 50 classes of the ESC-50 layout (your own data). ``strict`` (default) requires the complete dataset;
-    ``strict=False`` accepts partial copies. A clip the table names but ``audio/`` lacks is always an error."""
+    """The clip table: one row per clip, sorted by ``(fold, target, filename)``. Columns: ``path`` (absolute),
+    ``filename``, ``fold`` (1..5), ``target``, ``category``, ``clip_id`` (freesound source id), ``take``; ``df.attrs``
+    holds ``root``, ``source``, ``layout`` and ``classes`` (index = target). ``subset="esc10"`` reads the ESC-10 tree or
+    the ESC-10 rows of an ESC-50 release (same class ids), ``"esc50"`` all 50 classes of the ESC-50 layout (your own
+    data). ``strict`` (default) requires the complete dataset; ``strict=False`` accepts partial copies. A clip the table
+    names but ``audio/`` lacks is always an error."""
     path, source = resolve_root(root, download=download, subset=subset)
     layout = _layout(path)
     if layout is None:

@@ -36,7 +36,6 @@ from .store import FOLDERS, ResultsStore, data_fingerprint
 #: W&B artifact type of a search trial's result file (what :func:`audiolab.sweeps.collect` downloads).
 TRIAL_ARTIFACT = "search-trial"
 
-
 #: The columns of a search's trials table after the trial number and its searched values.
 TRIAL_RESULT_COLUMNS = ("val_accuracy", "val_macro_f1", "val_auc", "val_clips", "val_folds", "test_fold",
                         "params_trainable", "seconds", "key")
@@ -69,7 +68,6 @@ def chosen_trial(trials: pd.DataFrame) -> pd.Series:
 
 def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[Any, pd.DataFrame]:
     """The candidate with the highest mean development-fold accuracy over its seeds, and the table behind it.
-
     ``candidates`` maps a label (a number of heads, an experiment name) to the development cross-validation summaries of
     its seeds. Ties go to the first candidate. Any summary that is not a development cross-validation, or that scored
     the test fold, raises :class:`TestFoldError`: the choice would have looked at the test fold."""
@@ -153,11 +151,10 @@ def best_experiment(base: Experiment, trials: pd.DataFrame, name: Optional[str] 
 
 
 def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int = 8, seed: int = 0) -> list[dict]:
-    """The trials :func:`search` runs: a list of ``{key: value}``, the base configuration first.
-
-    Keys are dotted names (``"train.lr"``, ``"model.channels"``). If the grid (plus the base) has at most ``n_trials``
-    distinct configurations, all of them; otherwise the base and ``n_trials - 1`` distinct random grid points drawn with
-    ``seed`` (same seed, same trials)."""
+    """The trials :func:`search` runs: a list of ``{key: value}``, the base configuration first. Keys are dotted names
+    (``"train.lr"``, ``"model.channels"``). If the grid (plus the base) has at most ``n_trials`` distinct
+    configurations, all of them; otherwise the base and ``n_trials - 1`` distinct random grid points drawn with ``seed``
+    (same seed, same trials)."""
     if not space:
         raise ValueError("the search space is empty: pass {key: [values, ...]}")
     if n_trials < 1:
@@ -189,12 +186,11 @@ def search_splits(meta: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]
 
 def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, features: torch.Tensor,
            store: "ResultsStore | PathLike", n_trials: int = 8, seed: int = 0) -> pd.DataFrame:
-    """Run the :func:`search_trials` of ``base`` over ``space`` (dotted keys) on the validation folds.
-
-    Each trial is stored as it finishes in ``<base.name>/search/trial-<key>.json`` and reused on a rerun
-    (``$AUDIOLAB_WORKERS`` of them train at once). Returns a DataFrame best first (validation accuracy, then macro F1)
-    with columns ``trial``, one per space key, and :data:`TRIAL_RESULT_COLUMNS`; also written to ``trials.csv``. W&B:
-    one run per trial (:func:`run_trial`)."""
+    """Run the :func:`search_trials` of ``base`` over ``space`` (dotted keys) on the validation folds. Each trial is
+    stored as it finishes in ``<base.name>/search/trial-<key>.json`` and reused on a rerun (``$AUDIOLAB_WORKERS`` of
+    them train at once). Returns a DataFrame best first (validation accuracy, then macro F1) with columns ``trial``, one
+    per space key, and :data:`TRIAL_RESULT_COLUMNS`; also written to ``trials.csv``. W&B: one run per trial
+    (:func:`run_trial`)."""
     store = ResultsStore.of(store)
     check_inputs(base, meta, features)
     points = search_trials(base, space, n_trials=n_trials, seed=seed)
@@ -209,10 +205,9 @@ def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, 
         stored = run_trial(base, values, meta, features, store, index=i)
         metrics = stored["metrics"]
         rows.append({"trial": i, **values, "val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"],
-                     "val_auc": metrics["auc_macro_ovr"], "val_clips": int(metrics["n"]),
-                     "val_folds": ",".join(str(v) for v in stored["val_folds"]), "test_fold": TEST_FOLD,
-                     "params_trainable": stored["params"]["trainable"], "seconds": stored["train_seconds"],
-                     "key": stored["key"]})
+                     "val_auc": metrics["auc_macro_ovr"], "val_clips": int(metrics["n"]), "test_fold": TEST_FOLD,
+                     "val_folds": ",".join(str(v) for v in stored["val_folds"]), "key": stored["key"],
+                     "params_trainable": stored["params"]["trainable"], "seconds": stored["train_seconds"]})
     table = ranked(pd.DataFrame(rows, columns=["trial", *space, *TRIAL_RESULT_COLUMNS]))
     store.write_csv(store.search_dir(base.name) / "trials.csv", table)
     return table
