@@ -80,10 +80,9 @@ def load_checkpoint(path, map_location="cpu"):
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:  # torch's own message offers ways to load it anyway: none is given here
-        raise UnsafeCheckpointError(
-            f"refused to load checkpoint {path}: it holds more than tensors and plain data (a pickled object, "
-            "which could run code when loaded). Use only checkpoints written by audiolab (`make reports`, "
-            "`audiolab train`)") from None
+        raise UnsafeCheckpointError(f"refused to load checkpoint {path}: it holds more than tensors and plain data (a "
+                                    "pickled object, which could run code when loaded). Use only checkpoints written "
+                                    "by audiolab (`make reports`, `audiolab train`)") from None
     except Exception as error:  # a truncated or foreign file fails in many ways inside the unpickler
         why = str(error).splitlines()[0].split(". ")[0] if str(error) else ""
         raise ValueError(f"checkpoint {path} could not be read ({type(error).__name__}: {why}); "

@@ -48,8 +48,7 @@ def get_profile(name: str = "full", **overrides) -> Profile:
         profile = PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
-    changes = {k: (tuple(v) if k == "folds" else v) for k, v in overrides.items() if v is not None}
-    return replace(profile, **changes)
+    return replace(profile, **{k: (tuple(v) if k == "folds" else v) for k, v in overrides.items() if v is not None})
 
 
 def arch1(profile: Profile = PROFILES["full"], name: str = "arch1") -> Experiment:

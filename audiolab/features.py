@@ -67,8 +67,7 @@ class LogMel(nn.Module):
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         db = self.to_db(self.mel(waveform))
         if self.config.top_db is not None:
-            floor = db.amax(dim=(-2, -1), keepdim=True) - self.config.top_db
-            db = torch.maximum(db, floor)
+            db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - self.config.top_db)
         if self.config.floor_db is not None:
             db = db.clamp_min(self.config.floor_db)
         return db

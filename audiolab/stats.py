@@ -115,8 +115,7 @@ def describe_difference(test: Mapping, a: str = "A", b: str = "B") -> str:
     """The difference ``a − b`` in words and points, worded by :func:`within_noise`: "no evidence of
     a difference (CI −1.2 to +2.0 points)" or "a is ahead by 2.5 points (CI +0.4 to +4.6)"."""
     lo, hi, mean = 100 * test["ci_low"], 100 * test["ci_high"], 100 * test["mean"]
-    level = round(100 * (1 - test.get("alpha", 0.05)))
-    ci = f"{level} % CI {lo:+.1f} to {hi:+.1f} points"
+    ci = f"{round(100 * (1 - test.get('alpha', 0.05)))} % CI {lo:+.1f} to {hi:+.1f} points"
     if within_noise(test):
         return f"no evidence of a difference between {a} and {b} ({a} − {b} = {mean:+.1f} points, {ci})"
     ahead, behind = (a, b) if mean > 0 else (b, a)

@@ -60,8 +60,7 @@ def chosen_trial(trials: pd.DataFrame) -> pd.Series:
             raise TestFoldError(f"a trial was scored on the test fold {int(test)} (validation folds {sorted(scored)}): "
                                 "a search scores validation folds inside the development folds, never the test fold")
     table = ranked(trials)
-    floor = table.iloc[0]["val_accuracy"] - validation_se(table)
-    within = table[table["val_accuracy"] >= floor - 1e-12]
+    within = table[table["val_accuracy"] >= table.iloc[0]["val_accuracy"] - validation_se(table) - 1e-12]
     return within.sort_values(["params_trainable", "val_accuracy", "val_macro_f1", "trial"],
                               ascending=[True, False, False, True], kind="stable").iloc[0]
 
@@ -86,8 +85,7 @@ def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[
         rows[label] = {"seeds": len(accs), "dev_accuracy_mean": float(sum(accs) / len(accs)),
                        "dev_accuracy_min": float(min(accs)), "dev_accuracy_max": float(max(accs))}
     table = pd.DataFrame(rows).T.rename_axis("candidate")
-    best = max(rows, key=lambda label: rows[label]["dev_accuracy_mean"])  # max keeps the first of equals
-    return best, table
+    return max(rows, key=lambda label: rows[label]["dev_accuracy_mean"]), table  # max keeps the first of equals
 
 
 def ranked(trials: pd.DataFrame) -> pd.DataFrame:
