@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import tempfile
 from contextlib import contextmanager
@@ -29,15 +28,14 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .._util import PathLike, atomic_write, file_sha256, is_a, plain, read_json, repo_root, write_csv, write_json
+from .._util import (PathLike, atomic_write, file_sha256, is_a, logger, plain, read_json, repo_root, write_csv,
+                     write_json)
 from ..data import TEST_FOLD
 
 try:
     import fcntl
 except ImportError:  # Windows: no lock
     fcntl = None
-
-logger = logging.getLogger("audiolab")
 
 #: File name of the model ``audiolab predict`` uses, directly under the store's root.
 BEST_MODEL = "best_model.pt"
