@@ -13,12 +13,11 @@ from torch import nn
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """How a waveform becomes a log-mel spectrogram; ``sample_rate`` and ``duration`` also define decoding (every
-    clip is resampled to ``sample_rate`` and padded or cropped to ``duration`` seconds).
-
-    Two floors bound the quiet end: ``top_db`` below each clip's loudest bin, and the absolute ``floor_db`` (dB of mel
-    power of a full-scale signal, so it belongs with ``n_fft`` and ``n_mels``). Hiss and room noise below the floor,
-    which differ from one recording to the next, then all read as the same silence.
+    """How a waveform becomes a log-mel spectrogram; ``sample_rate`` and ``duration`` also define decoding (every clip
+    is resampled to ``sample_rate`` and padded or cropped to ``duration`` seconds). Two floors bound the quiet end:
+    ``top_db`` below each clip's loudest bin, and the absolute ``floor_db`` (dB of mel power of a full-scale signal, so
+    it belongs with ``n_fft`` and ``n_mels``). Hiss and room noise below the floor, which differ from one recording to
+    the next, then all read as the same silence.
 
     The defaults are the kit's front-end: 22.05 kHz, a 2048-point FFT, hop 1024 (46 ms), 64 mel bands, so 108 frames per
     5-s clip, with bins below -30 dB raised to -30 dB."""

@@ -14,16 +14,15 @@ from ._util import to_numpy
 
 
 def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
-    """Classification metrics from integer labels ``y_true`` ``(N,)`` and class probabilities ``probs`` ``(N, C)``
-    (each row sums to 1: apply softmax to logits first), for ``class_names`` in label order.
-
-    Returns a JSON-serialisable dict: ``n``; ``accuracy``; ``macro_f1``, the unweighted mean F1 over the classes in
-    ``y_true`` or in the predictions (scikit-learn's default label set); ``per_class_f1`` (``{name: float}``, ``None``
-    for a class neither present nor predicted: its F1 is undefined); ``auc_macro_ovr``, the mean one-vs-rest AUC-ROC
-    over ``auc_classes``, the classes present in ``y_true`` (an absent class has no ROC curve; ``None`` when none
-    qualifies); ``confusion_matrix`` (rows = true, columns = predicted, labels ``range(C)``); ``roc`` (``{name:
-    {"fpr", "tpr", "auc"}}`` for ``auc_classes``); ``nonfinite_rows``: rows of ``probs`` with NaN/inf (a diverged
-    model), scored as all-zero rows and warned about instead of crashing an experiment."""
+    """Classification metrics from integer labels ``y_true`` ``(N,)`` and class probabilities ``probs`` ``(N, C)`` (each
+    row sums to 1: apply softmax to logits first), for ``class_names`` in label order. Returns a JSON-serialisable dict:
+    ``n``; ``accuracy``; ``macro_f1``, the unweighted mean F1 over the classes in ``y_true`` or in the predictions
+    (scikit-learn's default label set); ``per_class_f1`` (``{name: float}``, ``None`` for a class neither present nor
+    predicted: its F1 is undefined); ``auc_macro_ovr``, the mean one-vs-rest AUC-ROC over ``auc_classes``, the classes
+    present in ``y_true`` (an absent class has no ROC curve; ``None`` when none qualifies); ``confusion_matrix`` (rows =
+    true, columns = predicted, labels ``range(C)``); ``roc`` (``{name: {"fpr", "tpr", "auc"}}`` for ``auc_classes``);
+    ``nonfinite_rows``: rows of ``probs`` with NaN/inf (a diverged model), scored as all-zero rows and warned about
+    instead of crashing an experiment."""
     y = to_numpy(y_true)
     p = to_numpy(probs).astype(np.float64, copy=False)
     names = [str(c) for c in class_names]

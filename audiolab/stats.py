@@ -73,12 +73,11 @@ def mcnemar_test(y_true, pred_a, pred_b) -> dict:
 
 def corrected_resampled_ttest(diffs: Sequence[float], n_train: int, n_test: int, alpha: float = 0.05) -> dict:
     """Mean of per-fold differences (A − B) with a ``1 - alpha`` confidence interval, corrected for cross-validation
-    (Nadeau & Bengio, "Inference for the generalization error", 2003).
-
-    The folds' training sets overlap, so their scores are correlated and the plain paired t-test's variance ``s²/k`` is
-    too small. The corrected variance is ``(1/k + n_test/n_train) s²``; the statistic has ``k - 1`` degrees of freedom.
-    Returns ``mean``, ``se`` (corrected), ``t``, ``df``, ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n`` (folds);
-    ``p``/``t`` are ``None`` when every difference is equal (no spread to test against)."""
+    (Nadeau & Bengio, "Inference for the generalization error", 2003). The folds' training sets overlap, so their scores
+    are correlated and the plain paired t-test's variance ``s²/k`` is too small. The corrected variance is
+    ``(1/k + n_test/n_train) s²``; the statistic has ``k - 1`` degrees of freedom. Returns ``mean``, ``se`` (corrected),
+    ``t``, ``df``, ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n`` (folds); ``p``/``t`` are ``None`` when every
+    difference is equal (no spread to test against)."""
     d = np.asarray(list(diffs), dtype=np.float64)
     k = len(d)
     if k < 2:
