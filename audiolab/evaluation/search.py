@@ -14,6 +14,7 @@ Both choices refuse scores of the test fold with :class:`TestFoldError`."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import itertools
 import math
 import random
@@ -109,10 +110,8 @@ def validation_se(trials: pd.DataFrame) -> float:
 def _typed(value: Any, like: Any) -> Any:
     """A table cell as a value of the field ``like`` is (read from CSV, ``"(32, 64)"`` is a tuple, ``32.0`` an int)."""
     if isinstance(value, str) and value[:1] in "([":
-        try:
+        with contextlib.suppress(ValueError, SyntaxError):  # a string that is no literal stays a string
             value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            return value
     if isinstance(like, int) and not isinstance(like, bool) and isinstance(value, float) and value.is_integer():
         return int(value)
     return tupled(value)
