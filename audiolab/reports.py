@@ -139,6 +139,7 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> None:
     ids are random), each cell's prints as one stream, paths relative to the repository."""
     import nbformat
     import papermill as pm
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     pm.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name="python3", cwd=str(repo_root()),
                         progress_bar={"desc": notebook.stem, "unit": "cell", "leave": False, "disable": False},
@@ -155,8 +156,6 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> None:
         cell.metadata.pop("papermill", None)
         if "outputs" in cell:  # tqdm's notebook bars ignore TQDM_DISABLE
             cell.outputs = [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
-    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
-
     CoalesceStreamsPreprocessor().preprocess(nb, {})  # how a cell's prints were chunked depends on timing
     nbformat.write(nb, str(executed))
 
