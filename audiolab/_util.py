@@ -1,7 +1,6 @@
-"""Small helpers the whole package shares (plumbing a student may skip): files written atomically, complete or
-absent (:func:`atomic_write`, :func:`write_json`, :func:`write_csv`, :func:`read_json`), config dataclasses read from
-files with their types checked (:func:`config_from`), values to JSON (:func:`plain`) and back (:func:`tupled`).
-"""
+"""Small helpers the whole package shares (plumbing a student may skip): files written atomically, complete or absent
+(:func:`atomic_write`, :func:`write_json`, :func:`write_csv`, :func:`read_json`), config dataclasses read from files
+with their types checked (:func:`config_from`), values to JSON (:func:`plain`) and back (:func:`tupled`)."""
 from __future__ import annotations
 
 import dataclasses

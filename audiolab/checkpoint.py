@@ -1,11 +1,10 @@
 """Model checkpoints: weights, the normaliser's statistics and a description, in one file.
 
-A checkpoint is plain data: tensors, numbers, strings, lists and dicts. It is loaded with
-``torch.load(..., weights_only=True)``, which refuses anything else, so a ``.pt`` file a classmate
-shares can never run code on your machine (a pickled object could): such a file is refused with
-:class:`UnsafeCheckpointError`. Plain data can still be hostile (a depth of a billion blocks, a
-ten-hour "clip", a config key that does not exist), so the description is checked, types and bounds,
-before anything is built from it, and the weights must have the shapes the description gives.
+A checkpoint is plain data: tensors, numbers, strings, lists and dicts. It is loaded with ``torch.load(...,
+weights_only=True)``, which refuses anything else, so a ``.pt`` file a classmate shares can never run code on your
+machine (a pickled object could): such a file is refused with :class:`UnsafeCheckpointError`. Plain data can still be
+hostile (a depth of a billion blocks, a ten-hour "clip", a config key that does not exist), so the description is
+checked, types and bounds, before anything is built from it, and the weights must have the shapes the description gives.
 """
 from __future__ import annotations
 
@@ -71,21 +70,19 @@ def _check_info(info, path: Path):
 
 
 def load_checkpoint(path, map_location="cpu"):
-    """``(model, normalizer, info)`` from a checkpoint written by :func:`save_checkpoint`.
-
-    Raises :class:`UnsafeCheckpointError` (running nothing of the file) when it holds more than plain data,
-    ``FileNotFoundError`` when there is none, and ``ValueError`` naming the file when its description is out of
-    type or bounds or its weights do not have the shapes it describes."""
+    """``(model, normalizer, info)`` from a checkpoint written by :func:`save_checkpoint`. Raises
+    :class:`UnsafeCheckpointError` (running nothing of the file) when it holds more than plain data,
+    ``FileNotFoundError`` when there is none, and ``ValueError`` naming the file when its description is out of type or
+    bounds or its weights do not have the shapes it describes."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train one first (`audiolab train` or `make reports`)")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:  # torch's own message offers ways to load it anyway: none is given here
-        raise UnsafeCheckpointError(
-            f"refused to load checkpoint {path}: it holds more than tensors and plain data (a pickled object, "
-            "which could run code when loaded). Use only checkpoints written by audiolab (`make reports`, "
-            "`audiolab train`)") from None
+        raise UnsafeCheckpointError(f"refused to load checkpoint {path}: it holds more than tensors and plain data (a "
+                                    "pickled object, which could run code when loaded). Use only checkpoints written "
+                                    "by audiolab (`make reports`, `audiolab train`)") from None
     except Exception as error:  # a truncated or foreign file fails in many ways inside the unpickler
         why = str(error).splitlines()[0].split(". ")[0] if str(error) else ""
         raise ValueError(f"checkpoint {path} could not be read ({type(error).__name__}: {why}); "

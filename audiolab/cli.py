@@ -6,11 +6,10 @@
     audiolab predict  FILE... [--checkpoint PATH]         top-3 classes for any audio file
     audiolab sweep collect ENTITY/PROJECT/SWEEP_ID [--results DIR]   a W&B sweep's trials into a results store
 
-Each sub-command is a thin layer over a function of the package, so everything the command
-does can also be done from a notebook. ``audiolab train`` changes the kit's configuration with
-dotted overrides (``train.lr=0.001 model.channels=64,64,64``, see
-:meth:`audiolab.experiment.Experiment.replace`); ``--epochs`` is the one named shortcut (``train.epochs``).
-"""
+Each sub-command is a thin layer over a function of the package, so everything the command does can also be done from a
+notebook. ``audiolab train`` changes the kit's configuration with dotted overrides (``train.lr=0.001
+model.channels=64,64,64``, see :meth:`audiolab.experiment.Experiment.replace`); ``--epochs`` is the one named shortcut
+(``train.epochs``)."""
 from __future__ import annotations
 
 import argparse

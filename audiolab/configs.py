@@ -3,8 +3,7 @@
 :func:`arch1` and :func:`arch2` (the configs' defaults, the search's starting points), :data:`FEATURES` and
 :data:`HEADS`, the 2024 report's :func:`baseline_experiments`, the search spaces (:data:`SPACES`, shared with the W&B
 sweeps), the recipe's :data:`ABLATIONS`, the run :data:`PROFILES` (``full``: the 100-epoch run behind ``reports/``;
-``smoke``: a check of a few minutes for tests and CI) and :func:`load_dataset` (metadata and features of a profile).
-"""
+``smoke``: a check of a few minutes for tests and CI) and :func:`load_dataset` (metadata and features of a profile)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -38,11 +37,9 @@ class Profile:
     n_seeds: int = 3  # seeds each chosen configuration is cross-validated with (its seed ensemble's members)
 
 
-PROFILES = {
-    "full": Profile("full", epochs=100, search_trials=8, search_epochs=60),
-    "smoke": Profile("smoke", epochs=2, folds=(DEV_FOLDS[0], TEST_FOLD), search_trials=2, search_epochs=1,
-                     clips_per_class_fold=1, n_seeds=2),
-}
+PROFILES = {"full": Profile("full", epochs=100, search_trials=8, search_epochs=60),
+            "smoke": Profile("smoke", epochs=2, folds=(DEV_FOLDS[0], TEST_FOLD), search_trials=2, search_epochs=1,
+                             clips_per_class_fold=1, n_seeds=2)}
 
 
 def get_profile(name: str = "full", **overrides) -> Profile:
@@ -51,8 +48,7 @@ def get_profile(name: str = "full", **overrides) -> Profile:
         profile = PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
-    changes = {k: (tuple(v) if k == "folds" else v) for k, v in overrides.items() if v is not None}
-    return replace(profile, **changes)
+    return replace(profile, **{k: (tuple(v) if k == "folds" else v) for k, v in overrides.items() if v is not None})
 
 
 def arch1(profile: Profile = PROFILES["full"], name: str = "arch1") -> Experiment:
@@ -87,9 +83,8 @@ def baseline_experiments() -> dict[str, Experiment]:
     ``<cls>`` (402,506 parameters on 64 mel bands, 65,536 of them the 512 learnable positions). Our conv blocks always
     have batch norm. Recipe: AdamW with ``weight_decay=0`` (= Adam), lr 1e-3, batch 64, 100 epochs, a cosine decay to
     zero (a constant rate is not offered), and no warm-up, label smoothing, gradient clipping, augmentation, per-clip
-    level normalisation or test-time shifts. Features: a 23-ms hop (1024-point FFT, hop 512) with no absolute floor,
-    the kit's front-end of the time.
-    """
+    level normalisation or test-time shifts. Features: a 23-ms hop (1024-point FFT, hop 512) with no absolute floor, the
+    kit's front-end of the time."""
     recipe = TrainConfig(epochs=100, batch_size=64, lr=1e-3, weight_decay=0.0, warmup_epochs=0, label_smoothing=0.0,
                          grad_clip=None, per_clip_norm=False, tta_shifts=1)
     features = FeatureConfig(n_fft=1024, hop_length=512, floor_db=None)
@@ -106,30 +101,19 @@ def baseline_experiments() -> dict[str, Experiment]:
 
 
 ARCH1_SPACE: dict[str, list] = {
-    "train.lr": [3e-4, 1e-3, 3e-3],
-    "train.batch_size": [32, 64],
+    "train.lr": [3e-4, 1e-3, 3e-3], "train.batch_size": [32, 64],
     # depth through width presets: 3, 3, 4 and 5 conv blocks
     "model.channels": [(64, 64, 64), (64, 128, 128, 256), (128, 128, 256, 256), (64, 128, 128, 256, 256)],
-    "model.kernel_size": [3, 5, 7],
-    "model.stride": [1, 2],
-    "model.activation": ["relu", "gelu", "elu"],
+    "model.kernel_size": [3, 5, 7], "model.stride": [1, 2], "model.activation": ["relu", "gelu", "elu"],
 }
 """Architecture 1 search space; the notebooks and sweeps/arch1.yaml (its trials), sweeps/arch1-explore.yaml use it."""
 
-ARCH2_SPACE: dict[str, list] = {
-    "model.heads": [1, 2, 4],
-    "model.d_model": [64, 128],
-    "model.depth": [1, 2, 4],
-    "model.dropout": [0.0, 0.1, 0.3],
-    "train.lr": [3e-4, 1e-3, 3e-3],
-}
+ARCH2_SPACE: dict[str, list] = {"model.heads": [1, 2, 4], "model.d_model": [64, 128], "model.depth": [1, 2, 4],
+                                "model.dropout": [0.0, 0.1, 0.3], "train.lr": [3e-4, 1e-3, 3e-3]}
 """Architecture 2 search space; the notebooks and sweeps/arch2.yaml (its trials), sweeps/arch2-explore.yaml use it."""
 
-ABLATIONS: dict[str, dict] = {
-    "no-mixup": {"augment.mixup": False},
-    "no-random-eq": {"augment.random_eq": False},
-    "no-spec-augment": {"augment.spec_augment": False},
-}
+ABLATIONS: dict[str, dict] = {"no-mixup": {"augment.mixup": False}, "no-random-eq": {"augment.random_eq": False},
+                              "no-spec-augment": {"augment.spec_augment": False}}
 """The recipe's main ingredients, each switched off on its own: the ablation the notebooks run on the
 development folds (:func:`audiolab.evaluation.run_ablation`). More variants (label smoothing, time
 shift, the -30 dB floor, kernel sizes, ...) are in ``benchmarks/recipe_ablation.py``."""

@@ -1,7 +1,6 @@
-"""Log-mel features: a five-second clip becomes a ``(n_mels, frames)`` image of log energies, which the 1D-conv
-networks of :mod:`audiolab.models` read as ``frames`` time steps of ``n_mels`` channels. They are computed once per clip
-and cached (:func:`audiolab.data.load_features`); augmentation works on them in memory, never decoding audio again.
-"""
+"""Log-mel features: a five-second clip becomes a ``(n_mels, frames)`` image of log energies, which the 1D-conv networks
+of :mod:`audiolab.models` read as ``frames`` time steps of ``n_mels`` channels. They are computed once per clip and
+cached (:func:`audiolab.data.load_features`); augmentation works on them in memory, never decoding audio again."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,16 +13,14 @@ from torch import nn
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """How a waveform becomes a log-mel spectrogram; ``sample_rate`` and ``duration`` also define decoding (every
-    clip is resampled to ``sample_rate`` and padded or cropped to ``duration`` seconds).
+    """How a waveform becomes a log-mel spectrogram; ``sample_rate`` and ``duration`` also define decoding (every clip
+    is resampled to ``sample_rate`` and padded or cropped to ``duration`` seconds). Two floors bound the quiet end:
+    ``top_db`` below each clip's loudest bin, and the absolute ``floor_db`` (dB of mel power of a full-scale signal, so
+    it belongs with ``n_fft`` and ``n_mels``). Hiss and room noise below the floor, which differ from one recording to
+    the next, then all read as the same silence.
 
-    Two floors bound the quiet end: ``top_db`` below each clip's loudest bin, and the absolute ``floor_db`` (dB of mel
-    power of a full-scale signal, so it belongs with ``n_fft`` and ``n_mels``). Hiss and room noise below the floor,
-    which differ from one recording to the next, then all read as the same silence.
-
-    The defaults are the kit's front-end: 22.05 kHz, a 2048-point FFT, hop 1024 (46 ms), 64 mel bands, so 108 frames
-    per 5-s clip, with bins below -30 dB raised to -30 dB.
-    """
+    The defaults are the kit's front-end: 22.05 kHz, a 2048-point FFT, hop 1024 (46 ms), 64 mel bands, so 108 frames per
+    5-s clip, with bins below -30 dB raised to -30 dB."""
 
     sample_rate: int = 22050
     duration: float = 5.0
@@ -69,18 +66,16 @@ class LogMel(nn.Module):
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         db = self.to_db(self.mel(waveform))
         if self.config.top_db is not None:
-            floor = db.amax(dim=(-2, -1), keepdim=True) - self.config.top_db
-            db = torch.maximum(db, floor)
+            db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - self.config.top_db)
         if self.config.floor_db is not None:
             db = db.clamp_min(self.config.floor_db)
         return db
 
 
 class Normalizer(nn.Module):
-    """Standardise every mel band with statistics of the *training* clips only (fit it on the training folds, apply
-    it to all, so no statistic leaks from held-out clips). With ``per_clip=True`` each clip's mean level in dB is
-    removed first: the same chainsaw recorded closer or louder then looks the same.
-    """
+    """Standardise every mel band with statistics of the *training* clips only (fit it on the training folds, apply it
+    to all, so no statistic leaks from held-out clips). With ``per_clip=True`` each clip's mean level in dB is removed
+    first: the same chainsaw recorded closer or louder then looks the same."""
 
     def __init__(self, n_mels: int, per_clip: bool = True):
         super().__init__()

@@ -1,7 +1,6 @@
 """Evaluation of one model: classification metrics (:func:`evaluate`), parameter counts (:func:`count_parameters`,
-:func:`parameter_table`) and the largest confusions (:func:`top_confusions`), as plain Python (ready for JSON and
-W&B). Statistics across folds and between configurations are in :mod:`audiolab.stats`.
-"""
+:func:`parameter_table`) and the largest confusions (:func:`top_confusions`), as plain Python (ready for JSON and W&B).
+Statistics across folds and between configurations are in :mod:`audiolab.stats`."""
 from __future__ import annotations
 
 import warnings
@@ -15,16 +14,15 @@ from ._util import to_numpy
 
 
 def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
-    """Classification metrics from integer labels ``y_true`` ``(N,)`` and class probabilities ``probs`` ``(N, C)``
-    (each row sums to 1: apply softmax to logits first), for ``class_names`` in label order.
-
-    Returns a JSON-serialisable dict: ``n``; ``accuracy``; ``macro_f1``, the unweighted mean F1 over the classes in
-    ``y_true`` or in the predictions (scikit-learn's default label set); ``per_class_f1`` (``{name: float}``, ``None``
-    for a class neither present nor predicted: its F1 is undefined); ``auc_macro_ovr``, the mean one-vs-rest AUC-ROC
-    over ``auc_classes``, the classes present in ``y_true`` (an absent class has no ROC curve; ``None`` when none
-    qualifies); ``confusion_matrix`` (rows = true, columns = predicted, labels ``range(C)``); ``roc`` (``{name:
-    {"fpr", "tpr", "auc"}}`` for ``auc_classes``); ``nonfinite_rows``: rows of ``probs`` with NaN/inf (a diverged
-    model), scored as all-zero rows and warned about instead of crashing an experiment."""
+    """Classification metrics from integer labels ``y_true`` ``(N,)`` and class probabilities ``probs`` ``(N, C)`` (each
+    row sums to 1: apply softmax to logits first), for ``class_names`` in label order. Returns a JSON-serialisable dict:
+    ``n``; ``accuracy``; ``macro_f1``, the unweighted mean F1 over the classes in ``y_true`` or in the predictions
+    (scikit-learn's default label set); ``per_class_f1`` (``{name: float}``, ``None`` for a class neither present nor
+    predicted: its F1 is undefined); ``auc_macro_ovr``, the mean one-vs-rest AUC-ROC over ``auc_classes``, the classes
+    present in ``y_true`` (an absent class has no ROC curve; ``None`` when none qualifies); ``confusion_matrix`` (rows =
+    true, columns = predicted, labels ``range(C)``); ``roc`` (``{name: {"fpr", "tpr", "auc"}}`` for ``auc_classes``);
+    ``nonfinite_rows``: rows of ``probs`` with NaN/inf (a diverged model), scored as all-zero rows and warned about
+    instead of crashing an experiment."""
     y = to_numpy(y_true)
     p = to_numpy(probs).astype(np.float64, copy=False)
     names = [str(c) for c in class_names]
@@ -90,12 +88,11 @@ def count_parameters(model) -> dict:
 
 
 def parameter_table(model, depth: int = 1) -> pd.DataFrame:
-    """One row per sub-module at ``depth`` with its parameter counts, plus a ``total`` row.
-
-    Columns: ``module`` (dotted name), ``type`` (class name), ``trainable``, ``non_trainable``, ``buffers``.
-    ``depth=1`` lists the model's direct children; a leaf module shallower than ``depth`` gets its own row.
-    Parameters or buffers owned directly by a container above ``depth`` (e.g. a transformer's ``cls`` token)
-    get a ``"<name>.(direct)"`` row so the rows add up to the ``total`` row (unless parameters are shared)."""
+    """One row per sub-module at ``depth`` with its parameter counts, plus a ``total`` row. Columns: ``module`` (dotted
+    name), ``type`` (class name), ``trainable``, ``non_trainable``, ``buffers``. ``depth=1`` lists the model's direct
+    children; a leaf module shallower than ``depth`` gets its own row. Parameters or buffers owned directly by a
+    container above ``depth`` (e.g. a transformer's ``cls`` token) get a ``"<name>.(direct)"`` row so the rows add up to
+    the ``total`` row (unless parameters are shared)."""
     if depth < 0:
         raise ValueError(f"depth must be >= 0; got {depth}.")
     columns = ["module", "type", "trainable", "non_trainable", "buffers"]

@@ -6,9 +6,8 @@ repository (or ``~``), so no output of a notebook names the machine that ran it.
 
 The text of a chapter describes the committed results; each sentence that depends on them is checked by
 ``ws.claim(holds, "the sentence")``. ``check_claims`` says how a contradicted one is reported: ``"note"`` (a visible
-box, the notebook goes on, ``ws.claims_summary()`` lists them all at the end), ``"strict"`` (:class:`ClaimError`:
-``make reports`` on the committed results, CI) or ``"off"``. The smoke profile never checks: its numbers mean nothing.
-"""
+box, the notebook goes on, ``ws.claims_summary()`` lists them all at the end), ``"strict"`` (:class:`ClaimError`: ``make
+reports`` on the committed results, CI) or ``"off"``. The smoke profile never checks: its numbers mean nothing."""
 from __future__ import annotations
 
 import html

@@ -1,7 +1,6 @@
-"""Figures of one model's results and comparisons of several experiments, each experiment in its own colour.
-Every function returns a :class:`matplotlib.figure.Figure` built without pyplot state (nothing is shown twice,
-nothing leaks in long loops); in Jupyter it displays itself, and :func:`save` writes it to a file.
-"""
+"""Figures of one model's results and comparisons of several experiments, each experiment in its own colour. Every
+function returns a :class:`matplotlib.figure.Figure` built without pyplot state (nothing is shown twice, nothing leaks
+in long loops); in Jupyter it displays itself, and :func:`save` writes it to a file."""
 from __future__ import annotations
 
 import math
@@ -149,10 +148,9 @@ def experiment_color(name: str) -> str:
 
 
 def fold_metrics(per_fold, metric: str = "accuracy") -> Figure:
-    """One dot per fold for each configuration (``{config_name: [fold dicts with "fold" and metric]}``, missing
-    values skipped), joined by a line, with its mean dashed. Dots, not bars: a bar must start at 0, and then the 1-3
-    point gaps between good models vanish. The legend reads ``"<config> (mean ± std)"`` (sample std over folds).
-    """
+    """One dot per fold for each configuration (``{config_name: [fold dicts with "fold" and metric]}``, missing values
+    skipped), joined by a line, with its mean dashed. Dots, not bars: a bar must start at 0, and then the 1-3 point gaps
+    between good models vanish. The legend reads ``"<config> (mean ± std)"`` (sample std over folds)."""
     if not per_fold:
         raise ValueError("per_fold is empty; pass {config_name: [fold dicts]}.")
     series = {str(config): {fold.get("fold", i + 1): float(fold[metric]) for i, fold in enumerate(folds)

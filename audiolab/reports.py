@@ -2,13 +2,12 @@
 
     reports/  README.md (links, the headline table)  run.json  notebooks/  html/  figures/  results/
 
-They run in order into ``reports.partial/``, which replaces the output only when all succeeded. Results are
-reused by key: staging starts with the output's results and keeps an interrupted run's, so a rerun resumes;
-a failing notebook leaves the output untouched and is named. ``run.json`` lists every file a run wrote: a
-non-empty output without that list is refused (a foreign folder, or a report of an older kit), and a rerun
-carries over every other file. Only folders the kit made are deleted. Outputs name no machine
-path and hold no timings or random cell ids. The ``smoke`` profile writes to ``reports-smoke/``.
-"""
+They run in order into ``reports.partial/``, which replaces the output only when all succeeded. Results are reused by
+key: staging starts with the output's results and keeps an interrupted run's, so a rerun resumes; a failing notebook
+leaves the output untouched and is named. ``run.json`` lists every file a run wrote: a non-empty output without that
+list is refused (a foreign folder, or a report of an older kit), and a rerun carries over every other file. Only folders
+the kit made are deleted. Outputs name no machine path and hold no timings or random cell ids. The ``smoke`` profile
+writes to ``reports-smoke/``."""
 from __future__ import annotations
 
 import json
@@ -140,6 +139,7 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> None:
     ids are random), each cell's prints as one stream, paths relative to the repository."""
     import nbformat
     import papermill as pm
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     pm.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name="python3", cwd=str(repo_root()),
                         progress_bar={"desc": notebook.stem, "unit": "cell", "leave": False, "disable": False},
@@ -156,8 +156,6 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> None:
         cell.metadata.pop("papermill", None)
         if "outputs" in cell:  # tqdm's notebook bars ignore TQDM_DISABLE
             cell.outputs = [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
-    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
-
     CoalesceStreamsPreprocessor().preprocess(nb, {})  # how a cell's prints were chunked depends on timing
     nbformat.write(nb, str(executed))
 

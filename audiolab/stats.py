@@ -1,8 +1,7 @@
 """Comparing results: mean ± std over folds (:func:`summarize_folds`), paired tests between two configurations
 (:func:`paired_fold_test`, :func:`mcnemar_test`, and :func:`corrected_resampled_ttest`, whose interval accounts for the
-folds' overlapping training sets), a Wilson interval for an accuracy (:func:`proportion_ci`) and the kit's one rule
-for "within noise", in words (:func:`describe_difference`). Everything returned is plain Python, ready for JSON and W&B.
-"""
+folds' overlapping training sets), a Wilson interval for an accuracy (:func:`proportion_ci`) and the kit's one rule for
+"within noise", in words (:func:`describe_difference`). Everything returned is plain Python, ready for JSON and W&B."""
 from __future__ import annotations
 
 import contextlib
@@ -74,13 +73,11 @@ def mcnemar_test(y_true, pred_a, pred_b) -> dict:
 
 def corrected_resampled_ttest(diffs: Sequence[float], n_train: int, n_test: int, alpha: float = 0.05) -> dict:
     """Mean of per-fold differences (A − B) with a ``1 - alpha`` confidence interval, corrected for cross-validation
-    (Nadeau & Bengio, "Inference for the generalization error", 2003).
-
-    The folds' training sets overlap, so their scores are correlated and the plain paired t-test's variance ``s²/k``
-    is too small. The corrected variance is ``(1/k + n_test/n_train) s²``; the statistic has ``k - 1`` degrees of
-    freedom. Returns ``mean``, ``se`` (corrected), ``t``, ``df``, ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n``
-    (folds); ``p``/``t`` are ``None`` when every difference is equal (no spread to test against).
-    """
+    (Nadeau & Bengio, "Inference for the generalization error", 2003). The folds' training sets overlap, so their scores
+    are correlated and the plain paired t-test's variance ``s²/k`` is too small. The corrected variance is
+    ``(1/k + n_test/n_train) s²``; the statistic has ``k - 1`` degrees of freedom. Returns ``mean``, ``se`` (corrected),
+    ``t``, ``df``, ``p`` (two-sided), ``ci_low``, ``ci_high`` and ``n`` (folds); ``p``/``t`` are ``None`` when every
+    difference is equal (no spread to test against)."""
     d = np.asarray(list(diffs), dtype=np.float64)
     k = len(d)
     if k < 2:
@@ -117,8 +114,7 @@ def describe_difference(test: Mapping, a: str = "A", b: str = "B") -> str:
     """The difference ``a − b`` in words and points, worded by :func:`within_noise`: "no evidence of
     a difference (CI −1.2 to +2.0 points)" or "a is ahead by 2.5 points (CI +0.4 to +4.6)"."""
     lo, hi, mean = 100 * test["ci_low"], 100 * test["ci_high"], 100 * test["mean"]
-    level = round(100 * (1 - test.get("alpha", 0.05)))
-    ci = f"{level} % CI {lo:+.1f} to {hi:+.1f} points"
+    ci = f"{round(100 * (1 - test.get('alpha', 0.05)))} % CI {lo:+.1f} to {hi:+.1f} points"
     if within_noise(test):
         return f"no evidence of a difference between {a} and {b} ({a} − {b} = {mean:+.1f} points, {ci})"
     ahead, behind = (a, b) if mean > 0 else (b, a)

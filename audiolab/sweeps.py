@@ -1,12 +1,11 @@
 """W&B sweeps of the notebooks' search, and collecting their trials into a results store.
 
-``sweeps/<arch>.yaml`` runs exactly the notebooks' trials (``audiolab train --protocol search --trial N``
-under ``wandb agent``); ``sweeps/<arch>-explore.yaml`` samples the whole search space (each parameter as
-``key=value``, applied by :meth:`audiolab.experiment.Experiment.replace`). Each trial is one W&B run that
-trains on the development folds but one validation fold at a time, never on the test fold, and reports
-:data:`SWEEP_METRIC`; its result file is an artifact of the run. :func:`collect` downloads those files into a
-results store, where :func:`audiolab.evaluation.search` reuses them instead of training the trials again.
-"""
+``sweeps/<arch>.yaml`` runs exactly the notebooks' trials (``audiolab train --protocol search --trial N`` under ``wandb
+agent``); ``sweeps/<arch>-explore.yaml`` samples the whole search space (each parameter as ``key=value``, applied by
+:meth:`audiolab.experiment.Experiment.replace`). Each trial is one W&B run that trains on the development folds but one
+validation fold at a time, never on the test fold, and reports :data:`SWEEP_METRIC`; its result file is an artifact of
+the run. :func:`collect` downloads those files into a results store, where :func:`audiolab.evaluation.search` reuses
+them instead of training the trials again."""
 from __future__ import annotations
 
 import json

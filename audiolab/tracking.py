@@ -4,8 +4,7 @@ W&B's own environment variables decide where runs go: ``WANDB_MODE`` (default: `
 in, else ``offline``), ``WANDB_DIR``, ``WANDB_PROJECT`` (default ``audiolab``); a run that cannot start is W&B's
 disabled run (a :class:`TrackingWarning` says why). A run holds every epoch (:func:`log_epoch`), the scored result
 (:func:`log_result`: summary, confusion matrix, ROC, a table of the scored clips with the audio of the most confident
-mistakes) and the result files as an artifact (:func:`log_files`).
-"""
+mistakes) and the result files as an artifact (:func:`log_files`)."""
 from __future__ import annotations
 
 import netrc

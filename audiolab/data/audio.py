@@ -2,6 +2,7 @@
 (:func:`load_features`): every clip is decoded once, later runs load one tensor file."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -112,12 +113,10 @@ def load_features(meta: pd.DataFrame, config: FeatureConfig = FeatureConfig(),
         return torch.zeros(shape)
     folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir() / "features"
     path = folder / f"logmel-{_cache_key(meta, config)[:32]}.pt"
-    try:
+    with contextlib.suppress(Exception):  # missing or damaged: recomputed, never trusted
         cached = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(cached, torch.Tensor) and tuple(cached.shape) == shape:
             return cached
-    except Exception:  # missing or damaged: recomputed, never trusted
-        pass
     logmel = LogMel(config)
 
     def one(clip: str) -> torch.Tensor:

@@ -1,7 +1,6 @@
 """ESC-10 on disk: its classes (:data:`ESC10_CLASSES`), where it is (:func:`resolve_root`), its verified download
 (:func:`download_esc10`), the clip table of the ESC-10 tree or the ESC-50 release (:func:`load_metadata`) and what
-``audiolab data`` prints (:func:`summarize`, :func:`data_command`).
-"""
+``audiolab data`` prints (:func:`summarize`, :func:`data_command`)."""
 from __future__ import annotations
 
 import contextlib
@@ -34,9 +33,8 @@ ESC10_CLASSES: tuple[str, ...] = ("Dog bark", "Rain", "Sea waves", "Baby cry", "
                                   "Helicopter", "Chainsaw", "Rooster", "Fire crackling")
 """The ten ESC-10 classes in folder order: index = target id."""
 
-ESC50_TO_ESC10: dict[str, str] = dict(zip(
-    ("dog", "rain", "sea_waves", "crying_baby", "clock_tick", "sneezing", "helicopter", "chainsaw", "rooster",
-     "crackling_fire"), ESC10_CLASSES))
+ESC50_TO_ESC10: dict[str, str] = dict(zip(("dog", "rain", "sea_waves", "crying_baby", "clock_tick", "sneezing",
+                                           "helicopter", "chainsaw", "rooster", "crackling_fire"), ESC10_CLASSES))
 """ESC-50 category name -> ESC-10 class name, for the ``esc10`` rows of ESC-50."""
 
 ESC10_COMMIT = "553c8f1743b9dba6b282e1323c3ca8fa76923448"
@@ -284,13 +282,12 @@ def _esc50_table(root: Path, subset: str, strict: bool) -> tuple[pd.DataFrame, t
 
 def load_metadata(root: Optional[PathLike] = None, subset: str = "esc10", download: bool = False,
                   strict: bool = True) -> pd.DataFrame:
-    """The clip table: one row per clip, sorted by ``(fold, target, filename)``.
-
-    Columns: ``path`` (absolute), ``filename``, ``fold`` (1..5), ``target``, ``category``, ``clip_id`` (freesound
-    source id), ``take``; ``df.attrs`` holds ``root``, ``source``, ``layout`` and ``classes`` (index = target).
-    ``subset="esc10"`` reads the ESC-10 tree or the ESC-10 rows of an ESC-50 release (same class ids), ``"esc50"``
-    all 50 classes of the ESC-50 layout (your own data). ``strict`` (default) requires the complete dataset;
-    ``strict=False`` accepts partial copies. A clip the table names but ``audio/`` lacks is always an error."""
+    """The clip table: one row per clip, sorted by ``(fold, target, filename)``. Columns: ``path`` (absolute),
+    ``filename``, ``fold`` (1..5), ``target``, ``category``, ``clip_id`` (freesound source id), ``take``; ``df.attrs``
+    holds ``root``, ``source``, ``layout`` and ``classes`` (index = target). ``subset="esc10"`` reads the ESC-10 tree or
+    the ESC-10 rows of an ESC-50 release (same class ids), ``"esc50"`` all 50 classes of the ESC-50 layout (your own
+    data). ``strict`` (default) requires the complete dataset; ``strict=False`` accepts partial copies. A clip the table
+    names but ``audio/`` lacks is always an error."""
     path, source = resolve_root(root, download=download, subset=subset)
     layout = _layout(path)
     if layout is None:
@@ -326,10 +323,8 @@ def summarize(meta: pd.DataFrame) -> dict:
 
 
 def data_command(root: Optional[PathLike] = None, download: bool = False, strict: bool = True) -> int:
-    """``audiolab data [--root PATH] [--download]``: clips per class and fold, audio properties, provenance.
-
-    0 on success; 2, with the error and its fix on one line of stderr, when there is no usable dataset.
-    """
+    """``audiolab data [--root PATH] [--download]``: clips per class and fold, audio properties, provenance; 0 on
+    success, 2 (the error and its fix on one line of stderr) when there is no usable dataset."""
     try:
         meta = load_metadata(root, download=download, strict=strict)
         summary = summarize(meta)

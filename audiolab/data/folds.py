@@ -1,9 +1,8 @@
 """The official ESC-10 folds, and the protocol's use of them.
 
-Clips cut from one recording always share a fold, so evaluate on whole folds, never on a random split of
-clips (near-duplicates in training and test inflate the score). Every function returns positional
-indices into the clip table (``meta.iloc[idx]``, or a feature tensor in the same row order).
-"""
+Clips cut from one recording always share a fold, so evaluate on whole folds, never on a random split of clips
+(near-duplicates in training and test inflate the score). Every function returns positional indices into the clip table
+(``meta.iloc[idx]``, or a feature tensor in the same row order)."""
 from __future__ import annotations
 
 import numpy as np

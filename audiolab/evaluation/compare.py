@@ -1,12 +1,11 @@
 """Comparing configurations honestly: seeds, seed ensembles, the recipe's ablation and the result tables.
 
-A single cross-validation run of a configuration moves by a point or more with its seed alone, so each configuration
-is run with several seeds (:func:`seed_members`) and compared by its **mean over seeds**, fold by fold. The difference
-gets a 95 % interval from the corrected resampled t-test (:func:`audiolab.stats.corrected_resampled_ttest`), and the
-kit's one rule decides the wording (:func:`audiolab.stats.describe_difference`): an interval that contains zero is "no
+A single cross-validation run of a configuration moves by a point or more with its seed alone, so each configuration is
+run with several seeds (:func:`seed_members`) and compared by its **mean over seeds**, fold by fold. The difference gets
+a 95 % interval from the corrected resampled t-test (:func:`audiolab.stats.corrected_resampled_ttest`), and the kit's
+one rule decides the wording (:func:`audiolab.stats.describe_difference`): an interval that contains zero is "no
 evidence of a difference", never "equal". :func:`run_seed_ensemble` scores the average of the seeds' probabilities as
-one model; :func:`run_ablation` switches each ingredient of the recipe off on the development folds, paired by seed.
-"""
+one model; :func:`run_ablation` switches each ingredient of the recipe off on the development folds, paired by seed."""
 from __future__ import annotations
 
 import math

@@ -10,11 +10,11 @@
 * :func:`choose_by_development` -- a pick among configurations (the number of heads, the shipped model) by
   their mean development-fold accuracy over seeds.
 
-Both choices refuse scores of the test fold with :class:`TestFoldError`.
-"""
+Both choices refuse scores of the test fold with :class:`TestFoldError`."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import itertools
 import math
 import random
@@ -36,7 +36,6 @@ from .store import FOLDERS, ResultsStore, data_fingerprint
 
 #: W&B artifact type of a search trial's result file (what :func:`audiolab.sweeps.collect` downloads).
 TRIAL_ARTIFACT = "search-trial"
-
 
 #: The columns of a search's trials table after the trial number and its searched values.
 TRIAL_RESULT_COLUMNS = ("val_accuracy", "val_macro_f1", "val_auc", "val_clips", "val_folds", "test_fold",
@@ -62,19 +61,16 @@ def chosen_trial(trials: pd.DataFrame) -> pd.Series:
             raise TestFoldError(f"a trial was scored on the test fold {int(test)} (validation folds {sorted(scored)}): "
                                 "a search scores validation folds inside the development folds, never the test fold")
     table = ranked(trials)
-    floor = table.iloc[0]["val_accuracy"] - validation_se(table)
-    within = table[table["val_accuracy"] >= floor - 1e-12]
+    within = table[table["val_accuracy"] >= table.iloc[0]["val_accuracy"] - validation_se(table) - 1e-12]
     return within.sort_values(["params_trainable", "val_accuracy", "val_macro_f1", "trial"],
                               ascending=[True, False, False, True], kind="stable").iloc[0]
 
 
 def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[Any, pd.DataFrame]:
     """The candidate with the highest mean development-fold accuracy over its seeds, and the table behind it.
-
-    ``candidates`` maps a label (a number of heads, an experiment name) to the development cross-validation summaries
-    of its seeds. Ties go to the first candidate. Any summary that is not a development cross-validation, or that
-    scored the test fold, raises :class:`TestFoldError`: the choice would have looked at the test fold.
-    """
+    ``candidates`` maps a label (a number of heads, an experiment name) to the development cross-validation summaries of
+    its seeds. Ties go to the first candidate. Any summary that is not a development cross-validation, or that scored
+    the test fold, raises :class:`TestFoldError`: the choice would have looked at the test fold."""
     rows = {}
     for label, summaries in candidates.items():
         if not summaries:
@@ -90,8 +86,7 @@ def choose_by_development(candidates: Mapping[Any, Sequence[Mapping]]) -> tuple[
         rows[label] = {"seeds": len(accs), "dev_accuracy_mean": float(sum(accs) / len(accs)),
                        "dev_accuracy_min": float(min(accs)), "dev_accuracy_max": float(max(accs))}
     table = pd.DataFrame(rows).T.rename_axis("candidate")
-    best = max(rows, key=lambda label: rows[label]["dev_accuracy_mean"])  # max keeps the first of equals
-    return best, table
+    return max(rows, key=lambda label: rows[label]["dev_accuracy_mean"]), table  # max keeps the first of equals
 
 
 def ranked(trials: pd.DataFrame) -> pd.DataFrame:
@@ -115,10 +110,8 @@ def validation_se(trials: pd.DataFrame) -> float:
 def _typed(value: Any, like: Any) -> Any:
     """A table cell as a value of the field ``like`` is (read from CSV, ``"(32, 64)"`` is a tuple, ``32.0`` an int)."""
     if isinstance(value, str) and value[:1] in "([":
-        try:
+        with contextlib.suppress(ValueError, SyntaxError):  # a string that is no literal stays a string
             value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            return value
     if isinstance(like, int) and not isinstance(like, bool) and isinstance(value, float) and value.is_integer():
         return int(value)
     return tupled(value)
@@ -155,12 +148,10 @@ def best_experiment(base: Experiment, trials: pd.DataFrame, name: Optional[str] 
 
 
 def search_trials(base: Experiment, space: Mapping[str, Sequence], n_trials: int = 8, seed: int = 0) -> list[dict]:
-    """The trials :func:`search` runs: a list of ``{key: value}``, the base configuration first.
-
-    Keys are dotted names (``"train.lr"``, ``"model.channels"``). If the grid (plus the base) has
-    at most ``n_trials`` distinct configurations, all of them; otherwise the base and
-    ``n_trials - 1`` distinct random grid points drawn with ``seed`` (same seed, same trials).
-    """
+    """The trials :func:`search` runs: a list of ``{key: value}``, the base configuration first. Keys are dotted names
+    (``"train.lr"``, ``"model.channels"``). If the grid (plus the base) has at most ``n_trials`` distinct
+    configurations, all of them; otherwise the base and ``n_trials - 1`` distinct random grid points drawn with ``seed``
+    (same seed, same trials)."""
     if not space:
         raise ValueError("the search space is empty: pass {key: [values, ...]}")
     if n_trials < 1:
@@ -192,13 +183,11 @@ def search_splits(meta: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]
 
 def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, features: torch.Tensor,
            store: "ResultsStore | PathLike", n_trials: int = 8, seed: int = 0) -> pd.DataFrame:
-    """Run the :func:`search_trials` of ``base`` over ``space`` (dotted keys) on the validation folds.
-
-    Each trial is stored as it finishes in ``<base.name>/search/trial-<key>.json`` and reused on a rerun
-    (``$AUDIOLAB_WORKERS`` of them train at once). Returns a DataFrame best first (validation accuracy, then
-    macro F1) with columns ``trial``, one per space key, and :data:`TRIAL_RESULT_COLUMNS`; also written to
-    ``trials.csv``. W&B: one run per trial (:func:`run_trial`).
-    """
+    """Run the :func:`search_trials` of ``base`` over ``space`` (dotted keys) on the validation folds. Each trial is
+    stored as it finishes in ``<base.name>/search/trial-<key>.json`` and reused on a rerun (``$AUDIOLAB_WORKERS`` of
+    them train at once). Returns a DataFrame best first (validation accuracy, then macro F1) with columns ``trial``, one
+    per space key, and :data:`TRIAL_RESULT_COLUMNS`; also written to ``trials.csv``. W&B: one run per trial
+    (:func:`run_trial`)."""
     store = ResultsStore.of(store)
     check_inputs(base, meta, features)
     points = search_trials(base, space, n_trials=n_trials, seed=seed)
@@ -213,10 +202,9 @@ def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, 
         stored = run_trial(base, values, meta, features, store, index=i)
         metrics = stored["metrics"]
         rows.append({"trial": i, **values, "val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"],
-                     "val_auc": metrics["auc_macro_ovr"], "val_clips": int(metrics["n"]),
-                     "val_folds": ",".join(str(v) for v in stored["val_folds"]), "test_fold": TEST_FOLD,
-                     "params_trainable": stored["params"]["trainable"], "seconds": stored["train_seconds"],
-                     "key": stored["key"]})
+                     "val_auc": metrics["auc_macro_ovr"], "val_clips": int(metrics["n"]), "test_fold": TEST_FOLD,
+                     "val_folds": ",".join(str(v) for v in stored["val_folds"]), "key": stored["key"],
+                     "params_trainable": stored["params"]["trainable"], "seconds": stored["train_seconds"]})
     table = ranked(pd.DataFrame(rows, columns=["trial", *space, *TRIAL_RESULT_COLUMNS]))
     store.write_csv(store.search_dir(base.name) / "trials.csv", table)
     return table

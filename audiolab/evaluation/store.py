@@ -14,13 +14,11 @@ rerun of a finished experiment is a no-op. Nothing else builds a results path by
 A stored result is reused only when its ``key`` (:meth:`audiolab.experiment.Experiment.key`) and its ``data``
 fingerprint (the clips of its train and test sets) match, and a fold's CSV is the one its record was written with
 (``csv_sha256``; older records: the CSV's clips). One process at a time trains into an experiment's folder
-(:meth:`ResultsStore.writing`). Nothing is ever pruned: tables are made from the experiments their caller names.
-"""
+(:meth:`ResultsStore.writing`). Nothing is ever pruned: tables are made from the experiments their caller names."""
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import tempfile
 from contextlib import contextmanager
@@ -30,15 +28,14 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .._util import PathLike, atomic_write, file_sha256, is_a, plain, read_json, repo_root, write_csv, write_json
+from .._util import (PathLike, atomic_write, file_sha256, is_a, logger, plain, read_json, repo_root, write_csv,
+                     write_json)
 from ..data import TEST_FOLD
 
 try:
     import fcntl
 except ImportError:  # Windows: no lock
     fcntl = None
-
-logger = logging.getLogger("audiolab")
 
 #: File name of the model ``audiolab predict`` uses, directly under the store's root.
 BEST_MODEL = "best_model.pt"
