@@ -130,7 +130,7 @@ def train_command(args) -> int:
     from . import data
     from ._util import write_json
     from .evaluation import ExperimentBusy, ResultsStore, cross_validate, run_trial
-    from .evaluation.cv import workers
+    from .evaluation.cv import cohort_size, workers
 
     sweep = bool(os.environ.get("WANDB_SWEEP_ID"))
     out = Path(args.out)
@@ -140,7 +140,7 @@ def train_command(args) -> int:
             raise ValueError(f"under a W&B sweep agent ($WANDB_SWEEP_ID is set) run --protocol search, not "
                              f"{args.protocol}: a sweep trial is one trial of the notebooks' search, one W&B run")
         exp = experiment_from_args(args)
-        workers()  # a bad $AUDIOLAB_WORKERS is refused before any training
+        workers(), cohort_size()  # a bad $AUDIOLAB_WORKERS or $AUDIOLAB_COHORT is refused before any training
         if out.suffix.lower() != ".json":
             raise ValueError(f"--out should name a .json file, got {out}")
         if args.wandb:

@@ -88,6 +88,10 @@ def test_a_bad_number_of_workers_exits_2(synthetic_esc10, tmp_path, capsys, monk
     monkeypatch.setenv("AUDIOLAB_WORKERS", "many")
     assert train(synthetic_esc10, tmp_path / "r.json", "--arch", "conv1d") == 2
     assert "audiolab train: error: $AUDIOLAB_WORKERS='many'" in capsys.readouterr().err
+    monkeypatch.setenv("AUDIOLAB_WORKERS", "1")
+    monkeypatch.setenv("AUDIOLAB_COHORT", "0")
+    assert train(synthetic_esc10, tmp_path / "r.json", "--arch", "conv1d") == 2
+    assert "audiolab train: error: $AUDIOLAB_COHORT='0'" in capsys.readouterr().err
 
 
 def test_results_that_are_a_file_exit_2_before_training(synthetic_esc10, tmp_path, capsys, monkeypatch):
