@@ -20,6 +20,8 @@ def test_cohorts_hold_the_models_that_can_train_together(monkeypatch):
     assert len(cv.cohorts(jobs)) == 4
     monkeypatch.setenv("AUDIOLAB_COHORT", "4")
     assert [len(c) for c in cv.cohorts([cv.Job(a, idx, idx, k) for k in range(9)])] == [3, 3, 3]  # evenly
+    with pytest.raises(ValueError, match="cannot train as one cohort"):
+        cv.train_and_score(jobs[:2], None, None)  # refused before anything is read or built
     monkeypatch.setenv("AUDIOLAB_COHORT", "none")
     with pytest.raises(ValueError, match="AUDIOLAB_COHORT='none'"):
         cv.cohorts(jobs)

@@ -112,15 +112,19 @@ def cohort_size() -> int:
     return int(value)
 
 
+def _cohort_key(job: Job) -> tuple:
+    """What jobs of one cohort share: the model, features, augmentation, recipe but the seed, and clip counts."""
+    e = job.exp
+    return e.model, e.features, e.augment, replace(e.train, seed=0), len(job.train_idx), len(job.scored_idx)
+
+
 def cohorts(jobs: Sequence[Job]) -> list[list[Job]]:
     """``jobs`` in cohorts that train together (:func:`audiolab.train.fit_cohort`): the same model, features,
     augmentation and recipe but for the seed, and as many clips; in their order, at most :func:`cohort_size` each,
     split evenly (15 -> 8 + 7)."""
     groups: dict = {}
     for job in jobs:
-        e = job.exp
-        key = (e.model, e.features, e.augment, replace(e.train, seed=0), len(job.train_idx), len(job.scored_idx))
-        groups.setdefault(key, []).append(job)
+        groups.setdefault(_cohort_key(job), []).append(job)
     out = []
     for group in groups.values():
         n = -(-len(group) // cohort_size())
@@ -140,13 +144,12 @@ def train_and_score(jobs: Sequence[Job], meta: pd.DataFrame, features: torch.Ten
     too with ``keep_model``, then its record, written last) and its files become an artifact."""
     if scored not in tracking.SCORED:
         raise ValueError(f"scored must be 'test' or 'val', got {scored!r}")
+    if len({_cohort_key(job) for job in jobs}) > 1:
+        raise ValueError("these jobs cannot train as one cohort (their model, features, augmentation, recipe but the "
+                         "seed, or clip counts differ): group them with audiolab.evaluation.cv.cohorts")
     y, classes = check_inputs(jobs[0].exp, meta, features), class_names(meta)
     protocol = "official" if scored == "test" else "development"
     kind, exp = FOLDERS[protocol], jobs[0].exp
-    if any(job.exp.model != exp.model or job.exp.augment != exp.augment or job.exp.features != exp.features
-           for job in jobs):
-        raise ValueError("the jobs of one cohort share their model, augmentation and features: group them with "
-                         "audiolab.evaluation.cv.cohorts")
     models = []
     for job in jobs:
         seed_everything(job.exp.train.seed)  # the initial weights depend on the seed too
