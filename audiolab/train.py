@@ -120,7 +120,7 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch
 def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Sequence, eval_idx: Optional[Sequence] = None,
                config: "TrainConfig | Sequence[TrainConfig]" = TrainConfig(), augment: AugmentConfig = AugmentConfig(),
                eval_name: str = "val", on_epoch: Optional[Callable[[list], None]] = None,
-               description: str = "training") -> list[TrainResult]:
+               description: str = "training", targets: Optional[torch.Tensor] = None) -> list[TrainResult]:
     """Train a **cohort**: K models of one architecture and shape at once, each on its own clips, in one step.
 
     Model ``k`` trains on the clips ``x[train_idx[k]]`` (every model as many) with ``config[k]`` (the same recipe,
@@ -131,7 +131,9 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
     Each model keeps its own initial weights, data order and augmentation (drawn from its own generator), dropout
     masks, gradient clipping and AdamW state (one AdamW over the stacked parameters is K independent ones).
     Loss and accuracy are read from the device once per epoch; on a CUDA GPU with bfloat16 the forward pass is
-    autocast to it (``config.amp``). ``on_epoch`` receives the K history rows of each epoch.
+    autocast to it (``config.amp``). ``on_epoch`` receives the K history rows of each epoch. ``targets`` (optional,
+    ``(K, clips, classes)``) replaces each model's training targets, the labels' smoothed one-hot vectors (e.g. with a
+    teacher's probabilities: distillation).
     """
     configs = [config] * len(models) if isinstance(config, TrainConfig) else list(config)
     if not models or len({len(models), len(configs), len(train_idx), len(eval_idx or train_idx)}) > 1:
@@ -161,6 +163,9 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
         n_classes = models[0].to(device).eval()(xn[0, :2]).shape[-1]
     models = [model.to(device).train() for model in models]
     soft = F.one_hot(y, n_classes).float() * (1.0 - config.label_smoothing) + config.label_smoothing / n_classes
+    if targets is not None and tuple(targets.shape) != (k, *soft.shape):
+        raise ValueError(f"targets must be (models, clips, classes) = {(k, *soft.shape)}, got {tuple(targets.shape)}")
+    soft = soft.expand(k, -1, -1) if targets is None else targets.float().to(device)  # (K, clips, classes)
     if eval_idx is not None:
         eval_idx = torch.as_tensor(np.stack([np.asarray(i, dtype=np.int64) for i in eval_idx])).to(device)
         x_eval, y_eval = xn[rows, eval_idx], y[eval_idx]
@@ -190,10 +195,10 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
         choices = {name: torch.from_numpy(np.stack([c[name] for c in choices])).to(device) for name in choices[0]}
         order = train_idx.gather(1, choices.pop("order"))  # (K, n): the clips of each model, in its order
         if augment.between_class:  # mixed as sounds mix: in dB before normalisation
-            xe, se = between_class(x[order], soft[order], choices.pop("ratio"), choices.pop("bc_partner"))
+            xe, se = between_class(x[order], soft[rows, order], choices.pop("ratio"), choices.pop("bc_partner"))
             xe = normalize(xe)
         else:
-            xe, se = xn[rows, order], soft[order]
+            xe, se = xn[rows, order], soft[rows, order]
         xe, se = apply_augment(xe, se, augment, choices)
         ye, totals = y[order], torch.zeros(2, k, device=device)
         skeleton.train()

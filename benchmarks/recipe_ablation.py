@@ -16,23 +16,38 @@ Every run is stored under ``--out`` as an ordinary cross-validation result
 (``<out>/<arch>/<variant>-seed<s>/dev-cv/``), so an interrupted ablation resumes where
 it stopped. On a 2-core laptop CPU a 4-fold, 100-epoch run of Architecture 1 takes
 about 2 minutes; ``--workers`` runs several at once (``$AUDIOLAB_WORKERS``: one-thread processes). ``--list`` prints the named and the parametric variants (``kernel-<k>``, ``channels-...``,
-``stride-...``, ``hop-<samples>``, ...); ``+`` combines them (``hop-1024+stride-1-2-2-2``).
+``stride-...``, ``hop-<samples>``, ...); ``+`` combines them (``hop-1024+stride-1-2-2-2``). ``--set KEY=VALUE``
+changes the recipe itself first (``--set train.copies=1``: the recipe before it took two copies per step).
+
+``distill`` (run on its own) distils the recipe's seed ensemble into one model, fold by fold: the recipe's models of
+every seed train together on a fold's three training folds (they are the recipe's runs of the table, and the
+teachers), their averaged probabilities on those training clips (8 time shifts, softened with temperature 2) are
+mixed half and half with the labels' smoothed one-hot vectors, and a model of each seed trains on those targets
+(``fit_cohort(..., targets=)``). The held fold is only scored. Its cost counts the student and its share of the
+teachers: about 2x.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
 from pathlib import Path
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
 from typing import Callable
 
 from scipy import stats as scipy_stats
 
 from audiolab import configs
-from audiolab.data import load_features, load_metadata
+from audiolab.data import development_folds, load_features, load_metadata
 from audiolab.evaluation import cross_validate, cv
 from audiolab.experiment import Experiment
+from audiolab.models import build_model
+from audiolab.train import fit_cohort, predict_proba, seed_everything
 
 FOLDS = (1, 2, 3, 4)  # the development folds: fold 5, the test fold, is never trained on nor scored here
 
@@ -117,6 +132,57 @@ def variant(base: Experiment, name: str, seed: int, device: str = "auto") -> Exp
     return exp.replace({"train.seed": seed, "train.device": device}, name=f"{name}-seed{seed}")
 
 
+def _distill_fold(base: Experiment, seeds: list[int], x: torch.Tensor, y: np.ndarray, fold: int, train_idx, held_idx,
+                  path: Path, alpha: float = 0.5, temperature: float = 2.0) -> dict:
+    """One development fold of ``distill``: the recipe's models of ``seeds`` (the teachers), then a student of each
+    seed on the teachers' softened, averaged probabilities; both scored on the held fold. Stored at ``path``."""
+    if path.exists():
+        return json.loads(path.read_text())
+    torch.set_num_threads(1)
+    recipes = [base.replace({"train.seed": s}).train for s in seeds]
+    out = {"fold": fold, "accuracy": {}, "seconds": {}}
+    targets = None
+    for role in ("recipe", "distill"):
+        models = []
+        for recipe in recipes:
+            seed_everything(recipe.seed)
+            models.append(build_model(base.model, base.features.n_mels, 10))
+        results = fit_cohort(models, x, y, [train_idx] * len(seeds), None, recipes, base.augment,
+                             description=f"fold {fold}: {role}", targets=targets)
+        held = [predict_proba(r.model, x[held_idx], r.normalizer, shifts=base.train.tta_shifts) for r in results]
+        out["accuracy"][role] = [float((p.argmax(1) == y[held_idx]).mean()) for p in held]
+        out["seconds"][role] = sum(r.seconds for r in results)
+        if role == "recipe":  # the teachers' averaged probabilities on the training clips, softened
+            teacher = np.mean([predict_proba(r.model, x[train_idx], r.normalizer, shifts=base.train.tta_shifts)
+                               for r in results], axis=0) ** (1 / temperature)
+            teacher /= teacher.sum(1, keepdims=True)
+            smooth = base.train.label_smoothing
+            labels = np.eye(10)[y] * (1 - smooth) + smooth / 10
+            mixed = labels.copy()
+            mixed[train_idx] = (1 - alpha) * labels[train_idx] + alpha * teacher
+            targets = torch.as_tensor(mixed, dtype=torch.float32).expand(len(seeds), -1, -1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def distill(base: Experiment, seeds: list[int], meta, x: torch.Tensor, out: Path, workers: int):
+    """``(results, seconds)`` of ``recipe`` and ``distill`` per seed, as :func:`ablation_table` takes them; a
+    student's seconds include its share of the teachers'."""
+    y = np.array(meta["target"])
+    folds = [(k, tr, held) for k, tr, held in development_folds(meta) if k in FOLDS]
+    tag = base.replace(name="distill").key()
+    runs = Parallel(n_jobs=min(workers, len(folds)))(
+        delayed(_distill_fold)(base, seeds, x, y, k, tr, held, out / f"distill-{tag}-seeds{'-'.join(map(str, seeds))}" / f"fold{k}.json")
+        for k, tr, held in folds)
+    results = {(role, s): [run["accuracy"][role][i] for run in runs] for role in ("recipe", "distill")
+               for i, s in enumerate(seeds)}
+    recipe_seconds = sum(run["seconds"]["recipe"] for run in runs)
+    seconds = {("recipe", s): recipe_seconds for s in seeds}
+    seconds.update({("distill", s): recipe_seconds + sum(run["seconds"]["distill"] for run in runs) for s in seeds})
+    return results, seconds
+
+
 def ablation_table(results: dict[tuple[str, int], list[float]], seconds: dict | None = None) -> list[dict]:
     """Rows of variant, seeds, mean accuracy (%) and the paired difference from ``recipe``: its mean over seeds, std
     and 95 % t-interval (``low``, ``high``); with ``seconds`` (training seconds per run), the ``cost`` against the
@@ -163,24 +229,35 @@ def main(argv=None) -> dict:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     parser.add_argument("--root", help="dataset folder (default: $AUDIOLAB_DATA or the cache)")
     parser.add_argument("--out", default="ablation", help="where the runs are stored (default ./ablation)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change the recipe first (repeatable), e.g. train.copies=1")
     parser.add_argument("--list", action="store_true", help="print the variants and exit")
     args = parser.parse_args(argv)
     if args.list:
-        print("\n".join([*VARIANTS, "kernel-<k>", "channels-<c1>-<c2>-...", "stride-<s1>-<s2>-...", "hop-<samples>", "mels-<bands>", "dmodel-<width>", "time-mask-<frames>",
+        print("\n".join([*VARIANTS, "distill", "kernel-<k>", "channels-<c1>-<c2>-...", "stride-<s1>-<s2>-...", "hop-<samples>", "mels-<bands>", "dmodel-<width>", "time-mask-<frames>",
                           "batch-<size>", "copies-<n>", "(combine variants with +)"]))
         return {}
 
     profile = configs.get_profile("full", epochs=args.epochs)
     base = configs.arch1(profile) if args.arch == "arch1" else configs.arch2(args.heads, profile)
+    base = base.replace(dict(item.split("=", 1) for item in args.set)).replace({"train.device": args.device})
     names = ["recipe"] + [n for n in args.variants.split(",") if n and n != "recipe"]
     seeds = [int(s) for s in args.seeds.split(",")]
+    if "distill" in names and len(names) > 2:
+        raise SystemExit("distill trains its own recipe runs (its teachers): run it on its own, --variants distill")
     for name in names:
-        variant(base, name, 0)  # unknown names fail before anything trains
+        if name != "distill":
+            variant(base, name, 0)  # unknown names fail before anything trains
     os.environ[cv.WORKERS_ENV] = str(args.workers)  # trainings side by side: joblib processes of one thread
     print(f"{args.arch}: {len(names)} variants x {len(seeds)} seeds, folds {FOLDS}, {args.epochs} epochs, "
           f"{args.workers} at a time")
-    runs = {(n, s): variant(base, n, s, args.device) for s in seeds for n in names}
     meta, front_ends = load_metadata(args.root, strict=False), {}
+    if "distill" in names:
+        results, seconds = distill(base, seeds, meta, load_features(meta, base.features), Path(args.out) / args.arch,
+                                   args.workers)
+        _print_table(ablation_table(results, seconds))
+        return results
+    runs = {(n, s): variant(base, n, s, args.device) for s in seeds for n in names}
 
     def features_of(front_end):
         if front_end not in front_ends:  # a variant may change the front-end: compute its features once

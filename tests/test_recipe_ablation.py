@@ -4,6 +4,7 @@ import json
 import statistics
 
 import pytest
+import torch
 
 from audiolab import configs
 
@@ -100,3 +101,32 @@ def test_runs_folds_1_to_4_and_resumes(ablation, synthetic_esc10, tmp_path, caps
     before = {p: p.read_bytes() for p in stored.glob("fold*.json")}  # a retrained fold differs in its seconds
     assert ablation.main(argv) == results  # stored runs are loaded, not retrained
     assert {p: p.read_bytes() for p in stored.glob("fold*.json")} == before
+
+
+def test_distill_teaches_each_fold_from_its_training_folds_only(ablation, synthetic_esc10, tmp_path, monkeypatch, capsys):
+    from audiolab.data import load_metadata
+
+    folds = load_metadata(synthetic_esc10, strict=False)["fold"].to_numpy()
+    seen = []
+
+    def spy(models, x, y, train_idx, eval_idx, configs, augment, description, targets=None):
+        seen.append((description, {int(f) for i in train_idx for f in folds[i]}, targets))
+        return fit_cohort(models, x, y, train_idx, eval_idx, configs, augment, description=description, targets=targets)
+
+    fit_cohort = ablation.fit_cohort
+    monkeypatch.setattr(ablation, "fit_cohort", spy)
+    argv = ["--variants", "distill", "--seeds", "0,1", "--epochs", "1", "--device", "cpu", "--set", "train.copies=1",
+            "--root", str(synthetic_esc10), "--out", str(tmp_path)]
+    results = ablation.main(argv)
+    assert set(results) == {(role, s) for role in ("recipe", "distill") for s in (0, 1)}
+    assert all(len(accs) == 4 for accs in results.values())  # folds 1-4 scored
+    assert [d for d, _, _ in seen] == [f"fold {k}: {r}" for k in (1, 2, 3, 4) for r in ("recipe", "distill")]
+    for k, (description, trained, targets) in zip((1, 1, 2, 2, 3, 3, 4, 4), seen):
+        assert trained == {1, 2, 3, 4} - {k}  # never the held fold, never fold 5
+        assert (targets is None) == description.endswith("recipe")  # students learn the teachers' targets
+        if targets is not None:
+            assert targets.shape[0] == 2 and torch.allclose(targets.sum(-1), torch.ones(()))
+    assert "distill" in capsys.readouterr().out
+    assert ablation.main(argv) == results and len(seen) == 8  # stored folds are read back, not retrained
+    with pytest.raises(SystemExit, match="on its own"):
+        ablation.main(["--variants", "distill,no-mixup", "--root", str(synthetic_esc10), "--out", str(tmp_path)])

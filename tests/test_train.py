@@ -205,3 +205,22 @@ def test_a_model_trained_on_windows_is_scored_on_evenly_spaced_windows():
     windows = [predict_proba(result.model, torch.roll(xn, s * 6, dims=-1)[..., :8]) for s in range(4)]
     averaged = predict_proba(result.model, x, result.normalizer, shifts=4, crop=8)
     np.testing.assert_allclose(averaged, np.mean(windows, 0), atol=1e-6)
+
+
+def test_a_cohort_trains_on_given_targets_each_model_its_own():
+    x, y = toy_data(n=90)
+    train, scored = COHORT_SPLITS
+    recipe = TrainConfig(epochs=2, batch_size=16, seed=1, label_smoothing=0.1)
+    labels = torch.nn.functional.one_hot(y, 3).float() * 0.9 + 0.1 / 3  # the targets the labels make
+    plain = fit_cohort(_three_models(), x, y, train, scored, recipe)
+    same = fit_cohort(_three_models(), x, y, train, scored, recipe, targets=labels.expand(3, -1, -1))
+    for a, b in zip(plain, same):
+        torch.testing.assert_close(a.model.state_dict(), b.model.state_dict())
+    teacher = labels.expand(3, -1, -1).clone()
+    teacher[1] = labels.roll(1, dims=-1)  # model 1 learns other targets (a wrong teacher); the others do not
+    taught = fit_cohort(_three_models(), x, y, train, scored, recipe, targets=teacher)
+    weights = [torch.nn.utils.parameters_to_vector(r.model.parameters()) for r in (*plain, *taught)]
+    torch.testing.assert_close(weights[0], weights[3])
+    assert not torch.allclose(weights[1], weights[4])
+    with pytest.raises(ValueError, match="targets must be"):
+        fit_cohort(_three_models(), x, y, train, scored, recipe, targets=labels)
