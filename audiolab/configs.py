@@ -52,14 +52,16 @@ def get_profile(name: str = "full", **overrides) -> Profile:
 
 
 def arch1(profile: Profile = PROFILES["full"], name: str = "arch1") -> Experiment:
-    """Architecture 1 as the kit trains it: the defaults of every config (see :class:`ConvConfig`)."""
-    return Experiment(name=name, model=ConvConfig(), train=TrainConfig(epochs=profile.epochs),
+    """Architecture 1 as the kit trains it: the defaults of every config (see :class:`ConvConfig`), but two augmented
+    copies of every clip in a step (+2.1 points on the development folds, 0.7 to 3.4 over 5 seeds; README)."""
+    return Experiment(name=name, model=ConvConfig(), train=TrainConfig(epochs=profile.epochs, copies=2),
                       description="Architecture 1: 1D-conv blocks (conv, batch norm, ReLU, max-pool, dropout), "
                                   "avg+max pooling, one FC layer")
 
 
 def arch2(heads: int = 4, profile: Profile = PROFILES["full"], name: Optional[str] = None) -> Experiment:
-    """Architecture 2 with ``heads`` attention heads (see :class:`TransformerConfig`), trained at lr 1e-3."""
+    """Architecture 2 with ``heads`` attention heads (see :class:`TransformerConfig`), trained at lr 1e-3 (one copy of
+    each clip per step: two gave +0.8 points, -0.6 to +2.2 over 5 seeds, no evidence of a gain; README)."""
     return Experiment(name=name or f"arch2-heads{heads}", model=TransformerConfig(heads=heads),
                       train=TrainConfig(epochs=profile.epochs, lr=1e-3),
                       description=f"Architecture 2: conv base, <cls> token, {heads}-head self-attention transformer, MLP head")
