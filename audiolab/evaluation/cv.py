@@ -9,8 +9,8 @@
 
 :func:`cross_validate` -> :func:`train_and_score` -> :func:`audiolab.train.fit_cohort`: a fresh model trains for each
 fold, the scored fold is watched after every epoch for the history only, and the **last-epoch** model is evaluated.
-The models of one configuration (its folds, its seeds) train together, up to ``$AUDIOLAB_COHORT`` (default 8) in one
-step (:func:`cohorts`). Each finished fold is stored at once (:mod:`~audiolab.evaluation.store`), and a fold already
+The models of one configuration (its folds, its seeds) train together, up to :func:`cohort_size` (4 on a CPU, 16 on a GPU) in
+one step (:func:`cohorts`). Each finished fold is stored at once (:mod:`~audiolab.evaluation.store`), and a fold already
 stored with the same configuration and clips is loaded instead of retrained. Cohorts train ``$AUDIOLAB_WORKERS`` at a
 time (``2``, or ``auto`` for one per core, or one on a GPU; default 1), each worker a process of one torch thread
 (joblib), so the numbers do not depend on the number of workers.
