@@ -14,11 +14,11 @@ def test_the_configs_defaults_are_what_the_kit_trains():
     assert FeatureConfig() == configs.FEATURES == a1.features == a2.features
     assert ConvConfig() == a1.model and TransformerConfig(heads=4) == a2.model
     assert AugmentConfig() == a1.augment == a2.augment
-    assert TrainConfig() == a1.train and a2.train == TrainConfig(lr=1e-3)
+    assert TrainConfig(copies=2) == a1.train and a2.train == TrainConfig(lr=1e-3)  # arch1: two copies per step
 
 
 def test_arch1_is_the_default_experiment():
-    assert configs.arch1().key() == Experiment().key()
+    assert configs.arch1().key() == Experiment().replace({"train.copies": 2}).key()
     assert configs.arch2().key() == Experiment(model=TransformerConfig()).replace({"train.lr": 1e-3}).key()
 
 

@@ -38,6 +38,7 @@ def test_summary_pairs_each_rule_with_the_last_epoch_seed_by_seed(wa):
 
 def test_the_last_epoch_is_the_kits_development_score(wa, synthetic_esc10, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AUDIOLAB_WORKERS", "1")  # main sets it from --workers: restored after the test
+    monkeypatch.setenv("AUDIOLAB_COHORT", "1")  # one model per step, as the benchmark's fit: the same dropout masks
     threads = torch.get_num_threads()
     try:
         rows = wa.main(["--seeds", "0", "--epochs", "2", "--workers", "1", "--root", str(synthetic_esc10)])
