@@ -194,11 +194,12 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
                     **draw(augment, n, *x.shape[1:], rng)} for rng in rngs]
         choices = {name: torch.from_numpy(np.stack([c[name] for c in choices])).to(device) for name in choices[0]}
         order = train_idx.gather(1, choices.pop("order"))  # (K, n): the clips of each model, in its order
+        se = soft[rows, order]  # (K, n, classes): each model's targets, in its order
         if augment.between_class:  # mixed as sounds mix: in dB before normalisation
-            xe, se = between_class(x[order], soft[rows, order], choices.pop("ratio"), choices.pop("bc_partner"))
+            xe, se = between_class(x[order], se, choices.pop("ratio"), choices.pop("bc_partner"))
             xe = normalize(xe)
         else:
-            xe, se = xn[rows, order], soft[rows, order]
+            xe = xn[rows, order]
         xe, se = apply_augment(xe, se, augment, choices)
         ye, totals = y[order], torch.zeros(2, k, device=device)
         skeleton.train()

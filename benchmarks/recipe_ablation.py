@@ -34,12 +34,11 @@ import math
 import os
 import statistics
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from joblib import Parallel, delayed
-from typing import Callable
-
 from scipy import stats as scipy_stats
 
 from audiolab import configs
@@ -132,8 +131,8 @@ def variant(base: Experiment, name: str, seed: int, device: str = "auto") -> Exp
     return exp.replace({"train.seed": seed, "train.device": device}, name=f"{name}-seed{seed}")
 
 
-def _distill_fold(base: Experiment, seeds: list[int], x: torch.Tensor, y: np.ndarray, fold: int, train_idx, held_idx,
-                  path: Path, alpha: float = 0.5, temperature: float = 2.0) -> dict:
+def _distill_fold(base: Experiment, seeds: list[int], x: torch.Tensor, y: np.ndarray, n_classes: int, fold: int,
+                  train_idx, held_idx, path: Path, alpha: float = 0.5, temperature: float = 2.0) -> dict:
     """One development fold of ``distill``: the recipe's models of ``seeds`` (the teachers), then a student of each
     seed on the teachers' softened, averaged probabilities; both scored on the held fold. Stored at ``path``."""
     if path.exists():
@@ -146,7 +145,7 @@ def _distill_fold(base: Experiment, seeds: list[int], x: torch.Tensor, y: np.nda
         models = []
         for recipe in recipes:
             seed_everything(recipe.seed)
-            models.append(build_model(base.model, base.features.n_mels, 10))
+            models.append(build_model(base.model, base.features.n_mels, n_classes))
         results = fit_cohort(models, x, y, [train_idx] * len(seeds), None, recipes, base.augment,
                              description=f"fold {fold}: {role}", targets=targets)
         held = [predict_proba(r.model, x[held_idx], r.normalizer, shifts=base.train.tta_shifts) for r in results]
@@ -157,7 +156,7 @@ def _distill_fold(base: Experiment, seeds: list[int], x: torch.Tensor, y: np.nda
                                for r in results], axis=0) ** (1 / temperature)
             teacher /= teacher.sum(1, keepdims=True)
             smooth = base.train.label_smoothing
-            labels = np.eye(10)[y] * (1 - smooth) + smooth / 10
+            labels = np.eye(n_classes)[y] * (1 - smooth) + smooth / n_classes
             mixed = labels.copy()
             mixed[train_idx] = (1 - alpha) * labels[train_idx] + alpha * teacher
             targets = torch.as_tensor(mixed, dtype=torch.float32).expand(len(seeds), -1, -1)
@@ -169,11 +168,12 @@ def _distill_fold(base: Experiment, seeds: list[int], x: torch.Tensor, y: np.nda
 def distill(base: Experiment, seeds: list[int], meta, x: torch.Tensor, out: Path, workers: int):
     """``(results, seconds)`` of ``recipe`` and ``distill`` per seed, as :func:`ablation_table` takes them; a
     student's seconds include its share of the teachers'."""
-    y = np.array(meta["target"])
+    y, n_classes = np.array(meta["target"]), len(cv.class_names(meta))
     folds = [(k, tr, held) for k, tr, held in development_folds(meta) if k in FOLDS]
     tag = base.replace(name="distill").key()
     runs = Parallel(n_jobs=min(workers, len(folds)))(
-        delayed(_distill_fold)(base, seeds, x, y, k, tr, held, out / f"distill-{tag}-seeds{'-'.join(map(str, seeds))}" / f"fold{k}.json")
+        delayed(_distill_fold)(base, seeds, x, y, n_classes, k, tr, held,
+                               out / f"distill-{tag}-seeds{'-'.join(map(str, seeds))}" / f"fold{k}.json")
         for k, tr, held in folds)
     results = {(role, s): [run["accuracy"][role][i] for run in runs] for role in ("recipe", "distill")
                for i, s in enumerate(seeds)}
@@ -240,7 +240,7 @@ def main(argv=None) -> dict:
 
     profile = configs.get_profile("full", epochs=args.epochs)
     base = configs.arch1(profile) if args.arch == "arch1" else configs.arch2(args.heads, profile)
-    base = base.replace(dict(item.split("=", 1) for item in args.set)).replace({"train.device": args.device})
+    base = base.replace(dict(item.split("=", 1) for item in args.set))
     names = ["recipe"] + [n for n in args.variants.split(",") if n and n != "recipe"]
     seeds = [int(s) for s in args.seeds.split(",")]
     if "distill" in names and len(names) > 2:
@@ -253,8 +253,8 @@ def main(argv=None) -> dict:
           f"{args.workers} at a time")
     meta, front_ends = load_metadata(args.root, strict=False), {}
     if "distill" in names:
-        results, seconds = distill(base, seeds, meta, load_features(meta, base.features), Path(args.out) / args.arch,
-                                   args.workers)
+        results, seconds = distill(base.replace({"train.device": args.device}), seeds, meta,
+                                   load_features(meta, base.features), Path(args.out) / args.arch, args.workers)
         _print_table(ablation_table(results, seconds))
         return results
     runs = {(n, s): variant(base, n, s, args.device) for s in seeds for n in names}

@@ -122,7 +122,7 @@ def _cohort_key(job: Job) -> tuple:
 def cohorts(jobs: Sequence[Job]) -> list[list[Job]]:
     """``jobs`` in cohorts that train together (:func:`audiolab.train.fit_cohort`): the same model, features,
     augmentation and recipe but for the seed, and as many clips; in their order, at most :func:`cohort_size` each,
-    split evenly (15 -> 8 + 7)."""
+    split evenly (15 at most 4 each -> 4 + 4 + 4 + 3)."""
     groups: dict = {}
     for job in jobs:
         groups.setdefault(_cohort_key(job), []).append(job)
