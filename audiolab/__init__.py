@@ -21,8 +21,7 @@ Then -- experiments and how they are judged (notebooks 01-03):
   spaces and the run profiles
 - :mod:`audiolab.evaluation` -- ``cross_validate`` (official or development protocol) -> ``train_and_score``
   -> ``fit_cohort``; the search and every choice, guarded against the test fold; comparisons over seeds
-- :mod:`audiolab.metrics`, :mod:`audiolab.stats`, :mod:`audiolab.plots` -- scoring one model, comparing two,
-  the figures
+- :mod:`audiolab.metrics`, :mod:`audiolab.stats`, :mod:`audiolab.plots` -- scoring one model, comparing two, the figures
 
 Plumbing a student may skip:
 
@@ -32,6 +31,5 @@ Plumbing a student may skip:
 - :mod:`audiolab.notebook` -- the notebooks' setup line and their claim checks
 - :mod:`audiolab.reports` and :mod:`audiolab.cli` -- ``audiolab reports`` (papermill into ``reports/``) and the
   ``audiolab`` command
-- :mod:`audiolab._util` -- small shared helpers (atomic writes, JSON)
-"""
+- :mod:`audiolab._util` -- small shared helpers (atomic writes, JSON)"""
 __version__ = "0.3.0"

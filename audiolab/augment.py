@@ -11,11 +11,10 @@ never sees exactly the same clip twice:
   faster or slower, higher or lower sound), :func:`between_class` (pairs mixed as sounds mix, instead of mixup) and
   training on random windows (``crop_frames``).
 
-Each function is given its random choices (shifts, curves, bands, partners) as tensors, drawn by :func:`draw`
-from one model's own NumPy generator. That split is what lets :func:`audiolab.train.fit_cohort` train many models at
-once: every model draws its own choices, and :func:`augment` applies all of them in a few tensor operations, on the
-device, for a whole epoch. :class:`AugmentConfig`'s defaults are the kit's recipe; :meth:`AugmentConfig.none`
-switches all off.
+Each function is given its random choices (shifts, curves, bands, partners) as tensors, drawn by :func:`draw` from
+one model's own NumPy generator. That split is what lets :func:`audiolab.train.fit_cohort` train many models at once:
+every model draws its own choices, and :func:`augment` applies all of them in a few tensor operations, on the device,
+for a whole epoch. :class:`AugmentConfig`'s defaults are the kit's recipe; :meth:`AugmentConfig.none` switches all off.
 """
 from __future__ import annotations
 
@@ -70,11 +69,9 @@ def mel_shift(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 
 
 def time_shift(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
-    """Roll every clip of ``x`` ``(..., n_mels, frames)`` by its own number of frames ``shifts`` ``(...)``.
-
-    Environmental sounds are (mostly) the same class wherever they start, and a circular shift keeps all of the
-    clip's energy.
-    """
+    """Roll every clip of ``x`` ``(..., n_mels, frames)`` by its own number of frames ``shifts`` ``(...)``:
+    environmental sounds are (mostly) the same class wherever they start, and a circular shift keeps all of the clip's
+    energy."""
     frames = x.shape[-1]
     index = (torch.arange(frames, device=x.device) - shifts.unsqueeze(-1)) % frames  # (..., frames)
     return torch.gather(x, -1, index.unsqueeze(-2).expand(x.shape))
@@ -82,10 +79,8 @@ def time_shift(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
 
 def random_eq(x: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
     """Add to each clip a smooth curve across the mel bands: ``coef`` ``(..., 3)`` weighs a tilt and two gentle bumps.
-
     Two recordings of the same helicopter through different microphones differ mostly by such a curve; training on
-    many of them teaches the model to ignore it.
-    """
+    many of them teaches the model to ignore it."""
     pos = torch.linspace(-1.0, 1.0, x.shape[-2], device=x.device)
     shapes = torch.stack([pos, torch.cos(torch.pi * pos), torch.cos(2 * torch.pi * pos)])  # (3, n_mels)
     return x + (coef @ shapes).unsqueeze(-1)
@@ -99,9 +94,7 @@ def band_mask(size: int, starts: torch.Tensor, widths: torch.Tensor) -> torch.Te
 
 def spec_augment(x: torch.Tensor, time_mask: torch.Tensor, freq_mask: torch.Tensor) -> torch.Tensor:
     """SpecAugment (Park et al., 2019): zero the masked time steps ``(..., frames)`` and mel bands ``(..., n_mels)``.
-
-    ``x`` is standardised, so zero is the mean level. :func:`band_mask` makes the masks.
-    """
+    ``x`` is standardised, so zero is the mean level. :func:`band_mask` makes the masks."""
     return x.masked_fill(time_mask.unsqueeze(-2) | freq_mask.unsqueeze(-1), 0.0)
 
 
@@ -164,12 +157,9 @@ def augment(x: torch.Tensor, y_soft: torch.Tensor, config: AugmentConfig, choice
     frames)`` and their soft targets ``(..., clips, classes)``, with the random ``choices`` of :func:`draw` (as
     tensors on ``x``'s device; for many models, stacked along the leading dimensions). :func:`between_class`
     mixes clips before normalisation: :func:`audiolab.train.fit_cohort` applies it first."""
-    if "stretch" in choices:
-        x = time_stretch(x, choices["stretch"])
-    if "mel_shift" in choices:
-        x = mel_shift(x, choices["mel_shift"])
-    if "shift" in choices:
-        x = time_shift(x, choices["shift"])
+    for key, transform in (("stretch", time_stretch), ("mel_shift", mel_shift), ("shift", time_shift)):
+        if key in choices:
+            x = transform(x, choices[key])
     if config.crop_frames:  # after a random circular shift, the first frames are a random window
         x = x[..., : config.crop_frames]
     if "eq" in choices:

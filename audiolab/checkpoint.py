@@ -62,8 +62,7 @@ def _check_info(info, path: Path):
                          "features.n_fft": features.n_fft > LIMITS["n_fft"],
                          "features (frames)": features.num_frames > LIMITS["frames"],
                          "features.n_mels (differs from n_mels)": features.n_mels != info["n_mels"]})
-    bad = [name for name, wrong in problems.items() if wrong]
-    if bad:
+    if bad := [name for name, wrong in problems.items() if wrong]:
         raise ValueError(f"checkpoint {path} describes an impossible model: {', '.join(bad)} out of type or bounds "
                          f"({LIMITS}); it was not written by audiolab, or was changed since")
     return config

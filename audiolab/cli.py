@@ -107,8 +107,7 @@ def experiment_from_args(args):
         if args.protocol != "search":
             raise ValueError("--trial names a trial of the notebooks' search: use it with --protocol search")
         space = configs.SPACES[base.name][1]
-        clash = sorted(set(overrides) & {".".join(base.resolve(k)) for k in space})
-        if clash:
+        if clash := sorted(set(overrides) & {".".join(base.resolve(k)) for k in space}):
             raise ValueError(f"--trial sets {', '.join(clash)} from the notebooks' search: give no other value for them")
         points = search_trials(exp, space, args.search_trials, args.search_seed)
         if not 0 <= args.trial < len(points):

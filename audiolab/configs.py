@@ -106,8 +106,7 @@ ARCH1_SPACE: dict[str, list] = {
     "train.lr": [3e-4, 1e-3, 3e-3], "train.batch_size": [32, 64],
     # depth through width presets: 3, 3, 4 and 5 conv blocks
     "model.channels": [(64, 64, 64), (64, 128, 128, 256), (128, 128, 256, 256), (64, 128, 128, 256, 256)],
-    "model.kernel_size": [3, 5, 7], "model.stride": [1, 2], "model.activation": ["relu", "gelu", "elu"],
-}
+    "model.kernel_size": [3, 5, 7], "model.stride": [1, 2], "model.activation": ["relu", "gelu", "elu"]}
 """Architecture 1 search space; the notebooks and sweeps/arch1.yaml (its trials), sweeps/arch1-explore.yaml use it."""
 
 ARCH2_SPACE: dict[str, list] = {"model.heads": [1, 2, 4], "model.d_model": [64, 128], "model.depth": [1, 2, 4],

@@ -14,8 +14,7 @@ benchmarks vary an experiment::
     exp = exp.replace(name="arch1-small")    # plain fields as keyword arguments
 
 :meth:`Experiment.key` hashes everything that changes training, so two experiments with the same key train the same
-model and a stored result can be reused.
-"""
+model and a stored result can be reused."""
 from __future__ import annotations
 
 import ast
@@ -40,7 +39,6 @@ from .train import TrainConfig
 SECTIONS = ("model", "features", "train", "augment")
 
 _SECTION_TYPES = {"features": FeatureConfig, "train": TrainConfig, "augment": AugmentConfig}
-
 
 #: Options added after results were first stored, with the value that switches each off: while off, they are left
 #: out of :meth:`Experiment.to_dict` and so of the key, and results stored before they existed are still reused.
@@ -90,8 +88,7 @@ class Experiment:
     @classmethod
     def from_dict(cls, d: Mapping) -> "Experiment":
         """The experiment a :meth:`to_dict` describes (read back from a file): every field and type is checked."""
-        unknown = set(d) - {"name", "arch", "description", *SECTIONS}
-        if unknown:
+        if unknown := set(d) - {"name", "arch", "description", *SECTIONS}:
             raise ValueError(f"unknown Experiment field(s) {sorted(unknown)}; valid: name, arch, description, "
                              f"{', '.join(SECTIONS)}")
         arch = d.get("arch", "conv1d")
@@ -178,8 +175,7 @@ def parse_value(text: str, hint: Any = None) -> Any:
     if hint is str:
         return raw
     if "," in raw or raw[:1] in "([":
-        values = raw.strip("()[] ").split(",")
-        return tuple(_number(v.strip()) for v in values if v.strip())
+        return tuple(_number(v.strip()) for v in raw.strip("()[] ").split(",") if v.strip())
     return _number(raw)
 
 

@@ -17,10 +17,8 @@ class FeatureConfig:
     is resampled to ``sample_rate`` and padded or cropped to ``duration`` seconds). Two floors bound the quiet end:
     ``top_db`` below each clip's loudest bin, and the absolute ``floor_db`` (dB of mel power of a full-scale signal, so
     it belongs with ``n_fft`` and ``n_mels``). Hiss and room noise below the floor, which differ from one recording to
-    the next, then all read as the same silence.
-
-    The defaults are the kit's front-end: 22.05 kHz, a 2048-point FFT, hop 1024 (46 ms), 64 mel bands, so 108 frames per
-    5-s clip, with bins below -30 dB raised to -30 dB."""
+    the next, then all read as the same silence. The defaults are the kit's front-end: 22.05 kHz, a 2048-point FFT, hop
+    1024 (46 ms), 64 mel bands, so 108 frames per 5-s clip, with bins below -30 dB raised to -30 dB."""
 
     sample_rate: int = 22050
     duration: float = 5.0
@@ -59,8 +57,7 @@ class LogMel(nn.Module):
         self.mel = torchaudio.transforms.MelSpectrogram(sample_rate=config.sample_rate, n_fft=config.n_fft,
                                                         hop_length=config.hop_length, n_mels=config.n_mels,
                                                         f_min=config.f_min, f_max=config.f_max, power=2.0)
-        # top_db is applied below, per clip: torchaudio's AmplitudeToDB would take the
-        # maximum over a whole (clips, n_mels, frames) batch instead.
+        # top_db is applied below, per clip: AmplitudeToDB's own top_db would use the maximum of a whole batch of clips
         self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:

@@ -47,9 +47,7 @@ def evaluate(y_true, probs, class_names: Sequence[str]) -> dict:
         raise ValueError(f"probs rows must be probabilities that sum to 1 (row sums range {sums.min():.4g}.."
                          f"{sums.max():.4g}); did you pass logits? Apply torch.softmax(logits, dim=1) first.")
 
-    pred = p.argmax(axis=1)
-    labels = np.arange(n_classes)
-
+    pred, labels = p.argmax(axis=1), np.arange(n_classes)
     # F1 per class over all C labels; defined where the class is present or predicted
     f1 = f1_score(y, pred, labels=labels, average=None, zero_division=0)
     defined = np.isin(labels, y) | np.isin(labels, pred)

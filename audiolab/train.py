@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from .augment import AugmentConfig, augment as apply_augment, between_class, draw
 from .features import Normalizer
+from .models.cohort import stacked_forward
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def clip_grad_norms_(grads: list, max_norm: float) -> None:
     norms = torch.stack([torch.linalg.vector_norm(g, dim=tuple(range(1, g.dim()))) if g.dim() > 1 else g.abs()
                          for g in grads])  # (tensors, K)
     coef = (max_norm / (torch.linalg.vector_norm(norms, dim=0) + 1e-6)).clamp(max=1.0)
-    torch._foreach_mul_(grads, [coef.view(k, *[1] * (g.dim() - 1)) for g in grads])
+    coefs = {d: coef.view(k, *[1] * (d - 1)) for d in {g.dim() for g in grads}}  # a view per rank, not per tensor
+    torch._foreach_mul_(grads, [coefs[g.dim()] for g in grads])
 
 
 def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch.Tensor] = None, y_eval=None,
@@ -126,8 +128,8 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
     Model ``k`` trains on the clips ``x[train_idx[k]]`` (every model as many) with ``config[k]`` (the same recipe,
     only the seed may differ) and is watched on ``x[eval_idx[k]]``; the result is the list of K :class:`TrainResult`,
     each what :func:`fit` would have returned for that model alone. How: the K models' parameters are stacked
-    (``torch.func.stack_module_state``) and one model's forward pass runs on all K at once
-    (``torch.func.vmap`` of ``functional_call``), so one step dispatches the operations of about one model, not K.
+    (``torch.func.stack_module_state``) and one forward pass runs all K (:mod:`audiolab.models.cohort`: grouped
+    convolutions, or ``torch.func.vmap``), so one step dispatches the operations of about one model, not K.
     Each model keeps its own initial weights, data order and augmentation (drawn from its own generator), dropout
     masks, gradient clipping and AdamW state (one AdamW over the stacked parameters is K independent ones).
     Loss and accuracy are read from the device once per epoch; on a CUDA GPU with bfloat16 the forward pass is
@@ -172,8 +174,7 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
 
     params, buffers = torch.func.stack_module_state(list(models))  # (K, ...) each, the parameters leaves of autograd
     skeleton = copy.deepcopy(models[0]).to("meta")  # the architecture; the weights come from params and buffers
-    forward = torch.func.vmap(lambda p, b, xb: torch.func.functional_call(skeleton, (p, b), (xb,)),
-                              randomness="different")  # each model its own dropout masks
+    forward = stacked_forward(skeleton)  # (K, B, ...) clips -> (K, B, classes) logits, each model its own masks
     # The fused AdamW updates every parameter in one kernel: the same maths as the per-tensor loop, far fewer launches.
     optimizer = torch.optim.AdamW(params.values(), lr=config.lr, weight_decay=config.weight_decay,
                                   fused=device.type in ("cpu", "cuda"))

@@ -51,12 +51,13 @@ class CountOps(TorchDispatchMode):
 
 
 def one_model_epoch(model, x, y, exp, optimizer, scheduler, rng) -> None:
-    """One epoch of the engine before cohorts: per batch, draw and apply the augmentation, step, read the numbers."""
+    """One epoch of the engine before cohorts: per batch, draw and apply the augmentation, step, read the numbers.
+    Every clip of a batch comes ``copies`` times, as in the recipe, so that both engines do the same work."""
     config, n_classes = exp.train, 10
     model.train()
     order = torch.from_numpy(rng.permutation(len(x)))
     for i in range(0, len(order), config.batch_size):
-        idx = order[i : i + config.batch_size]
+        idx = order[i : i + config.batch_size].repeat_interleave(config.copies)  # differently augmented copies
         soft = F.one_hot(y[idx], n_classes).float() * (1 - config.label_smoothing) + config.label_smoothing / n_classes
         choices = {k: torch.from_numpy(v) for k, v in draw(exp.augment, len(idx), *x.shape[1:], rng).items()}
         xb, soft = augment(x[idx], soft, exp.augment, choices)

@@ -7,8 +7,7 @@
   (:func:`load_features`);
 * :mod:`~audiolab.data.folds` -- the test fold, the development folds and the cross-validations over them.
 
-Everything imported here is the package's API: ``from audiolab import data; data.load_metadata()``.
-"""
+Everything imported here is the package's API: ``from audiolab import data; data.load_metadata()``."""
 from audiolab.data.esc10 import (CACHE_ENV, DATA_ENV, ESC10_CLASSES, ESC10_COMMIT, ESC10_NUM_CLIPS, ESC10_URL,
                                  ESC50_TO_ESC10, DatasetNotFoundError, DownloadError, IncompleteDatasetError, data_command,
                                  default_cache_dir, download_esc10, load_metadata, read_manifest, resolve_root, summarize)

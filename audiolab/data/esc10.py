@@ -179,8 +179,7 @@ def _install(archive, work: Path, dest: Path, entries: dict[str, str], url: str)
     """Unpack ``archive`` into ``work``, check it against ``entries``, move it to ``dest``."""
     try:
         with zipfile.ZipFile(archive) as zf:
-            unsafe = [f"{m.filename} ({_unsafe(m)})" for m in zf.infolist() if _unsafe(m)]
-            if unsafe:
+            if unsafe := [f"{m.filename} ({_unsafe(m)})" for m in zf.infolist() if _unsafe(m)]:
                 raise DownloadError(f"refusing to unpack the downloaded archive: unsafe members {_first_few(unsafe)}. "
                                     "The download is not the ESC-10 release; check the URL.")
             zf.extractall(work)
@@ -188,8 +187,7 @@ def _install(archive, work: Path, dest: Path, entries: dict[str, str], url: str)
         raise DownloadError(f"the downloaded archive is corrupt ({error}); run the download again") from error
     top = list(work.iterdir())
     top = top[0] if len(top) == 1 and top[0].is_dir() else work
-    problems = _manifest_problems(top, entries)
-    if problems:
+    if problems := _manifest_problems(top, entries):
         raise DownloadError(f"the archive from {url} does not match the ESC-10 sha256 manifest ({problems}). "
                             "Nothing was installed; run the download again (the file may have been damaged).")
     try:
@@ -261,8 +259,7 @@ def _esc50_table(root: Path, subset: str, strict: bool) -> tuple[pd.DataFrame, t
                          "row(s)); every filename must name a clip in audio/. Fix the table.")
     if subset == "esc10":
         table = table[table["esc10"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])].copy()
-        unknown = sorted(set(table["category"]) - set(ESC50_TO_ESC10))
-        if unknown:
+        if unknown := sorted(set(table["category"]) - set(ESC50_TO_ESC10)):
             raise ValueError(f"{csv} marks unexpected categories as ESC-10: {unknown}")
         table["category"] = table["category"].map(ESC50_TO_ESC10)
         table["target"] = table["category"].map(ESC10_CLASSES.index)

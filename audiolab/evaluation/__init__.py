@@ -6,8 +6,7 @@
   rule that picks from it, and every other choice, guarded against the test fold;
 * :mod:`~audiolab.evaluation.compare` -- configurations compared over seeds with an interval, seed ensembles,
   the recipe's ablation, result tables;
-* :mod:`~audiolab.evaluation.store` -- the results store (plumbing: paths, atomic writes, reuse, one writer).
-"""
+* :mod:`~audiolab.evaluation.store` -- the results store (plumbing: paths, atomic writes, reuse, one writer)."""
 from .compare import (ablation_table, average_members, compare_configurations, comparison_table,
                       held_out_score, per_class_counts, run_ablation, run_seed_ensemble, seed_fold_scores, seed_members)
 from .cv import cross_validate, train_and_score

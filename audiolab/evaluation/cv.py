@@ -13,8 +13,7 @@ The models of one configuration (its folds, its seeds) train together, up to :fu
 one step (:func:`cohorts`). Each finished fold is stored at once (:mod:`~audiolab.evaluation.store`), and a fold already
 stored with the same configuration and clips is loaded instead of retrained. Cohorts train ``$AUDIOLAB_WORKERS`` at a
 time (``2``, or ``auto`` for one per core, or one on a GPU; default 1), each worker a process of one torch thread
-(joblib), so the numbers do not depend on the number of workers.
-"""
+(joblib), so the numbers do not depend on the number of workers."""
 from __future__ import annotations
 
 import os
@@ -135,14 +134,13 @@ def cohorts(jobs: Sequence[Job]) -> list[list[Job]]:
 
 def train_and_score(jobs: Sequence[Job], meta: pd.DataFrame, features: torch.Tensor, scored: str = "test", run=None,
                     store: Optional[ResultsStore] = None) -> list[tuple]:
-    """Seed and build every job's model, fit them together as one cohort (:func:`audiolab.train.fit_cohort`), then
-    score each last-epoch model on its scored clips (watched after every epoch for the history only):
+    """Seed and build every job's model, fit them together as one cohort (:func:`audiolab.train.fit_cohort`), then score
+    each last-epoch model on its scored clips (watched after every epoch for the history only):
     ``[(TrainResult, probabilities, record)]``, one per job. The jobs must form one cohort (see :func:`cohorts`).
-
     ``scored`` is ``"test"`` (a cross-validation test fold) or ``"val"`` (a validation fold). W&B
-    (:mod:`audiolab.tracking`): each job's epochs and result go to ``run`` (a search trial's run, shared by its
-    folds), or to a run of the job's own. With ``store``, each fold is stored there (probabilities CSV, the model
-    too with ``keep_model``, then its record, written last) and its files become an artifact."""
+    (:mod:`audiolab.tracking`): each job's epochs and result go to ``run`` (a search trial's run, shared by its folds),
+    or to a run of the job's own. With ``store``, each fold is stored there (probabilities CSV, the model too with
+    ``keep_model``, then its record, written last) and its files become an artifact."""
     if scored not in tracking.SCORED:
         raise ValueError(f"scored must be 'test' or 'val', got {scored!r}")
     if len({_cohort_key(job) for job in jobs}) > 1:
@@ -218,15 +216,14 @@ def _is_stored(store: ResultsStore, exp: Experiment, meta, protocol: str, fold: 
 def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame, features,
                    store: "ResultsStore | PathLike", protocol: str = "official", folds: Optional[Sequence[int]] = None,
                    keep_test_model: bool = False):
-    """Cross-validate ``exp`` in ``protocol`` (``"official"`` or ``"development"``); returns its summary.
-
-    Stored under ``<name>/cv/`` (official) or ``<name>/dev-cv/``: ``fold<k>.json`` + ``fold<k>.csv`` per fold, then
-    ``summary.json`` (mean ± std over folds, pooled out-of-fold metrics, parameters, seconds; returned with
-    ``"per_fold"``, the fold records) and ``oof.csv``. ``folds``: the official protocol's test folds to run
-    (default all); ``keep_test_model`` keeps the test fold's model (:meth:`ResultsStore.test_model`). A list of
-    experiments (seeds, variants) trains its missing folds together and returns a list of summaries; ``features``
-    is then a tensor or a function of a :class:`~audiolab.features.FeatureConfig`. One process at a time trains
-    an experiment: another gets :class:`~audiolab.evaluation.store.ExperimentBusy`."""
+    """Cross-validate ``exp`` in ``protocol`` (``"official"`` or ``"development"``); returns its summary. Stored under
+    ``<name>/cv/`` (official) or ``<name>/dev-cv/``: ``fold<k>.json`` + ``fold<k>.csv`` per fold, then ``summary.json``
+    (mean ± std over folds, pooled out-of-fold metrics, parameters, seconds; returned with ``"per_fold"``, the fold
+    records) and ``oof.csv``. ``folds``: the official protocol's test folds to run (default all); ``keep_test_model``
+    keeps the test fold's model (:meth:`ResultsStore.test_model`). A list of experiments (seeds, variants) trains its
+    missing folds together and returns a list of summaries; ``features`` is then a tensor or a function of a
+    :class:`~audiolab.features.FeatureConfig`. One process at a time trains an experiment: another gets
+    :class:`~audiolab.evaluation.store.ExperimentBusy`."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be 'official' or 'development', got {protocol!r}")
     scored = PROTOCOLS[protocol]

@@ -3,10 +3,9 @@
 * :func:`search` -- for each validation fold ``v`` of :data:`audiolab.data.SEARCH_VAL_FOLDS` a trial trains on
   the development folds but ``v`` and predicts ``v``; its score pools all its validation predictions, so two
   validation folds halve the noise of the ranking. The test fold is never used, for training or for scoring.
-* :func:`chosen_trial` -- a search's pick, by the one-standard-error rule: with a few hundred validation
-  clips the top of a ranking is mostly noise, so every trial within one standard error of the best is as
-  good (Hastie, Tibshirani and Friedman, *The Elements of Statistical Learning*, 7.10) and the one with the
-  fewest trainable parameters is kept;
+* :func:`chosen_trial` -- a search's pick, by the one-standard-error rule: with a few hundred validation clips the top
+  of a ranking is mostly noise, so every trial within one standard error of the best is as good (Hastie, Tibshirani
+  and Friedman, *The Elements of Statistical Learning*, 7.10) and the one with the fewest trainable parameters is kept;
 * :func:`choose_by_development` -- a pick among configurations (the number of heads, the shipped model) by
   their mean development-fold accuracy over seeds.
 

@@ -7,8 +7,7 @@ Read in this order:
 3. :mod:`~audiolab.models.transformer` -- Architecture 2: the conv base, a ``<cls>`` token, transformer blocks.
 
 A model is described by its config (:class:`ConvConfig` or :class:`TransformerConfig`, whose
-defaults are the kit's two architectures) and built with :func:`build_model`.
-"""
+defaults are the kit's two architectures) and built with :func:`build_model`."""
 from __future__ import annotations
 
 from typing import Union

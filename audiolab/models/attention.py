@@ -14,8 +14,7 @@ For a sequence ``x`` of ``T`` vectors of size ``d_model``:
 
 Several heads let the layer attend to several things at once (one head may follow the onset of a dog bark while
 another tracks background rain). The result matches ``torch.nn.MultiheadAttention`` to floating-point precision when
-the weights are copied over (see ``tests/test_attention.py``).
-"""
+the weights are copied over (see ``tests/test_attention.py``)."""
 from __future__ import annotations
 
 import math
@@ -33,9 +32,7 @@ class MultiHeadSelfAttention(nn.Module):
         if heads < 1 or d_model % heads != 0:
             raise ValueError(f"d_model={d_model} must be divisible by heads={heads}: each head gets d_model // heads "
                              f"features. Choose heads from the divisors of {d_model} (e.g. 1, 2, 4) or change d_model.")
-        self.d_model = d_model
-        self.heads = heads
-        self.d_head = d_model // heads
+        self.d_model, self.heads, self.d_head = d_model, heads, d_model // heads
         self.query = nn.Linear(d_model, d_model, bias=bias)
         self.key = nn.Linear(d_model, d_model, bias=bias)
         self.value = nn.Linear(d_model, d_model, bias=bias)

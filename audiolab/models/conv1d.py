@@ -5,8 +5,7 @@ The input is a log-mel spectrogram ``(batch, n_mels, frames)``. A 1D convolution
 whistle", "a broadband click") and the stack of layers combines them over ever longer stretches of time.
 
 Every block is ``conv -> batch norm -> activation -> pooling -> dropout``. Depth, channels, kernel size, stride,
-activation and pooling are all set in :class:`ConvConfig`, whose defaults are the kit's Architecture 1.
-"""
+activation and pooling are all set in :class:`ConvConfig`, whose defaults are the kit's Architecture 1."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,12 +34,10 @@ def _ints(values, name: str, example: str) -> tuple:
 
 @dataclass(frozen=True)
 class ConvBaseConfig:
-    """The 1D-conv feature extractor shared by both architectures (see :class:`ConvBase`).
-
-    ``channels`` has one entry per block, so ``len(channels)`` is the number of blocks. ``stride`` is one number for
-    every block or one per block (e.g. ``(2, 1, 1)`` halves the frames in the first block only). ``pool`` (``"max"``,
-    ``"avg"`` or ``"none"``, window ``pool_size``) follows every block.
-    """
+    """The 1D-conv feature extractor shared by both architectures (see :class:`ConvBase`). ``channels`` has one entry
+    per block, so ``len(channels)`` is the number of blocks. ``stride`` is one number for every block or one per block
+    (e.g. ``(2, 1, 1)`` halves the frames in the first block only). ``pool`` (``"max"``, ``"avg"`` or ``"none"``,
+    window ``pool_size``) follows every block."""
 
     channels: Sequence[int] = (64, 128, 128, 256)
     kernel_size: int = 5
@@ -75,12 +72,9 @@ class ConvBaseConfig:
 
 @dataclass(frozen=True)
 class ConvConfig(ConvBaseConfig):
-    """Architecture 1: the conv base, ``global_pool`` over the remaining time steps (``"avg"``,
-    ``"max"`` or ``"avgmax"``, the concatenation of both), dropout ``head_dropout``, one linear layer.
-
-    The defaults are the kit's Architecture 1: 4 blocks (64-128-128-256), kernel 5, stride 2 in
-    every block but the first.
-    """
+    """Architecture 1: the conv base, ``global_pool`` over the remaining time steps (``"avg"``, ``"max"`` or
+    ``"avgmax"``, the concatenation of both), dropout ``head_dropout``, one linear layer. The defaults are the kit's
+    Architecture 1: 4 blocks (64-128-128-256), kernel 5, stride 2 in every block but the first."""
 
     arch: ClassVar[str] = "conv1d"
 

@@ -8,8 +8,7 @@
 4. ``depth`` pre-norm transformer blocks let every time step look at every other through
    :class:`~audiolab.models.attention.MultiHeadSelfAttention`.
 5. The ``<cls>`` token, which has gathered information from the whole clip, goes through an MLP head to the class
-   logits.
-"""
+   logits."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,12 +23,9 @@ from .conv1d import ConvBase, ConvBaseConfig, make_activation
 
 @dataclass(frozen=True)
 class TransformerConfig(ConvBaseConfig):
-    """Architecture 2: the conv base's fields, then the encoder on top of it.
-
-    The defaults are the kit's Architecture 2: 3 conv blocks (64-128-128, stride 2 in the first),
-    a 2-block transformer with ``d_model`` 64 and 4 heads, no dropout (the augmentation regularises
-    enough). ``dropout`` applies to the conv blocks and the transformer alike.
-    """
+    """Architecture 2: the conv base's fields, then the encoder on top of it. The defaults are the kit's Architecture 2:
+    3 conv blocks (64-128-128, stride 2 in the first), a 2-block transformer with ``d_model`` 64 and 4 heads, no dropout
+    (the augmentation regularises enough). ``dropout`` applies to the conv blocks and the transformer alike."""
 
     arch: ClassVar[str] = "transformer"
 
@@ -63,12 +59,8 @@ class TransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(config.d_model)
         self.attention = MultiHeadSelfAttention(config.d_model, config.heads, dropout=config.attention_dropout)
         self.norm2 = nn.LayerNorm(config.d_model)
-        self.mlp = nn.Sequential(
-            nn.Linear(config.d_model, hidden),
-            make_activation(config.mlp_activation),
-            nn.Dropout(config.dropout),
-            nn.Linear(hidden, config.d_model),
-        )
+        self.mlp = nn.Sequential(nn.Linear(config.d_model, hidden), make_activation(config.mlp_activation),
+                                 nn.Dropout(config.dropout), nn.Linear(hidden, config.d_model))
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, need_weights: bool = False):
@@ -94,12 +86,8 @@ class ConvTransformer(nn.Module):
         self.embed_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.depth))
         self.norm = nn.LayerNorm(d)
-        self.head = nn.Sequential(
-            nn.Linear(d, d),
-            make_activation(config.mlp_activation),
-            nn.Dropout(config.dropout),
-            nn.Linear(d, n_classes),
-        )
+        self.head = nn.Sequential(nn.Linear(d, d), make_activation(config.mlp_activation), nn.Dropout(config.dropout),
+                                  nn.Linear(d, n_classes))
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Log-mel ``(B, n_mels, frames)`` -> token sequence ``(B, 1 + steps, d_model)``, ``<cls>`` first."""

@@ -1,0 +1,67 @@
+"""Many models in one forward pass (audiolab.models.cohort): Architecture 1 written out computes what
+``torch.func.vmap`` computes; any other model runs under vmap."""
+import copy
+
+import pytest
+import torch
+
+from audiolab.models import ConvConfig, TransformerConfig, build_model
+from audiolab.models.cohort import stacked_forward
+
+
+def _vmap(skeleton):
+    return torch.func.vmap(lambda p, b, xb: torch.func.functional_call(skeleton, (p, b), (xb,)),
+                           randomness="different")
+
+
+def _models(config, k=3):
+    out = []
+    for seed in range(k):
+        torch.manual_seed(seed)
+        out.append(build_model(config, 8, 3))
+    return out
+
+
+def _step(forward_of, models, x, training):
+    """Logits, gradients and buffers after one forward and backward pass of the stacked models."""
+    params, buffers = torch.func.stack_module_state(copy.deepcopy(models))
+    skeleton = copy.deepcopy(models[0]).to("meta").train(training)
+    torch.manual_seed(7)  # dropout's masks
+    logits = forward_of(skeleton)(params, buffers, x)
+    logits.square().sum().backward()
+    return logits.detach(), {name: p.grad for name, p in params.items()}, buffers
+
+
+CONFIGS = [ConvConfig(channels=(8, 16, 16), kernel_size=3, stride=(1, 2, 2)),  # the kit's layout, small
+           ConvConfig(channels=(8, 8, 8), stride=1, pool="avg", global_pool="max", dropout=0.0, head_dropout=0.0),
+           ConvConfig(channels=(8, 8, 8), stride=2, pool="none", global_pool="avg", activation="leaky_relu")]
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("config", CONFIGS, ids=["recipe", "avg-pool", "no-pool"])
+def test_architecture_1_written_out_is_vmap_bit_for_bit(config, training):
+    models, x = _models(config), torch.randn(3, 5, 8, 24)
+    expected, mine = _step(_vmap, models, x, training), _step(stacked_forward, models, x, training)
+    assert torch.equal(expected[0], mine[0])  # dropout's masks included
+    for name in expected[1]:
+        assert torch.equal(expected[1][name], mine[1][name]), name
+    for name in expected[2]:  # batch norm's running statistics and its count of batches
+        assert torch.equal(expected[2][name], mine[2][name]), name
+
+
+@pytest.mark.parametrize("activation", ["gelu", "elu"])
+def test_with_gelu_or_elu_the_gradients_agree_to_float_precision(activation):
+    models, x = _models(ConvConfig(channels=(8, 8, 8), stride=1, activation=activation)), torch.randn(3, 5, 8, 24)
+    expected, mine = _step(_vmap, models, x, True), _step(stacked_forward, models, x, True)
+    torch.testing.assert_close(mine[0], expected[0], rtol=0, atol=0)
+    torch.testing.assert_close(mine[1], expected[1], rtol=1e-4, atol=1e-5)  # sums in another order
+
+
+def test_each_model_runs_on_its_own_clips():
+    for config in (CONFIGS[0], TransformerConfig(channels=(8, 8), stride=1, d_model=8, heads=2, depth=1)):
+        models, x = _models(config), torch.randn(3, 4, 8, 24)
+        params, buffers = torch.func.stack_module_state(copy.deepcopy(models))
+        skeleton = copy.deepcopy(models[0]).to("meta").eval()
+        stacked = stacked_forward(skeleton)(params, buffers, x)
+        for k, model in enumerate(models):
+            torch.testing.assert_close(stacked[k], model.eval()(x[k]), rtol=1e-5, atol=1e-6)
