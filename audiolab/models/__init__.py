@@ -6,6 +6,8 @@ Read in this order:
 2. :mod:`~audiolab.models.attention` -- multi-head self-attention written from scratch;
 3. :mod:`~audiolab.models.transformer` -- Architecture 2: the conv base, a ``<cls>`` token, transformer blocks.
 
+Plumbing: :mod:`~audiolab.models.cohort` runs K models of one shape in one forward pass (for the training engine).
+
 A model is described by its config (:class:`ConvConfig` or :class:`TransformerConfig`, whose
 defaults are the kit's two architectures) and built with :func:`build_model`."""
 from __future__ import annotations
