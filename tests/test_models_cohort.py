@@ -65,3 +65,23 @@ def test_each_model_runs_on_its_own_clips():
         stacked = stacked_forward(skeleton)(params, buffers, x)
         for k, model in enumerate(models):
             torch.testing.assert_close(stacked[k], model.eval()(x[k]), rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_with_layers_the_cohort_is_not_written_for_runs_under_vmap():
+    class Wider(type(build_model(CONFIGS[0], 8, 3))):  # a student's own variant of Architecture 1
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    models = _models(CONFIGS[0])
+    for model in models:  # a layer that mixes what the written-out cohort keeps apart
+        model.features.blocks[0].append(torch.nn.InstanceNorm1d(8))
+    wider = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        wider.append(Wider(CONFIGS[0], 8, 3))
+    x = torch.randn(3, 4, 8, 24)
+    for group in (models, wider):
+        params, buffers = torch.func.stack_module_state(copy.deepcopy(group))
+        stacked = stacked_forward(copy.deepcopy(group[0]).to("meta").eval())(params, buffers, x)
+        for k, model in enumerate(group):
+            torch.testing.assert_close(stacked[k], model.eval()(x[k]), rtol=1e-5, atol=1e-6)

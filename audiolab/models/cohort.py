@@ -13,12 +13,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conv1d import Conv1dClassifier, global_pool
+from .conv1d import Conv1dClassifier, ConvBase, global_pool
+
+#: the layers Architecture 1's cohort is written out for; a model with others (a student's change) runs under vmap
+WRITTEN_OUT = (ConvBase, nn.Sequential, nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d, nn.Dropout, nn.ReLU,
+               nn.GELU, nn.ELU, nn.LeakyReLU)
 
 
 def stacked_forward(skeleton: nn.Module):
     """``forward(params, buffers, x)`` for K models shaped like ``skeleton`` (its own weights are not used)."""
-    if isinstance(skeleton, Conv1dClassifier):
+    if type(skeleton) is Conv1dClassifier and all(isinstance(m, WRITTEN_OUT) for m in skeleton.features.modules()):
         return lambda params, buffers, x: _grouped_conv1d(skeleton, params, buffers, x)
     return torch.func.vmap(lambda p, b, xb: torch.func.functional_call(skeleton, (p, b), (xb,)),
                            randomness="different")  # each model its own dropout masks
