@@ -84,6 +84,18 @@ def test_search_trials_trained_by_two_workers_equal_one_process(meta, features, 
     pd.testing.assert_frame_equal(one.drop(columns="seconds"), two.drop(columns="seconds"))
 
 
+def test_a_trial_groups_its_cohorts_by_the_settings_its_parent_has_now(meta, features, tmp_path, monkeypatch):
+    """Notebook 01 sets $AUDIOLAB_COHORT=1 for one cell, and loky's workers started then outlive it: the search's
+    cohorts once depended on whether that cell had trained (one model per step) or read its results back (two)."""
+    monkeypatch.setenv("AUDIOLAB_WORKERS", "2")
+    monkeypatch.setenv("AUDIOLAB_COHORT", "1")
+    cross_validate(ARCH1, meta, features, tmp_path / "cell", folds=(1, 2))  # starts the workers with it
+    monkeypatch.delenv("AUDIOLAB_COHORT")
+    search(ARCH1, {"train.lr": [1e-3, 3e-3]}, meta, features, tmp_path, n_trials=2)
+    for path in (tmp_path / "arch1" / "search").glob("trial-*.json"):
+        assert [fold["cohort"] for fold in read_json(path)["per_fold"]] == [2, 2]  # its two validation folds
+
+
 def test_the_kept_test_model_is_written_by_its_worker(meta, features, tmp_path, monkeypatch):
     monkeypatch.setenv("AUDIOLAB_WORKERS", "2")
     summary = cross_validate(ARCH1, meta, features, tmp_path, folds=(4, 5), keep_test_model=True)

@@ -16,6 +16,7 @@ import ast
 import contextlib
 import itertools
 import math
+import os
 import random
 from typing import Any, Mapping, Optional, Sequence
 
@@ -193,9 +194,10 @@ def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, 
     missing = [(i, values) for i, values in enumerate(points)  # only asked when they may train side by side
                if not store.reusable(*_trial_stored(base, values, meta, store, i))] if workers() > 1 else []
     if len(missing) > 1:  # side by side; the loop below then finds every one stored
+        settings = {k: v for k, v in os.environ.items() if k.startswith(("AUDIOLAB_", "WANDB_"))}
         with parallel_config(backend="loky", inner_max_num_threads=1):
             Parallel(n_jobs=min(workers(), len(missing)))(
-                delayed(run_trial)(base, values, meta, features, store, i) for i, values in missing)
+                delayed(_as_here)(settings, run_trial, base, values, meta, features, store, i) for i, values in missing)
     rows = []
     for i, values in enumerate(tqdm(points, desc=f"{base.name} search", unit="trial")):
         stored = run_trial(base, values, meta, features, store, index=i)
@@ -207,6 +209,15 @@ def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, 
     table = ranked(pd.DataFrame(rows, columns=["trial", *space, *TRIAL_RESULT_COLUMNS]))
     store.write_csv(store.search_dir(base.name) / "trials.csv", table)
     return table
+
+
+def _as_here(env: dict, fn, *args):
+    """``fn(*args)`` in a worker process with ``env``, the settings its parent has now: loky reuses its workers, and
+    they keep the environment they started with (notebook 01 sets ``$AUDIOLAB_COHORT`` for one cell)."""
+    for name in [k for k in os.environ if k.startswith(("AUDIOLAB_", "WANDB_")) and k not in env]:
+        del os.environ[name]
+    os.environ.update(env)
+    return fn(*args)
 
 
 def _trial(base: Experiment, values, index):
