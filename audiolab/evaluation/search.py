@@ -40,6 +40,7 @@ TRIAL_ARTIFACT = "search-trial"
 #: The columns of a search's trials table after the trial number and its searched values.
 TRIAL_RESULT_COLUMNS = ("val_accuracy", "val_macro_f1", "val_auc", "val_clips", "val_folds", "test_fold",
                         "params_trainable", "seconds", "key")
+SETTINGS = ("AUDIOLAB_", "WANDB_")  # the environment a trial's worker takes from its parent, as it is now
 
 
 class TestFoldError(ValueError):
@@ -194,7 +195,7 @@ def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, 
     missing = [(i, values) for i, values in enumerate(points)  # only asked when they may train side by side
                if not store.reusable(*_trial_stored(base, values, meta, store, i))] if workers() > 1 else []
     if len(missing) > 1:  # side by side; the loop below then finds every one stored
-        settings = {k: v for k, v in os.environ.items() if k.startswith(("AUDIOLAB_", "WANDB_"))}
+        settings = {k: v for k, v in os.environ.items() if k.startswith(SETTINGS)}
         with parallel_config(backend="loky", inner_max_num_threads=1):
             Parallel(n_jobs=min(workers(), len(missing)))(
                 delayed(_as_here)(settings, run_trial, base, values, meta, features, store, i) for i, values in missing)
@@ -214,7 +215,7 @@ def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, 
 def _as_here(env: dict, fn, *args):
     """``fn(*args)`` in a worker process with ``env``, the settings its parent has now: loky reuses its workers, and
     they keep the environment they started with (notebook 01 sets ``$AUDIOLAB_COHORT`` for one cell)."""
-    for name in [k for k in os.environ if k.startswith(("AUDIOLAB_", "WANDB_")) and k not in env]:
+    for name in [k for k in os.environ if k.startswith(SETTINGS) and k not in env]:
         del os.environ[name]
     os.environ.update(env)
     return fn(*args)
