@@ -95,7 +95,7 @@ def band_mask(size: int, starts: torch.Tensor, widths: torch.Tensor) -> torch.Te
 def spec_augment(x: torch.Tensor, time_mask: torch.Tensor, freq_mask: torch.Tensor) -> torch.Tensor:
     """SpecAugment (Park et al., 2019): zero the masked time steps ``(..., frames)`` and mel bands ``(..., n_mels)``.
     ``x`` is standardised, so zero is the mean level. :func:`band_mask` makes the masks."""
-    return x.masked_fill(time_mask.unsqueeze(-2) | freq_mask.unsqueeze(-1), 0.0)
+    return x.masked_fill(time_mask.unsqueeze(-2), 0.0).masked_fill_(freq_mask.unsqueeze(-1), 0.0)
 
 
 def mixup(x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor, partner: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

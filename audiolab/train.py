@@ -174,7 +174,7 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
 
     params, buffers = torch.func.stack_module_state(list(models))  # (K, ...) each, the parameters leaves of autograd
     skeleton = copy.deepcopy(models[0]).to("meta")  # the architecture; the weights come from params and buffers
-    forward = stacked_forward(skeleton)  # (K, B, ...) clips -> (K, B, classes) logits, each model its own masks
+    forward = stacked_forward(skeleton, k)  # (K, B, ...) clips -> (K, B, classes) logits, each model its own masks
     # The fused AdamW updates every parameter in one kernel: the same maths as the per-tensor loop, far fewer launches.
     optimizer = torch.optim.AdamW(params.values(), lr=config.lr, weight_decay=config.weight_decay,
                                   fused=device.type in ("cpu", "cuda"))
