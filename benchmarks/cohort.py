@@ -9,11 +9,12 @@ machine (a ``TorchDispatchMode`` sees every operation torch dispatches, on the C
 * **the cohort engine** (:func:`audiolab.train.fit_cohort`) training K = 1, 5, 15 models in one step (15 = the 5 folds
   x 3 seeds of an official cross-validation), its per-epoch augmentation and evaluation included,
 
-and times both on this CPU, without counting, with one thread (as each worker process has). Both train the kit's Architecture 1 and 2
-on ESC-10-shaped clips (320 training clips of 64 mel bands x 108 frames, 80 scored; random numbers: no dataset
-needed).
+and times both on this CPU with one thread (as each worker process has), without counting (a counter slows every
+operation, so it would slow the engine with more operations most), in rounds that take the engines in turn (a machine
+drifts). Both train the kit's Architecture 1 and 2 on ESC-10-shaped clips (320 training clips of 64 mel bands x 108
+frames, 80 scored; random numbers: no dataset needed).
 
-    python benchmarks/cohort.py [--epochs 2] [--ks 1,5,15] [--arch both]
+    python benchmarks/cohort.py [--epochs 2] [--ks 1,5,15] [--arch both] [--rounds 3]
 
 Timings depend on the machine; the ratios are what to compare.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import platform
 import time
 
@@ -72,9 +74,10 @@ def one_model_epoch(model, x, y, exp, optimizer, scheduler, rng) -> None:
         loss.item(), (logits.argmax(1) == y[idx]).sum().item()  # read after every step, as that engine did
 
 
-def one_model(exp, x, y, epochs: int) -> tuple[float, float, float]:
+def one_model(exp, x, y, epochs: int, count: bool = True) -> tuple[float, float, float]:
     """(operations, kernels, seconds) per step of :func:`one_model_epoch`, with the evaluation after each epoch: the
-    operations counted in one epoch, the time of ``epochs`` epochs without counting (counting slows every operation)."""
+    operations counted in one epoch (NaN without ``count``), the time of ``epochs`` epochs without counting (counting
+    slows every operation)."""
     torch.manual_seed(0)
     model, rng = build_model(exp.model, x.shape[1], 10), np.random.default_rng(0)
     xn = Normalizer(x.shape[1]).fit(x[:320])(x)
@@ -88,15 +91,18 @@ def one_model(exp, x, y, epochs: int) -> tuple[float, float, float]:
             model.eval()
             F.cross_entropy(model(xn[320:]), y[320:]).item()
 
-    with (counter := CountOps()):
-        epoch()
+    counter = CountOps()
+    if count:
+        with counter:
+            epoch()
     start = time.perf_counter()
     for _ in range(epochs):
         epoch()
-    return counter.count / steps, counter.kernels / steps, (time.perf_counter() - start) / (epochs * steps)
+    ops = (counter.count / steps, counter.kernels / steps) if count else (np.nan, np.nan)
+    return *ops, (time.perf_counter() - start) / (epochs * steps)
 
 
-def cohort(exp, x, y, k: int, epochs: int) -> tuple[float, float, float]:
+def cohort(exp, x, y, k: int, epochs: int, count: bool = True) -> tuple[float, float, float]:
     """(operations, kernels, seconds) per model-step of :func:`fit_cohort` training ``k`` models: the difference
     between trainings of ``1 + epochs`` and of 1 epoch, so the one-off set-up (stacking the models, normalising)
     is not counted, as it is not in a 100-epoch training. Operations are counted in one epoch (2 against 1), the
@@ -114,7 +120,7 @@ def cohort(exp, x, y, k: int, epochs: int) -> tuple[float, float, float]:
         return np.array([counter.count, counter.kernels, time.perf_counter() - start])
 
     steps = -(-320 // exp.train.batch_size) * k
-    ops, kernels, _ = (run(2, count=True) - run(1, count=True)) / steps
+    ops, kernels, _ = (run(2, count=True) - run(1, count=True)) / steps if count else (np.nan,) * 3
     return ops, kernels, (run(1 + epochs) - run(1))[2] / (epochs * steps)
 
 
@@ -124,6 +130,7 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--ks", default="1,5,15", help="cohort sizes, comma-separated (default 1,5,15)")
     parser.add_argument("--arch", choices=("arch1", "arch2", "both"), default="both")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as one worker process)")
+    parser.add_argument("--rounds", type=int, default=3, help="timings per engine, taken in turn (default 3)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(0)
@@ -132,18 +139,28 @@ def main(argv=None) -> list[dict]:
     experiments = {"arch1": configs.arch1(), "arch2": configs.arch2()}
     rows = []
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s), "
-          f"{args.epochs} epochs per measurement")
+          f"{args.epochs} epochs per timing, {args.rounds} rounds (the engines in turn; median time, and the range "
+          "of the speed-up over the rounds)")
     print(f"{'':6} {'engine':>19} {'ops/model-step':>15} {'of them kernels':>16} {'ms/model-step':>14} "
-          f"{'ops ratio':>10} {'speed-up':>9}")
+          f"{'ops ratio':>10} {'speed-up':>9} {'range':>12}")
     for arch in (["arch1", "arch2"] if args.arch == "both" else [args.arch]):
         exp = experiments[arch]
-        results = [("one model per step", 1, one_model(exp, x, y, args.epochs))]
-        results += [(f"cohort of {k}", k, cohort(exp, x, y, k, args.epochs)) for k in map(int, args.ks.split(","))]
-        ops0, _, sec0 = results[0][2]
-        for engine, k, (ops, kernels, sec) in results:
-            rows.append({"arch": arch, "engine": engine, "k": k, "ops": ops, "kernels": kernels, "seconds": sec})
-            print(f"{arch:6} {engine:>19} {ops:15.1f} {kernels:16.1f} {sec * 1e3:14.1f} {ops0 / ops:10.2f} "
-                  f"{sec0 / sec:9.2f}")
+        engines = {"one model per step": (1, functools.partial(one_model, exp, x, y, args.epochs))}
+        engines |= {f"cohort of {k}": (k, functools.partial(cohort, exp, x, y, k, args.epochs))
+                    for k in map(int, args.ks.split(","))}
+        counted = {name: run() for name, (_, run) in engines.items()}  # the first round also counts
+        seconds = {name: [c[2]] for name, c in counted.items()}
+        for _ in range(args.rounds - 1):  # machines drift: every round times each engine once, in turn
+            for name, (_, run) in engines.items():
+                seconds[name].append(run(count=False)[2])
+        ops0, one = counted["one model per step"][0], np.array(seconds["one model per step"])
+        for name, (k, _) in engines.items():
+            (ops, kernels, _), sec = counted[name], np.array(seconds[name])
+            rows.append({"arch": arch, "engine": name, "k": k, "ops": ops, "kernels": kernels,
+                         "seconds": float(np.median(sec)), "speed_up": float(np.median(one) / np.median(sec))})
+            ratios = one / sec
+            print(f"{arch:6} {name:>19} {ops:15.1f} {kernels:16.1f} {np.median(sec) * 1e3:14.1f} {ops0 / ops:10.2f} "
+                  f"{rows[-1]['speed_up']:9.2f} {ratios.min():5.2f}-{ratios.max():.2f}")
     return rows
 
 

@@ -1,5 +1,6 @@
 """benchmarks/cohort.py: its operation counter, and a cohort dispatching fewer operations per model than one model."""
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -29,3 +30,5 @@ def test_a_cohort_dispatches_fewer_operations_per_model_than_one_model(bench):
     many = bench.cohort(exp, x, y, k=6, epochs=1)
     assert many[0] < one_ops / 3 and many[1] < one_kernels / 3  # six models cost far less than six steps
     assert single[0] > many[0] * 3  # the count is per model: it falls as the cohort grows
+    timed = bench.one_model(exp, x, y, epochs=1, count=False), bench.cohort(exp, x, y, k=2, epochs=1, count=False)
+    assert all(math.isnan(t[0]) and t[2] > 0 for t in timed)  # the later rounds only time
