@@ -1,8 +1,11 @@
 """Trainings side by side ($AUDIOLAB_WORKERS, joblib processes of one torch thread) give what one process gives."""
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from joblib import Parallel, delayed
 
 from audiolab._util import read_json
 from audiolab.evaluation import ResultsStore, cross_validate, cv, search
@@ -82,6 +85,22 @@ def test_search_trials_trained_by_two_workers_equal_one_process(meta, features, 
     monkeypatch.setenv("AUDIOLAB_WORKERS", "2")
     two = search(ARCH1, space, meta, features, tmp_path / "two", n_trials=2)
     pd.testing.assert_frame_equal(one.drop(columns="seconds"), two.drop(columns="seconds"))
+
+
+def _probe():
+    return os.environ.get("AUDIOLAB_PROBE")  # in the worker (os.environ.get itself would carry the parent's)
+
+
+def test_worker_processes_have_the_settings_their_parent_has_now(monkeypatch):
+    seen = []
+    for value in ("a", "b", None):  # set, changed, removed: the workers of the first call would keep "a"
+        if value is None:
+            monkeypatch.delenv("AUDIOLAB_PROBE")
+        else:
+            monkeypatch.setenv("AUDIOLAB_PROBE", value)
+        with cv.worker_processes():
+            seen.append(Parallel(n_jobs=2)(delayed(_probe)() for _ in range(4)))
+    assert seen == [["a"] * 4, ["b"] * 4, [None] * 4]
 
 
 def test_a_trial_groups_its_cohorts_by_the_settings_its_parent_has_now(meta, features, tmp_path, monkeypatch):

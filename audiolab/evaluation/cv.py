@@ -55,6 +55,19 @@ def workers() -> int:
     return int(value)
 
 
+def worker_processes():
+    """``with worker_processes(): Parallel(...)``: loky's worker processes of one torch thread each. loky reuses
+    them, and a worker keeps the environment it started with; keyed on the parent's ``$AUDIOLAB_*``/``$WANDB_*``
+    settings as they are now, they are started afresh when those changed (notebook 01 sets ``$AUDIOLAB_COHORT``
+    for one cell)."""
+    settings = {k: v for k, v in os.environ.items() if k.startswith(("AUDIOLAB_", "WANDB_"))}
+    return parallel_config(backend="loky", inner_max_num_threads=1, initializer=_take, initargs=(settings,))
+
+
+def _take(settings: dict) -> None:
+    os.environ.update(settings)
+
+
 def class_names(meta: pd.DataFrame) -> tuple[str, ...]:
     """The class names of a metadata table (ESC-10's when it does not say)."""
     return tuple(meta.attrs.get("classes") or ESC10_CLASSES)
@@ -245,7 +258,7 @@ def cross_validate(exp: "Experiment | Sequence[Experiment]", meta: pd.DataFrame,
                    if not _is_stored(store, e, meta, protocol, k, *splits[k], k == keep)]
         features_of = {e.name: x for e, x in inputs}
         todo = cohorts([Job(e, *splits[k], k, k == keep) for e, x, k in missing])
-        with parallel_config(backend="loky", inner_max_num_threads=1):
+        with worker_processes():
             Parallel(n_jobs=max(1, min(workers(), len(todo))))(
                 delayed(train_and_score)(jobs, meta, features_of[jobs[0].exp.name], scored, store=store)
                 for jobs in todo)

@@ -16,14 +16,13 @@ import ast
 import contextlib
 import itertools
 import math
-import os
 import random
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
-from joblib import Parallel, delayed, parallel_config
+from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from .. import tracking
@@ -31,7 +30,7 @@ from .._util import PathLike, plain, read_json, tupled
 from ..data import SEARCH_VAL_FOLDS, TEST_FOLD, development_folds
 from ..experiment import Experiment
 from ..metrics import evaluate
-from .cv import Job, check_inputs, class_names, cohorts, train_and_score, workers
+from .cv import Job, check_inputs, class_names, cohorts, train_and_score, worker_processes, workers
 from .store import FOLDERS, ResultsStore, data_fingerprint
 
 #: W&B artifact type of a search trial's result file (what :func:`audiolab.sweeps.collect` downloads).
@@ -40,7 +39,6 @@ TRIAL_ARTIFACT = "search-trial"
 #: The columns of a search's trials table after the trial number and its searched values.
 TRIAL_RESULT_COLUMNS = ("val_accuracy", "val_macro_f1", "val_auc", "val_clips", "val_folds", "test_fold",
                         "params_trainable", "seconds", "key")
-SETTINGS = ("AUDIOLAB_", "WANDB_")  # the environment a trial's worker takes from its parent, as it is now
 
 
 class TestFoldError(ValueError):
@@ -195,10 +193,9 @@ def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, 
     missing = [(i, values) for i, values in enumerate(points)  # only asked when they may train side by side
                if not store.reusable(*_trial_stored(base, values, meta, store, i))] if workers() > 1 else []
     if len(missing) > 1:  # side by side; the loop below then finds every one stored
-        settings = {k: v for k, v in os.environ.items() if k.startswith(SETTINGS)}
-        with parallel_config(backend="loky", inner_max_num_threads=1):
+        with worker_processes():
             Parallel(n_jobs=min(workers(), len(missing)))(
-                delayed(_as_here)(settings, run_trial, base, values, meta, features, store, i) for i, values in missing)
+                delayed(run_trial)(base, values, meta, features, store, i) for i, values in missing)
     rows = []
     for i, values in enumerate(tqdm(points, desc=f"{base.name} search", unit="trial")):
         stored = run_trial(base, values, meta, features, store, index=i)
@@ -210,15 +207,6 @@ def search(base: Experiment, space: Mapping[str, Sequence], meta: pd.DataFrame, 
     table = ranked(pd.DataFrame(rows, columns=["trial", *space, *TRIAL_RESULT_COLUMNS]))
     store.write_csv(store.search_dir(base.name) / "trials.csv", table)
     return table
-
-
-def _as_here(env: dict, fn, *args):
-    """``fn(*args)`` in a worker process with ``env``, the settings its parent has now: loky reuses its workers, and
-    they keep the environment they started with (notebook 01 sets ``$AUDIOLAB_COHORT`` for one cell)."""
-    for name in [k for k in os.environ if k.startswith(SETTINGS) and k not in env]:
-        del os.environ[name]
-    os.environ.update(env)
-    return fn(*args)
 
 
 def _trial(base: Experiment, values, index):
