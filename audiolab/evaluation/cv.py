@@ -61,11 +61,11 @@ def worker_processes():
     settings as they are now, they are started afresh when those changed (notebook 01 sets ``$AUDIOLAB_COHORT``
     for one cell)."""
     settings = {k: v for k, v in os.environ.items() if k.startswith(("AUDIOLAB_", "WANDB_"))}
-    return parallel_config(backend="loky", inner_max_num_threads=1, initializer=_take, initargs=(settings,))
+    return parallel_config(backend="loky", inner_max_num_threads=1, initializer=_started_with, initargs=(settings,))
 
 
-def _take(settings: dict) -> None:
-    os.environ.update(settings)
+def _started_with(settings: dict) -> None:
+    """Does nothing: a new worker inherits the parent's environment; ``settings`` only keys loky's reuse."""
 
 
 def class_names(meta: pd.DataFrame) -> tuple[str, ...]:
