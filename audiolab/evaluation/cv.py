@@ -42,6 +42,9 @@ PROTOCOLS = {"official": "test", "development": "val"}
 WORKERS_ENV = "AUDIOLAB_WORKERS"
 COHORT_ENV = "AUDIOLAB_COHORT"
 _METRICS = ("accuracy", "macro_f1", "auc")
+#: glibc's malloc hands large freed blocks back to the system, and every epoch's tensors are then paged in afresh (a
+#: sixth to a third of a step's time, README: Speed); workers started with this keep them (ignored off Linux)
+MALLOC = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=68719476736:glibc.malloc.top_pad=1073741824"
 
 
 def workers() -> int:
@@ -58,14 +61,11 @@ def workers() -> int:
 def worker_processes():
     """``with worker_processes(): Parallel(...)``: loky's worker processes of one torch thread each. loky reuses
     them, and a worker keeps the environment it started with; keyed on the parent's ``$AUDIOLAB_*``/``$WANDB_*``
-    settings as they are now, they are started afresh when those changed (notebook 01 sets ``$AUDIOLAB_COHORT``
-    for one cell)."""
+    settings as they are now (the initializer, ``dict``, does nothing with them), they are started afresh when those
+    changed (notebook 01 sets ``$AUDIOLAB_COHORT`` for one cell). They start with :data:`MALLOC` unless it is set."""
+    os.environ.setdefault("GLIBC_TUNABLES", MALLOC)  # glibc reads it when a process starts: set in the parent
     settings = {k: v for k, v in os.environ.items() if k.startswith(("AUDIOLAB_", "WANDB_"))}
-    return parallel_config(backend="loky", inner_max_num_threads=1, initializer=_started_with, initargs=(settings,))
-
-
-def _started_with(settings: dict) -> None:
-    """Does nothing: a new worker inherits the parent's environment; ``settings`` only keys loky's reuse."""
+    return parallel_config(backend="loky", inner_max_num_threads=1, initializer=dict, initargs=(settings,))
 
 
 def class_names(meta: pd.DataFrame) -> tuple[str, ...]:
