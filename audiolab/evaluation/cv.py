@@ -61,8 +61,8 @@ def workers() -> int:
 def worker_processes():
     """``with worker_processes(): Parallel(...)``: loky's worker processes of one torch thread each. loky reuses
     them, and a worker keeps the environment it started with; keyed on the parent's ``$AUDIOLAB_*``/``$WANDB_*``
-    settings as they are now (the initializer, ``dict``, does nothing with them), they are started afresh when those
-    changed (notebook 01 sets ``$AUDIOLAB_COHORT`` for one cell). They start with :data:`MALLOC` unless it is set."""
+    settings as now (the initializer, ``dict``, does nothing with them), they start afresh when those changed (notebook
+    01 sets ``$AUDIOLAB_COHORT`` for one cell). Sets this process's ``$GLIBC_TUNABLES`` to :data:`MALLOC` if unset."""
     os.environ.setdefault("GLIBC_TUNABLES", MALLOC)  # glibc reads it when a process starts: set in the parent
     settings = {k: v for k, v in os.environ.items() if k.startswith(("AUDIOLAB_", "WANDB_"))}
     return parallel_config(backend="loky", inner_max_num_threads=1, initializer=dict, initargs=(settings,))
