@@ -1,16 +1,16 @@
 """The training engine: one loop for both architectures, training one model (:func:`fit`) or many at once
 (:func:`fit_cohort`).
 
-Inputs are log-mel features already in memory (:func:`audiolab.data.load_features`). Each epoch shuffles the
-training clips, augments them (:mod:`audiolab.augment`), and takes AdamW steps on a warm-up + cosine learning-rate
-schedule with label smoothing. The model of the **last** epoch is the result: the clips scored after each epoch are
-only watched, they never choose the model. :class:`TrainConfig`'s defaults are the kit's recipe (Architecture 2 uses
-``lr=1e-3``).
-"""
+Inputs are log-mel features already in memory (:func:`audiolab.data.load_features`). Each epoch shuffles the training
+clips, augments them (:mod:`audiolab.augment`), and takes AdamW steps on a warm-up + cosine learning-rate schedule with
+label smoothing. The model of the **last** epoch is the result: the clips scored after each epoch are only watched, they
+never choose the model. :class:`TrainConfig`'s defaults are the kit's recipe (Architecture 2 uses ``lr=1e-3``)."""
 from __future__ import annotations
 
 import copy
+import ctypes
 import math
+import platform
 import random
 import time
 from dataclasses import dataclass, replace
@@ -73,6 +73,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def keep_freed_memory() -> None:
+    """Tells glibc's malloc to keep the large blocks this process frees (thresholds of 2 GB; off glibc, nothing): it
+    hands them back to the system, and a training's tensors, made again every step, were paged in afresh (README)."""
+    if platform.libc_ver()[0] == "glibc":
+        for option, value in ((-1, 2**31 - 1), (-2, 2**30), (-3, 2**31 - 1)):  # M_TRIM_THRESHOLD, _TOP_PAD, _MMAP_
+            ctypes.CDLL(None).mallopt(option, value)
+
+
 def select_device(device: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA, then Apple's MPS, then the CPU."""
     if device == "auto":
@@ -106,10 +114,9 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train, x_eval: Optional[torch
 
     ``x_eval``/``y_eval`` (optional) are scored after every epoch for the history only, as ``<eval_name>_loss`` and
     ``<eval_name>_acc`` (``"test"`` when they are a cross-validation test fold, ``"val"`` for a validation fold); they
-    never choose the returned weights. ``on_epoch`` receives each history row (e.g. to log it to W&B). The model of
-    the last epoch is returned; a progress bar shows the epochs (``TQDM_DISABLE=1`` turns it off). This is
-    :func:`fit_cohort` for a cohort of one.
-    """
+    never choose the returned weights. ``on_epoch`` receives each history row (e.g. to log it to W&B). The model of the
+    last epoch is returned; a progress bar shows the epochs (``TQDM_DISABLE=1`` turns it off). This is
+    :func:`fit_cohort` for a cohort of one."""
     y_train, n = np.asarray(y_train), len(x_train)
     if n != len(y_train):
         raise ValueError(f"x_train has {n} clips but y_train has {len(y_train)} labels")
@@ -125,18 +132,17 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
                description: str = "training", targets: Optional[torch.Tensor] = None) -> list[TrainResult]:
     """Train a **cohort**: K models of one architecture and shape at once, each on its own clips, in one step.
 
-    Model ``k`` trains on the clips ``x[train_idx[k]]`` (every model as many) with ``config[k]`` (the same recipe,
-    only the seed may differ) and is watched on ``x[eval_idx[k]]``; the result is the list of K :class:`TrainResult`,
-    each what :func:`fit` would have returned for that model alone. How: the K models' parameters are stacked
+    Model ``k`` trains on the clips ``x[train_idx[k]]`` (every model as many) with ``config[k]`` (the same recipe, only
+    the seed may differ) and is watched on ``x[eval_idx[k]]``; the result is the list of K :class:`TrainResult`, each
+    what :func:`fit` would have returned for that model alone. How: the K models' parameters are stacked
     (``torch.func.stack_module_state``) and one forward pass runs all K (:mod:`audiolab.models.cohort`: grouped
-    convolutions, or ``torch.func.vmap``), so one step dispatches the operations of about one model, not K.
-    Each model keeps its own initial weights, data order and augmentation (drawn from its own generator), dropout
-    masks, gradient clipping and AdamW state (one AdamW over the stacked parameters is K independent ones).
-    Loss and accuracy are read from the device once per epoch; on a CUDA GPU with bfloat16 the forward pass is
-    autocast to it (``config.amp``). ``on_epoch`` receives the K history rows of each epoch. ``targets`` (optional,
-    ``(K, clips, classes)``) replaces each model's training targets, the labels' smoothed one-hot vectors (e.g. with a
-    teacher's probabilities: distillation).
-    """
+    convolutions, or ``torch.func.vmap``), so one step dispatches the operations of about one model, not K. Each model
+    keeps its own initial weights, data order and augmentation (drawn from its own generator), dropout masks, gradient
+    clipping and AdamW state (one AdamW over the stacked parameters is K independent ones). Loss and accuracy are read
+    from the device once per epoch; on a CUDA GPU with bfloat16 the forward pass is autocast to it (``config.amp``).
+    The process keeps the memory it frees (:func:`keep_freed_memory`). ``on_epoch`` receives the K history rows of each
+    epoch. ``targets`` (optional, ``(K, clips, classes)``) replaces each model's training targets, the labels' smoothed
+    one-hot vectors (e.g. with a teacher's probabilities: distillation)."""
     configs = [config] * len(models) if isinstance(config, TrainConfig) else list(config)
     if not models or len({len(models), len(configs), len(train_idx), len(eval_idx or train_idx)}) > 1:
         raise ValueError(f"a cohort needs one config, one train_idx and one eval_idx per model; got {len(models)} "
@@ -152,6 +158,7 @@ def fit_cohort(models: Sequence[nn.Module], x: torch.Tensor, y, train_idx: Seque
         raise ValueError("the models of a cohort train on as many clips as each other (and are scored on as many): "
                          "train the others in a cohort of their own")
     seed_everything(config.seed)  # dropout's masks come from torch's generator
+    keep_freed_memory()
     device = select_device(config.device)
     train_idx = torch.as_tensor(np.stack([np.asarray(i, dtype=np.int64) for i in train_idx]))
     normalizers = [Normalizer(x.shape[1], per_clip=config.per_clip_norm).fit(x[i]) for i in train_idx]
@@ -251,12 +258,10 @@ def _evaluate(forward, skeleton, params, buffers, x, y, batch_size) -> torch.Ten
 @torch.no_grad()
 def predict_proba(model: nn.Module, x: torch.Tensor, normalizer: Optional[Normalizer] = None, batch_size: int = 256,
                   shifts: int = 1, crop: int = 0) -> np.ndarray:
-    """Class probabilities ``(N, n_classes)`` for raw log-mel features ``x``.
-
-    ``shifts > 1`` averages the probabilities of that many evenly spaced circular
-    time shifts of every clip (test-time augmentation matching ``time_shift``); with ``crop``, of the first ``crop``
-    frames of each shift: evenly spaced windows, for a model trained on windows (``AugmentConfig.crop_frames``).
-    """
+    """Class probabilities ``(N, n_classes)`` for raw log-mel features ``x``. ``shifts > 1`` averages the
+    probabilities of that many evenly spaced circular time shifts of every clip (test-time augmentation matching
+    ``time_shift``); with ``crop``, of the first ``crop`` frames of each shift: evenly spaced windows, for a model
+    trained on windows (``AugmentConfig.crop_frames``)."""
     device, shifts = next(model.parameters()).device, max(1, shifts)
     if normalizer is not None:
         x = normalizer.to(x.device)(x)

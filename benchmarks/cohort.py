@@ -12,8 +12,8 @@ machine (a ``TorchDispatchMode`` sees every operation torch dispatches, on the C
 and times both on this CPU with one thread (as each worker process has), without counting (a counter slows every
 operation, so it would slow the engine with more operations most), in rounds that take the engines in turn (a machine
 drifts). Both train the kit's Architecture 1 and 2 on ESC-10-shaped clips (320 training clips of 64 mel bands x 108
-frames, 80 scored; random numbers: no dataset needed). It runs with the malloc settings of the kit's worker processes
-(``audiolab.evaluation.cv.MALLOC``); ``GLIBC_TUNABLES= python benchmarks/cohort.py`` times glibc's defaults.
+frames, 80 scored; random numbers: no dataset needed). Both keep the memory they free, as every training of the kit
+does (:func:`audiolab.train.keep_freed_memory`).
 
     python benchmarks/cohort.py [--epochs 2] [--ks 1,5,15] [--arch both] [--rounds 3]
 
@@ -25,9 +25,7 @@ import argparse
 import contextlib
 import dataclasses
 import functools
-import os
 import platform
-import sys
 import time
 
 import numpy as np
@@ -37,10 +35,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from audiolab import configs
 from audiolab.augment import augment, draw
-from audiolab.evaluation.cv import MALLOC
 from audiolab.features import Normalizer
 from audiolab.models import build_model
-from audiolab.train import _lr_factor, fit_cohort
+from audiolab.train import _lr_factor, fit_cohort, keep_freed_memory
 
 
 class CountOps(TorchDispatchMode):
@@ -137,13 +134,13 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--rounds", type=int, default=3, help="timings per engine, taken in turn (default 3)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # for the engine before cohorts too, which would otherwise run with glibc's defaults at first
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(400, configs.FEATURES.n_mels, configs.FEATURES.num_frames, generator=g) * 10 - 40, \
         torch.arange(400) % 10
     experiments = {"arch1": configs.arch1(), "arch2": configs.arch2()}
     rows = []
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s), "
-          f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES') or '(glibc defaults)'}, "
           f"{args.epochs} epochs per timing, {args.rounds} rounds (the engines in turn; median time, and the range "
           "of the speed-up over the rounds)")
     print(f"{'':6} {'engine':>19} {'ops/model-step':>15} {'of them kernels':>16} {'ms/model-step':>14} "
@@ -170,6 +167,4 @@ def main(argv=None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    if "GLIBC_TUNABLES" not in os.environ:  # the kit's workers' malloc settings: read at start, so start again
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "GLIBC_TUNABLES": MALLOC})
     main()

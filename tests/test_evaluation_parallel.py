@@ -1,7 +1,5 @@
 """Trainings side by side ($AUDIOLAB_WORKERS, joblib processes of one torch thread) give what one process gives."""
 import os
-import platform
-import resource
 
 import numpy as np
 import pandas as pd
@@ -103,26 +101,6 @@ def test_worker_processes_have_the_settings_their_parent_has_now(monkeypatch):
         with cv.worker_processes():
             seen.append(Parallel(n_jobs=2)(delayed(_probe)() for _ in range(4)))
     assert seen == [["a"] * 4, ["b"] * 4, [None] * 4]
-
-
-def _page_faults_of_large_tensors():
-    faults = []
-    for _ in range(8):  # a tensor of 128 MB made and freed, as in every epoch; the first ones set the heap up
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        torch.empty(2**25).fill_(1.0)
-        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-    return sum(faults[4:])
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a setting of glibc's malloc")
-def test_worker_processes_keep_the_memory_they_free(monkeypatch):
-    """An epoch's large tensors are paged in once per worker, not once per epoch (cv.MALLOC)."""
-    monkeypatch.setenv("GLIBC_TUNABLES", "")
-    monkeypatch.delenv("GLIBC_TUNABLES")  # and restored as it was after the test
-    monkeypatch.setenv("AUDIOLAB_PROBE", "malloc")  # workers of their own
-    with cv.worker_processes():
-        faults = Parallel(n_jobs=2)(delayed(_page_faults_of_large_tensors)() for _ in range(2))
-    assert max(faults) < 1000, faults  # 4 x 32,768 pages of 4 kB with glibc's defaults
 
 
 def test_a_trial_groups_its_cohorts_by_the_settings_its_parent_has_now(meta, features, tmp_path, monkeypatch):

@@ -42,9 +42,6 @@ PROTOCOLS = {"official": "test", "development": "val"}
 WORKERS_ENV = "AUDIOLAB_WORKERS"
 COHORT_ENV = "AUDIOLAB_COHORT"
 _METRICS = ("accuracy", "macro_f1", "auc")
-#: glibc's malloc hands large freed blocks back to the system, and every epoch's tensors are then paged in afresh (a
-#: sixth to a third of a step's time, README: Speed); workers started with this keep them (ignored off Linux)
-MALLOC = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=68719476736:glibc.malloc.top_pad=1073741824"
 
 
 def workers() -> int:
@@ -62,8 +59,7 @@ def worker_processes():
     """``with worker_processes(): Parallel(...)``: loky's worker processes of one torch thread each. loky reuses
     them, and a worker keeps the environment it started with; keyed on the parent's ``$AUDIOLAB_*``/``$WANDB_*``
     settings as now (the initializer, ``dict``, does nothing with them), they start afresh when those changed (notebook
-    01 sets ``$AUDIOLAB_COHORT`` for one cell). Sets this process's ``$GLIBC_TUNABLES`` to :data:`MALLOC` if unset."""
-    os.environ.setdefault("GLIBC_TUNABLES", MALLOC)  # glibc reads it when a process starts: set in the parent
+    01 sets ``$AUDIOLAB_COHORT`` for one cell)."""
     settings = {k: v for k, v in os.environ.items() if k.startswith(("AUDIOLAB_", "WANDB_"))}
     return parallel_config(backend="loky", inner_max_num_threads=1, initializer=dict, initargs=(settings,))
 

@@ -1,11 +1,10 @@
 """Many models in one forward pass: K models of one architecture, their parameters stacked ``(K, ...)``
 (``torch.func.stack_module_state``), model k on its clips ``x[k]``: ``(K, B, n_mels, frames)`` -> ``(K, B, classes)``.
 
-Any model runs under ``torch.func.vmap`` of ``functional_call`` (PyTorch's model-ensembling recipe). Architecture 1
-is written out, with about half of vmap's dispatched operations (``benchmarks/cohort.py`` counts them): model k's
-channels are the k-th group of one grouped convolution and keep that place, ``(B, K*C, T)``, through batch norm (every
-channel its own statistics), activation, pooling and dropout. A cohort of one is the model itself.
-"""
+Any model runs under ``torch.func.vmap`` of ``functional_call`` (PyTorch's model-ensembling recipe). Architecture 1 is
+written out, with about half of vmap's dispatched operations (``benchmarks/cohort.py`` counts them): model k's channels
+are the k-th group of one grouped convolution and keep that place, ``(B, K*C, T)``, through batch norm (every channel
+its own statistics), activation, pooling and dropout. A cohort of one is the model itself."""
 from __future__ import annotations
 
 import torch
