@@ -20,9 +20,9 @@ WRITTEN_OUT = (ConvBase, nn.Sequential, nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d,
 
 def stacked_forward(skeleton: nn.Module, k: int):
     """``forward(params, buffers, x)`` for ``k`` models shaped like ``skeleton`` (its own weights are not used)."""
-    if k == 1:  # the model itself, on the one model's weights and clips
-        return lambda params, buffers, x: torch.func.functional_call(
-            skeleton, ({n: p[0] for n, p in params.items()}, {n: b[0] for n, b in buffers.items()}), (x[0],))[None]
+    if k == 1:  # the model itself, on the one model's weights and clips (squeezed: views both ways, no copy)
+        return lambda params, buffers, x: torch.func.functional_call(skeleton, (
+            {n: p.squeeze(0) for n, p in params.items()}, {n: b.squeeze(0) for n, b in buffers.items()}), (x[0],))[None]
     if type(skeleton) is Conv1dClassifier and all(isinstance(m, WRITTEN_OUT) for m in skeleton.features.modules()):
         return lambda params, buffers, x: _grouped_conv1d(skeleton, params, buffers, x)
     return torch.func.vmap(lambda p, b, xb: torch.func.functional_call(skeleton, (p, b), (xb,)),
